@@ -1,0 +1,292 @@
+/*
+ * mtpool: a persistent work-stealing thread pool for C services.
+ *
+ * Overview
+ * ========
+ * One warm pool of worker threads serves two ways of running work:
+ *
+ *   - fire-and-forget: mt_spawn() / mt_spawn_copy() hand a function to the
+ *     pool and return at once (Popoto's `start_new_thread`);
+ *   - fork-join: mt_map() / mt_for() run a function over n inputs and block
+ *     until all are done, results in input order (Popoto's
+ *     `run_all_multithreaded`); mt_group is the general, stack-allocated
+ *     fork-join for nested parallelism.
+ *
+ * Threads are created only when a pool is created, never per call. Passing
+ * `pool == NULL` to any function means the process default pool
+ * (mt_default_pool()), created on first use.
+ *
+ * Errors
+ * ======
+ * Every function returning `int` returns 0 on success or a positive errno
+ * value; it never sets `errno`. Pointer-returning constructors return NULL
+ * and set `errno`. If a function that takes a callback fails, the callback is
+ * never called and the caller still owns its argument. Once a task is
+ * accepted (0 returned), it runs exactly once, unless it is a detached task
+ * dropped by mt_pool_destroy(MT_DISCARD), which reports how many it dropped.
+ *
+ * Calling context
+ * ===============
+ * "any thread" includes the pool's own workers unless a function says
+ * otherwise. A worker that blocks in mt_map(), mt_for() or mt_group_wait()
+ * runs other tasks while it waits, so nested parallelism never deadlocks,
+ * even on a one-thread pool. Waiting is bounded in stack: see docs/design.md.
+ */
+#ifndef MTPOOL_MTPOOL_H
+#define MTPOOL_MTPOOL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define MT_API __attribute__((visibility("default")))
+#else
+#define MT_API
+#endif
+
+#define MTPOOL_VERSION_MAJOR 0
+#define MTPOOL_VERSION_MINOR 1
+#define MTPOOL_VERSION_PATCH 0
+
+/* A pool of worker threads. Opaque. */
+typedef struct mt_pool mt_pool;
+
+/* How mt_pool_destroy() treats work that has not started. */
+typedef enum mt_shutdown {
+	/* Run every queued task (and all they spawn), then join. */
+	MT_DRAIN = 0,
+	/* Drop queued detached tasks that have not started; let running
+	 * tasks finish; join. Fork-join work (maps, groups) always completes:
+	 * its callers are blocked on it. */
+	MT_DISCARD = 1
+} mt_shutdown;
+
+/* Pool configuration. Zero-initialise, then set what you need; a NULL
+ * config means all defaults. The pool copies everything it keeps. */
+typedef struct mt_config {
+	/* Worker threads; 0 = $MTPOOL_THREADS if set, else the online CPU
+	 * count. At most MT_MAX_THREADS. */
+	unsigned threads;
+	/* Thread-name prefix shown by `top -H` and gdb as "<prefix>-<index>",
+	 * truncated to 15 bytes by the kernel; NULL = "mtpool". Copied. */
+	const char *name_prefix;
+	/* Stack size of each worker in bytes; 0 = 8 MiB. */
+	size_t stack_size;
+	/* Called on each worker thread before it runs any task, and after
+	 * it has run its last, with the worker's index (0 .. threads-1).
+	 * May be NULL. They must not destroy the pool. */
+	void (*on_worker_start)(unsigned index, void *userdata);
+	void (*on_worker_stop)(unsigned index, void *userdata);
+	/* Passed to both hooks; borrowed for the pool's lifetime. */
+	void *userdata;
+} mt_config;
+
+#define MT_MAX_THREADS 1024u
+
+/* Counters a service exports as metrics. All are totals since creation
+ * except `queued`, `running_detached`, `workers_parked` and `workers`,
+ * which are snapshots. Counters are read without stopping the pool, so
+ * they are individually exact but not a consistent cut. */
+typedef struct mt_stats {
+	uint64_t tasks_run;	   /* tasks executed (detached, group, map pieces) */
+	uint64_t tasks_detached;   /* accepted by mt_spawn / mt_spawn_copy (run,
+				      dropped or still queued) */
+	uint64_t steals;	   /* tasks taken from another worker's deque */
+	uint64_t injected;	   /* tasks taken from the injection queue (submitted
+				      by threads outside the pool) */
+	uint64_t parks;		   /* times a worker went to sleep */
+	uint64_t wakes;		   /* wake-ups issued to parked workers */
+	uint64_t inline_runs;	   /* tasks run inline because a deque could not grow */
+	uint64_t discarded;	   /* detached tasks dropped by MT_DISCARD */
+	uint64_t queued;	   /* detached tasks accepted but not yet finished */
+	unsigned workers;	   /* pool size */
+	unsigned workers_parked;   /* workers asleep right now */
+} mt_stats;
+
+/*
+ * The process default pool, created on first use, exactly once even when
+ * many threads race to first use. Size: $MTPOOL_THREADS if set (a decimal
+ * integer 1 .. MT_MAX_THREADS), else the online CPU count.
+ *
+ * Returns the pool, or NULL with errno set:
+ *   EINVAL   $MTPOOL_THREADS is set but not a valid thread count;
+ *   ENOMEM   out of memory;
+ *   EAGAIN   a worker thread could not be created.
+ * A failed creation is retried on the next call.
+ * CONTEXT: any thread. In the child of fork() the default pool is created
+ * afresh on first use (the parent's workers do not exist there).
+ * The default pool is never destroyed: it lives until the process exits,
+ * and returning from main with detached work pending neither hangs nor
+ * crashes (pending work is abandoned, as with daemon threads).
+ */
+MT_API mt_pool *mt_default_pool(void);
+
+/*
+ * Creates a pool with its own workers; `cfg` may be NULL (defaults).
+ * Returns the pool, or NULL with errno set:
+ *   EINVAL   cfg->threads > MT_MAX_THREADS, or $MTPOOL_THREADS invalid
+ *            when cfg->threads is 0;
+ *   ENOMEM   out of memory;
+ *   EAGAIN   (or the pthread_create error) a worker could not be started.
+ * On failure nothing is leaked and no worker is left running.
+ * CONTEXT: any thread; blocks until every worker has started.
+ */
+MT_API mt_pool *mt_pool_create(const mt_config *cfg);
+
+/*
+ * Shuts the pool down and frees it. NULL is a no-op returning 0.
+ * MT_DRAIN runs everything queued first; MT_DISCARD drops detached tasks
+ * that have not started. New submissions during shutdown fail with
+ * ESHUTDOWN. Returns 0, or:
+ *   EINVAL    `how` is not MT_DRAIN or MT_DISCARD, or pool is the default
+ *             pool (it lives until exit);
+ *   EDEADLK   called from one of this pool's own workers (nothing done);
+ *   EBUSY     another thread is already destroying this pool.
+ * CONTEXT: not from this pool's workers; blocks until all workers joined.
+ * Every thread must have returned from its calls on the pool before the
+ * call returns; using the pool afterwards is undefined.
+ */
+MT_API int mt_pool_destroy(mt_pool *pool, mt_shutdown how);
+
+/* As mt_pool_destroy(), and stores in *discarded (if not NULL) how many
+ * detached tasks MT_DISCARD dropped (0 for MT_DRAIN). */
+MT_API int mt_pool_destroy_counted(mt_pool *pool, mt_shutdown how,
+				   uint64_t *discarded /* OUT, may be NULL */);
+
+/* Number of workers; for NULL, the default pool's (0 if it cannot be
+ * created). CONTEXT: any thread. */
+MT_API unsigned mt_pool_size(const mt_pool *pool);
+
+/* Index (0 .. size-1) of the calling worker within its pool, or -1 when
+ * the caller is not a pool worker. CONTEXT: any thread. */
+MT_API int mt_worker_index(void);
+
+/* The pool whose worker is calling, or NULL outside workers. */
+MT_API mt_pool *mt_current_pool(void);
+
+/*
+ * Fire-and-forget: runs fn(arg) once on the pool and returns at once.
+ * `arg` is borrowed: it must stay valid until fn returns (use
+ * mt_spawn_copy for stack data). From a worker of the pool the task goes
+ * to that worker's own deque (no lock, no atomic read-modify-write);
+ * from any other thread through the pool's injection queue. If a worker's
+ * deque cannot grow (out of memory), the task runs inline in the caller.
+ * Returns 0, or:
+ *   EINVAL     fn is NULL;
+ *   ENOMEM     no memory for the task (fn is not called);
+ *   ESHUTDOWN  the pool is being destroyed;
+ *   other      errno values from mt_default_pool() when pool is NULL.
+ * CONTEXT: any thread; never blocks (lock-free except on allocation).
+ */
+MT_API int mt_spawn(mt_pool *pool, void (*fn)(void *arg), void *arg);
+
+/*
+ * As mt_spawn(), but copies `size` bytes from `arg` into the task, and
+ * passes fn a pointer to that copy (aligned for any type, valid until fn
+ * returns), so the caller's buffer may go away at once. size 0 passes
+ * NULL. Errors as mt_spawn(), and EINVAL if arg is NULL with size > 0.
+ * Copies of up to MT_SPAWN_INLINE_BYTES bytes live inside the task (no
+ * extra allocation); larger ones are allocated.
+ */
+MT_API int mt_spawn_copy(mt_pool *pool, void (*fn)(void *arg),
+			 const void *arg, size_t size);
+
+#define MT_SPAWN_INLINE_BYTES 64u
+
+/*
+ * Blocks until no detached task of the pool is queued or running,
+ * including detached tasks spawned by detached tasks. Returns 0, or:
+ *   EDEADLK   called from a worker of this pool;
+ *   other     errno values from mt_default_pool() when pool is NULL.
+ * CONTEXT: not from this pool's workers. Blocks (spins briefly, then
+ * sleeps). Tasks submitted concurrently with the call may or may not be
+ * waited for.
+ */
+MT_API int mt_quiesce(mt_pool *pool);
+
+/*
+ * Parallel map: results[i] = fn(params[i]) for i in 0 .. n-1; blocks until
+ * all are done. Order is preserved. The caller runs part of the work; on a
+ * worker, waiting runs other tasks. The range is split into pieces that
+ * idle workers steal. n == 0 returns 0 at once. Returns 0, or:
+ *   EINVAL     fn NULL, or n > 0 with params or results NULL;
+ *   ENOMEM     no memory to split the work (fn has not been called);
+ *   ESHUTDOWN  the pool is being destroyed;
+ *   other      errno values from mt_default_pool() when pool is NULL.
+ * `params` and `results` are borrowed for the call; results may alias
+ * params. CONTEXT: any thread, including inside tasks of any pool.
+ */
+MT_API int mt_map(mt_pool *pool, void *(*fn)(void *param),
+		  void *const *params, void **results /* OUT */, size_t n);
+
+/*
+ * Parallel loop: body(i, ctx) for i in 0 .. n-1, blocks until all are
+ * done; no order between indices. Errors as mt_map (EINVAL if body is
+ * NULL). `ctx` is borrowed for the call.
+ */
+MT_API int mt_for(mt_pool *pool, size_t n, void (*body)(size_t i, void *ctx),
+		  void *ctx);
+
+/*
+ * Fork-join group, allocated by the caller (usually on the stack): no
+ * malloc per group. The fields are private.
+ *
+ *   mt_group g;
+ *   mt_group_init(&g, pool);
+ *   mt_group_spawn(&g, fn, arg);   ... any number of times
+ *   mt_group_wait(&g);             runs tasks while waiting
+ *
+ * The group's storage must stay valid until mt_group_wait() has returned;
+ * after that it may be reused (init again) or go out of scope. A group
+ * has one waiter; tasks of the group may spawn more tasks into it.
+ */
+typedef struct mt_group {
+	/* private: */
+	union {
+		void *align_ptr;
+		uint64_t align_u64;
+		unsigned char bytes[32];
+	} opaque;
+} mt_group;
+
+/* Returns 0, or EINVAL (group NULL), or the errors of mt_default_pool()
+ * when pool is NULL. */
+MT_API int mt_group_init(mt_group *group, mt_pool *pool);
+
+/*
+ * Adds fn(arg) to the group. `arg` is borrowed until fn returns. Returns
+ * 0, or:
+ *   EINVAL     group or fn NULL, or the group was not initialised;
+ *   ENOMEM     no memory for the task (fn not called);
+ *   ESHUTDOWN  the pool is being destroyed;
+ *   EOVERFLOW  more than 2^30 tasks of the group are pending.
+ * CONTEXT: the waiting thread, or a task of this group before it returns.
+ */
+MT_API int mt_group_spawn(mt_group *group, void (*fn)(void *arg), void *arg);
+
+/*
+ * Blocks until every task spawned into the group has returned; a worker
+ * runs other tasks meanwhile. Returns 0, or EINVAL (group NULL or not
+ * initialised). All effects of the group's tasks are visible to the
+ * caller on return.
+ */
+MT_API int mt_group_wait(mt_group *group);
+
+/* Fills *out with the pool's counters. Returns 0, or EINVAL (out NULL),
+ * or the errors of mt_default_pool() when pool is NULL.
+ * CONTEXT: any thread; lock-free; O(workers). */
+MT_API int mt_pool_stats(const mt_pool *pool, mt_stats *out);
+
+/* Short static English text for an mtpool error value (ESHUTDOWN,
+ * EDEADLK, ...), never NULL. */
+MT_API const char *mt_strerror(int err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MTPOOL_MTPOOL_H */

@@ -1,0 +1,352 @@
+/*
+ * api/mtpool.c: the public API on top of the scheduler in pool/.
+ *
+ * Every function validates its arguments first, then resolves the pool
+ * (NULL -> default pool; a pool inherited across fork() -> ECHILD), and
+ * only then allocates or submits, so a failure never leaves a task behind
+ * and a callback of a failed call is never called.
+ */
+#include <errno.h>
+#include <stdalign.h>
+#include <string.h>
+
+#include "batch.h"
+#include "pool.h"
+
+/* ---- detached tasks ---- */
+
+/* Counts a detached task in, unless the pool is shutting down.
+ * seq_cst RMW then seq_cst load: the Dekker pair with destroy's state
+ * store and the workers' pending load in mt__pool_may_exit, so either we
+ * see the shutdown, or the workers see our task and stay for it. */
+static int admit_detached(struct mt_pool *pool)
+{
+	atomic_fetch_add_explicit(&pool->detached_pending, 1,
+				  memory_order_seq_cst);
+	if (atomic_load_explicit(&pool->state, memory_order_seq_cst) ==
+	    MT_POOL_LIVE)
+		return 0;
+	mt__detached_done(pool);
+	return ESHUTDOWN;
+}
+
+/* Fills t's argument, copying `size` bytes when `copy`. */
+static int set_argument(struct mt_task *t, const void *arg, size_t size,
+			int copy)
+{
+	t->heap_copy = NULL;
+	if (!copy) {
+		t->arg = (void *)arg;
+		return 0;
+	}
+	if (size == 0) {
+		t->arg = NULL;
+	} else if (size <= MT_SPAWN_INLINE_BYTES) {
+		memcpy(t->inline_arg, arg, size);
+		t->arg = t->inline_arg;
+	} else {
+		t->heap_copy = mt__alloc_aligned(alignof(max_align_t), size);
+		if (t->heap_copy == NULL)
+			return ENOMEM;
+		memcpy(t->heap_copy, arg, size);
+		t->arg = t->heap_copy;
+	}
+	return 0;
+}
+
+static int spawn_detached(mt_pool *pool, void (*fn)(void *), const void *arg,
+			  size_t size, int copy)
+{
+	int err = 0;
+	if (fn == NULL || (copy && size > 0 && arg == NULL))
+		return EINVAL;
+	pool = mt__resolve_pool(pool, &err);
+	if (pool == NULL)
+		return err;
+	struct mt_task *t = mt__task_alloc();
+	if (t == NULL)
+		return ENOMEM;
+	t->kind = MT_TASK_DETACHED;
+	t->fn = fn;
+	err = set_argument(t, arg, size, copy);
+	if (err == 0)
+		err = admit_detached(pool);
+	if (err != 0) {
+		mt__free(t->heap_copy);
+		mt__task_free(t);
+		return err;
+	}
+	mt__submit(pool, t);
+	return 0;
+}
+
+int mt_spawn(mt_pool *pool, void (*fn)(void *arg), void *arg)
+{
+	return spawn_detached(pool, fn, arg, 0, 0);
+}
+
+int mt_spawn_copy(mt_pool *pool, void (*fn)(void *arg), const void *arg,
+		  size_t size)
+{
+	return spawn_detached(pool, fn, arg, size, 1);
+}
+
+int mt_quiesce(mt_pool *pool)
+{
+	int err = 0;
+	pool = mt__resolve_pool(pool, &err);
+	if (pool == NULL)
+		return err;
+	if (mt__worker_of(pool) != NULL)
+		return EDEADLK;
+	/* seq_cst RMW, then snapshot, then seq_cst load of pending: the
+	 * Dekker pair with mt__detached_done (pending--, then read
+	 * waiters). A bump after the snapshot makes the wait return. */
+	atomic_fetch_add_explicit(&pool->quiesce_waiters, 1,
+				  memory_order_seq_cst);
+	for (;;) {
+		uint32_t snap = ck_ec32_value(&pool->quiesce_ec);
+		if (atomic_load_explicit(&pool->detached_pending,
+					 memory_order_seq_cst) == 0)
+			break;
+		ck_ec32_wait(&pool->quiesce_ec, &mt__ck_ec_mode, snap, NULL);
+	}
+	atomic_fetch_sub_explicit(&pool->quiesce_waiters, 1,
+				  memory_order_relaxed);
+	return 0;
+}
+
+/* ---- fork-join admission for threads outside the pool ---- */
+
+/* A fork-join call from a thread that is not one of the pool's workers
+ * is counted in external_pending while it runs, so a concurrent destroy
+ * keeps the workers until it is done. The pool's own workers need no
+ * admission: destroy joins them, so they are done by definition. */
+static int admit_external(struct mt_pool *pool)
+{
+	atomic_fetch_add_explicit(&pool->external_pending, 1,
+				  memory_order_seq_cst);
+	if (atomic_load_explicit(&pool->state, memory_order_seq_cst) ==
+	    MT_POOL_LIVE)
+		return 0;
+	atomic_fetch_sub_explicit(&pool->external_pending, 1,
+				  memory_order_seq_cst);
+	return ESHUTDOWN;
+}
+
+static void external_done(struct mt_pool *pool)
+{
+	/* seq_cst: as in mt__detached_done, a last leaver during shutdown
+	 * must wake the workers that wait for it to exit. */
+	if (atomic_fetch_sub_explicit(&pool->external_pending, 1,
+				      memory_order_seq_cst) == 1 &&
+	    atomic_load_explicit(&pool->state, memory_order_seq_cst) !=
+		    MT_POOL_LIVE)
+		mt__wake_all(pool);
+}
+
+/* ---- map and for ---- */
+
+static int run_batch(mt_pool *pool, struct mt_batch *b)
+{
+	int err = 0;
+	pool = mt__resolve_pool(pool, &err);
+	if (pool == NULL)
+		return err;
+	int external = mt__worker_of(pool) == NULL;
+	if (external && (err = admit_external(pool)) != 0)
+		return err;
+	err = mt__batch_run(pool, b);
+	if (external)
+		external_done(pool);
+	return err;
+}
+
+int mt_map(mt_pool *pool, void *(*fn)(void *param), void *const *params,
+	   void **results, size_t n)
+{
+	if (fn == NULL)
+		return EINVAL;
+	if (n == 0)
+		return 0;
+	if (params == NULL || results == NULL)
+		return EINVAL;
+	struct mt_batch b = {
+		.n = n, .map_fn = fn, .params = params, .results = results
+	};
+	return run_batch(pool, &b);
+}
+
+int mt_for(mt_pool *pool, size_t n, void (*body)(size_t i, void *ctx),
+	   void *ctx)
+{
+	if (body == NULL)
+		return EINVAL;
+	if (n == 0)
+		return 0;
+	struct mt_batch b = { .n = n, .body = body, .ctx = ctx };
+	return run_batch(pool, &b);
+}
+
+/* ---- groups ---- */
+
+#define MT_GROUP_MAGIC 0x6d744750u /* "mtGP": catches uninitialised groups */
+
+struct group_impl {
+	struct mt_pool *pool;	/* I */
+	struct mt_latch latch;	/* A: pending tasks of the group */
+	uint32_t magic;		/* I */
+	uint32_t admitted;	/* waiter only: counted in external_pending */
+};
+
+_Static_assert(sizeof(struct group_impl) <= sizeof(mt_group),
+	       "mt_group's public storage must hold the implementation");
+_Static_assert(alignof(struct group_impl) <= alignof(mt_group),
+	       "mt_group's public storage must be aligned for it");
+
+static struct group_impl *group_of(mt_group *g)
+{
+	struct group_impl *impl = (struct group_impl *)(void *)g->opaque.bytes;
+	return (g != NULL && impl->magic == MT_GROUP_MAGIC) ? impl : NULL;
+}
+
+int mt_group_init(mt_group *group, mt_pool *pool)
+{
+	int err = 0;
+	if (group == NULL)
+		return EINVAL;
+	memset(group, 0, sizeof(*group));
+	pool = mt__resolve_pool(pool, &err);
+	if (pool == NULL)
+		return err;
+	struct group_impl *g = (struct group_impl *)(void *)group->opaque.bytes;
+	g->pool = pool;
+	mt__latch_init(&g->latch);
+	g->magic = MT_GROUP_MAGIC;
+	return 0;
+}
+
+static int admit_group_spawn(struct group_impl *g)
+{
+	if (mt__worker_of(g->pool) != NULL || g->admitted)
+		return 0;
+	int err = admit_external(g->pool);
+	if (err == 0)
+		g->admitted = 1;
+	return err;
+}
+
+int mt_group_spawn(mt_group *group, void (*fn)(void *arg), void *arg)
+{
+	struct group_impl *g = group != NULL ? group_of(group) : NULL;
+	if (g == NULL || fn == NULL)
+		return EINVAL;
+	int err = admit_group_spawn(g);
+	if (err != 0)
+		return err;
+	struct mt_task *t = mt__task_alloc();
+	if (t == NULL)
+		return ENOMEM;
+	err = mt__latch_add(&g->latch, 1);
+	if (err != 0) {
+		mt__task_free(t);
+		return err;
+	}
+	t->kind = MT_TASK_GROUP;
+	t->fn = fn;
+	t->arg = arg;
+	t->heap_copy = NULL;
+	t->u.latch = &g->latch;
+	mt__submit(g->pool, t);
+	return 0;
+}
+
+int mt_group_wait(mt_group *group)
+{
+	struct group_impl *g = group != NULL ? group_of(group) : NULL;
+	if (g == NULL)
+		return EINVAL;
+	mt__wait_latch(g->pool, &g->latch);
+	if (g->admitted) {
+		g->admitted = 0;
+		external_done(g->pool);
+	}
+	return 0;
+}
+
+/* ---- introspection ---- */
+
+unsigned mt_pool_size(const mt_pool *pool)
+{
+	int err = 0;
+	const struct mt_pool *p = mt__resolve_pool((mt_pool *)pool, &err);
+	return p != NULL ? p->nworkers : 0;
+}
+
+int mt_worker_index(void)
+{
+	struct mt_worker *w = mt__current_worker();
+	return w != NULL ? (int)w->index : -1;
+}
+
+mt_pool *mt_current_pool(void)
+{
+	struct mt_worker *w = mt__current_worker();
+	return w != NULL ? w->pool : NULL;
+}
+
+static uint64_t load_stat(_Atomic uint64_t *c)
+{
+	/* relaxed: each counter is exact on its own; no cut is promised. */
+	return atomic_load_explicit(c, memory_order_relaxed);
+}
+
+static void sum_workers(struct mt_pool *p, mt_stats *out)
+{
+	for (unsigned i = 0; i < p->nworkers; i++) {
+		struct mt_worker *w = &p->workers[i];
+		out->tasks_run += load_stat(&w->n_run);
+		out->steals += load_stat(&w->n_steals);
+		out->parks += load_stat(&w->n_parks);
+		out->inline_runs += load_stat(&w->n_inline);
+		out->discarded += load_stat(&w->n_discarded);
+		out->tasks_detached += load_stat(&w->n_detached_done);
+		out->injected += load_stat(&w->n_injected_taken);
+		out->workers_parked +=
+			atomic_load_explicit(&w->asleep, memory_order_relaxed);
+	}
+}
+
+int mt_pool_stats(const mt_pool *pool, mt_stats *out)
+{
+	int err = 0;
+	if (out == NULL)
+		return EINVAL;
+	struct mt_pool *p = mt__resolve_pool((mt_pool *)pool, &err);
+	if (p == NULL)
+		return err;
+	memset(out, 0, sizeof(*out));
+	sum_workers(p, out);
+	out->queued = atomic_load_explicit(&p->detached_pending,
+					   memory_order_relaxed);
+	out->tasks_detached += out->queued;
+	out->wakes = load_stat(&p->n_wakes);
+	out->workers = p->nworkers;
+	return 0;
+}
+
+const char *mt_strerror(int err)
+{
+	switch (err) {
+	case 0: return "success";
+	case EINVAL: return "invalid argument";
+	case ENOMEM: return "out of memory";
+	case EAGAIN: return "could not create a worker thread";
+	case ESHUTDOWN: return "the pool is shutting down";
+	case EDEADLK: return "would deadlock: called from one of the pool's own workers";
+	case EBUSY: return "the pool is already being destroyed";
+	case EOVERFLOW: return "too many pending tasks in the group";
+	case ECHILD: return "the pool was created before fork() and has no workers in this process";
+	default: return "unknown error";
+	}
+}

@@ -1,0 +1,60 @@
+/*
+ * pool/alloc.c: allocation with a fault-injection countdown (see alloc.h).
+ */
+#include "alloc.h"
+
+#include <stdatomic.h>
+#include <stdlib.h>
+
+/* Both counters are relaxed: they carry no data between threads, and the
+ * tests that arm them only need each allocation to see some recent value. */
+static _Atomic long fault_countdown = -1; /* < 0: disarmed */
+static _Atomic long fault_failures = -1;  /* < 0: fail all once triggered */
+
+static int injected_failure(void)
+{
+	long left = atomic_load_explicit(&fault_countdown, memory_order_relaxed);
+	if (left < 0)
+		return 0;
+	if (left > 0) {
+		atomic_fetch_sub_explicit(&fault_countdown, 1, memory_order_relaxed);
+		return 0;
+	}
+	long fails = atomic_load_explicit(&fault_failures, memory_order_relaxed);
+	if (fails == 0)
+		return 0;
+	if (fails > 0)
+		atomic_fetch_sub_explicit(&fault_failures, 1, memory_order_relaxed);
+	return 1;
+}
+
+void *mt__alloc(size_t size)
+{
+	if (injected_failure())
+		return NULL;
+	return malloc(size);
+}
+
+void *mt__alloc_aligned(size_t alignment, size_t size)
+{
+	if (injected_failure())
+		return NULL;
+	/* aligned_alloc wants size to be a multiple of the alignment. */
+	size_t rounded = (size + alignment - 1) & ~(alignment - 1);
+	return aligned_alloc(alignment, rounded ? rounded : alignment);
+}
+
+void mt__free(void *p)
+{
+	free(p);
+}
+
+void mt__fault_fail_allocs_after(long n)
+{
+	atomic_store_explicit(&fault_countdown, n, memory_order_relaxed);
+}
+
+void mt__fault_fail_allocs_count(long count)
+{
+	atomic_store_explicit(&fault_failures, count, memory_order_relaxed);
+}

@@ -1,0 +1,133 @@
+/*
+ * pool/batch.c: map/for batches (see batch.h).
+ */
+#include "batch.h"
+
+#include <errno.h>
+
+/* Claims the next chunk; returns 0 when the range is exhausted. */
+static int claim_chunk(struct mt_batch *b, size_t *lo, size_t *hi)
+{
+	/* relaxed: the cursor only partitions indices; the items' results
+	 * reach the caller through the latch (join tasks) or program order
+	 * (the caller's own chunks). */
+	size_t cur = atomic_load_explicit(&b->next, memory_order_relaxed);
+	for (;;) {
+		if (cur >= b->n)
+			return 0;
+		size_t left = b->n - cur;
+		size_t chunk = left / (2u * b->participants);
+		if (chunk == 0)
+			chunk = 1;
+		if (atomic_compare_exchange_weak_explicit(
+			    &b->next, &cur, cur + chunk, memory_order_relaxed,
+			    memory_order_relaxed)) {
+			*lo = cur;
+			*hi = cur + chunk;
+			return 1;
+		}
+	}
+}
+
+static void run_chunk(struct mt_batch *b, size_t lo, size_t hi)
+{
+	if (b->map_fn != NULL) {
+		for (size_t i = lo; i < hi; i++)
+			b->results[i] = b->map_fn(b->params[i]);
+	} else {
+		for (size_t i = lo; i < hi; i++)
+			b->body(i, b->ctx);
+	}
+}
+
+static void run_chunks(struct mt_batch *b)
+{
+	size_t lo, hi;
+	while (claim_chunk(b, &lo, &hi))
+		run_chunk(b, lo, hi);
+}
+
+void mt__batch_join(struct mt_pool *pool, struct mt_task *t)
+{
+	(void)pool;
+	/* Read before our fetch_or: once it is done the owner may free t. */
+	struct mt_batch *b = t->u.batch;
+	/* acq_rel: the hand-off of the task between us and the owner (task.h);
+	 * acquire pairs with the owner's release when it cancelled first. */
+	uint8_t old = atomic_fetch_or_explicit(&t->state, MT_JOIN_WORKER,
+					       memory_order_acq_rel);
+	if (old & MT_JOIN_OWNER) {
+		mt__task_free(t); /* cancelled; b may be gone: don't touch */
+		return;
+	}
+	run_chunks(b);
+	mt__latch_count_down(&b->latch); /* last access to the batch */
+}
+
+static unsigned joins_for(struct mt_pool *pool, struct mt_batch *b,
+			  int caller_is_worker)
+{
+	size_t helpers = pool->nworkers - (caller_is_worker ? 1u : 0u);
+	if (helpers > MT_BATCH_MAX_JOINS)
+		helpers = MT_BATCH_MAX_JOINS;
+	if (helpers > b->n - 1)
+		helpers = b->n - 1; /* never more participants than items */
+	return (unsigned)helpers;
+}
+
+/* Allocates `k` join tasks into `tasks`; all or nothing. */
+static int alloc_joins(struct mt_batch *b, struct mt_task **tasks, unsigned k)
+{
+	for (unsigned i = 0; i < k; i++) {
+		tasks[i] = mt__task_alloc();
+		if (tasks[i] == NULL) {
+			while (i-- > 0)
+				mt__task_free(tasks[i]);
+			return ENOMEM;
+		}
+		tasks[i]->kind = MT_TASK_JOIN;
+		tasks[i]->u.batch = b;
+		tasks[i]->heap_copy = NULL;
+		atomic_init(&tasks[i]->state, 0);
+	}
+	return 0;
+}
+
+/* Arrives at each join task as the owner: cancels those no worker has
+ * claimed (counting them down, since no worker will) and frees those a
+ * worker claimed first (it no longer reads them). */
+static void release_joins(struct mt_batch *b, struct mt_task **tasks,
+			  unsigned k)
+{
+	for (unsigned i = 0; i < k; i++) {
+		/* acq_rel: pairs with the worker's fetch_or (task.h). */
+		uint8_t old = atomic_fetch_or_explicit(&tasks[i]->state,
+						       MT_JOIN_OWNER,
+						       memory_order_acq_rel);
+		if (old & MT_JOIN_WORKER)
+			mt__task_free(tasks[i]);
+		else
+			mt__latch_count_down(&b->latch);
+	}
+}
+
+int mt__batch_run(struct mt_pool *pool, struct mt_batch *b)
+{
+	struct mt_task *tasks[MT_BATCH_MAX_JOINS];
+	int caller_is_worker = mt__worker_of(pool) != NULL;
+	unsigned k = joins_for(pool, b, caller_is_worker);
+	int err = alloc_joins(b, tasks, k);
+	if (err != 0)
+		return err;
+	atomic_init(&b->next, 0);
+	b->participants = k + 1;
+	mt__latch_init(&b->latch);
+	if (k > 0)
+		mt__latch_add(&b->latch, k);
+	for (unsigned i = 0; i < k; i++)
+		mt__submit(pool, tasks[i]);
+	run_chunks(b);
+	release_joins(b, tasks, k);
+	mt__wait_latch(pool, &b->latch);
+	return 0;
+}

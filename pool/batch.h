@@ -1,0 +1,50 @@
+/*
+ * pool/batch.h: one fork-join batch for mt_map / mt_for.
+ *
+ * Overview
+ * ========
+ * A batch is a range [0, n) of independent items, one descriptor on the
+ * caller's stack and one latch. The caller pushes up to `joins` join tasks
+ * (one per other worker that could help, at most MT_BATCH_MAX_JOINS),
+ * then takes chunks itself. Every participant takes chunks from a shared
+ * atomic cursor, guided-style: each chunk is remaining / (2 * participants)
+ * items (at least 1), so early chunks are large (few atomic operations on
+ * big inputs) and late ones small (an unbalanced tail is shared out).
+ * A small input is never cut into more chunks than there are items, and
+ * the caller cancels join tasks no worker has picked up yet when it runs
+ * out of chunks, so a tiny map never waits for a worker to wake up.
+ *
+ * The latch counts join tasks that may still touch the batch; the caller
+ * returns only when it is open, and a join task's count-down is its last
+ * access, so the stack descriptor is never used after the caller returns.
+ */
+#ifndef MTPOOL_POOL_BATCH_H
+#define MTPOOL_POOL_BATCH_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+
+#include "latch.h"
+#include "pool.h"
+
+#define MT_BATCH_MAX_JOINS 64u
+
+struct mt_batch {
+	_Alignas(MT_CACHELINE) _Atomic size_t next; /* A: next unclaimed item */
+	size_t n;			 /* I */
+	unsigned participants;		 /* I: caller + join tasks */
+	/* The work: map (fn, params, results) or for (body, ctx). */
+	void *(*map_fn)(void *);	 /* I */
+	void *const *params;		 /* I */
+	void **results;			 /* I: disjoint items per chunk */
+	void (*body)(size_t, void *);	 /* I */
+	void *ctx;			 /* I */
+	struct mt_latch latch;		 /* A: join tasks still running */
+};
+
+/* Runs the batch on `pool` with the caller participating; returns 0, or
+ * ENOMEM (nothing ran), or ESHUTDOWN. `b` is set up by the caller except
+ * `next`, `participants` and `latch`. */
+MT_HIDDEN int mt__batch_run(struct mt_pool *pool, struct mt_batch *b);
+
+#endif /* MTPOOL_POOL_BATCH_H */

@@ -1,0 +1,168 @@
+/*
+ * pool/inject.c: bounded MPMC ring plus a locked overflow list.
+ *
+ * Cell sequence protocol (cells[i & mask], position p):
+ *   seq == p          free for the producer claiming position p;
+ *   seq == p + 1      holds the item of position p, for the consumer of p;
+ *   seq == p + mask+1 freed by that consumer: free for position p + size.
+ * A producer that sees seq < p knows the ring is full (the consumer of the
+ * previous lap has not finished) and goes to the overflow list.
+ */
+#include "inject.h"
+
+#include <errno.h>
+
+#include "task.h"
+
+int mt__inject_init(struct mt_inject *q, unsigned log2_cells)
+{
+	size_t n = (size_t)1 << log2_cells;
+	q->cells = mt__alloc_aligned(MT_CACHELINE, n * sizeof(q->cells[0]));
+	if (q->cells == NULL)
+		return ENOMEM;
+	int err = pthread_mutex_init(&q->overflow_lock, NULL);
+	if (err != 0) {
+		mt__free(q->cells);
+		return err;
+	}
+	for (size_t i = 0; i < n; i++) {
+		atomic_init(&q->cells[i].seq, i);
+		atomic_init(&q->cells[i].item, NULL);
+	}
+	q->mask = n - 1;
+	atomic_init(&q->head, 0);
+	atomic_init(&q->tail, 0);
+	atomic_init(&q->overflow_len, 0);
+	q->overflow_head = q->overflow_tail = NULL;
+	return 0;
+}
+
+void mt__inject_destroy(struct mt_inject *q)
+{
+	pthread_mutex_destroy(&q->overflow_lock);
+	mt__free(q->cells);
+	q->cells = NULL;
+}
+
+static void overflow_push(struct mt_inject *q, struct mt_task *t)
+{
+	t->next = NULL;
+	pthread_mutex_lock(&q->overflow_lock);
+	if (q->overflow_tail != NULL)
+		q->overflow_tail->next = t;
+	else
+		q->overflow_head = t;
+	q->overflow_tail = t;
+	/* seq_cst: a sleeping worker's re-check reads it (see park.c); the
+	 * task itself is handed over by the mutex. */
+	atomic_fetch_add_explicit(&q->overflow_len, 1, memory_order_seq_cst);
+	pthread_mutex_unlock(&q->overflow_lock);
+}
+
+static struct mt_task *overflow_pop(struct mt_inject *q)
+{
+	/* relaxed: only a hint to skip the lock; the list is read under it. */
+	if (atomic_load_explicit(&q->overflow_len, memory_order_relaxed) == 0)
+		return NULL;
+	pthread_mutex_lock(&q->overflow_lock);
+	struct mt_task *t = q->overflow_head;
+	if (t != NULL) {
+		q->overflow_head = t->next;
+		if (q->overflow_head == NULL)
+			q->overflow_tail = NULL;
+		atomic_fetch_sub_explicit(&q->overflow_len, 1,
+					  memory_order_relaxed);
+	}
+	pthread_mutex_unlock(&q->overflow_lock);
+	return t;
+}
+
+/* Claims a ring position for pushing; returns the cell, or NULL if full. */
+static struct mt_inject_cell *claim_push(struct mt_inject *q, size_t *pos_out)
+{
+	/* relaxed: only a starting guess, validated by the cell seq and CAS. */
+	size_t pos = atomic_load_explicit(&q->tail, memory_order_relaxed);
+	for (;;) {
+		struct mt_inject_cell *c = &q->cells[pos & q->mask];
+		/* acquire: pairs with the consumer's release of seq, so its read
+		 * of the item of the previous lap is done before we overwrite. */
+		size_t seq = atomic_load_explicit(&c->seq, memory_order_acquire);
+		intptr_t diff = (intptr_t)seq - (intptr_t)pos;
+		if (diff == 0) {
+			/* relaxed CAS: claiming the position publishes nothing;
+			 * the cell's seq store below does. */
+			if (atomic_compare_exchange_weak_explicit(
+				    &q->tail, &pos, pos + 1,
+				    memory_order_relaxed, memory_order_relaxed)) {
+				*pos_out = pos;
+				return c;
+			}
+		} else if (diff < 0) {
+			return NULL; /* a full lap behind: the ring is full */
+		} else {
+			pos = atomic_load_explicit(&q->tail, memory_order_relaxed);
+		}
+	}
+}
+
+void mt__inject_push_mp(struct mt_inject *q, struct mt_task *t)
+{
+	size_t pos;
+	struct mt_inject_cell *c = claim_push(q, &pos);
+	if (c == NULL) {
+		overflow_push(q, t);
+		return;
+	}
+	atomic_store_explicit(&c->item, t, memory_order_relaxed);
+	/* release: publishes the item and the task's fields; pairs with the
+	 * acquire load of seq in claim_pop. seq_cst rather than release so a
+	 * worker's re-check before sleeping is ordered with it (park.c). */
+	atomic_store_explicit(&c->seq, pos + 1, memory_order_seq_cst);
+}
+
+static struct mt_task *ring_pop(struct mt_inject *q)
+{
+	size_t pos = atomic_load_explicit(&q->head, memory_order_relaxed);
+	for (;;) {
+		struct mt_inject_cell *c = &q->cells[pos & q->mask];
+		/* acquire: pairs with the producer's store of seq = pos + 1,
+		 * making the item and the task's contents visible. */
+		size_t seq = atomic_load_explicit(&c->seq, memory_order_acquire);
+		intptr_t diff = (intptr_t)seq - (intptr_t)(pos + 1);
+		if (diff == 0) {
+			if (atomic_compare_exchange_weak_explicit(
+				    &q->head, &pos, pos + 1,
+				    memory_order_relaxed, memory_order_relaxed)) {
+				struct mt_task *t = atomic_load_explicit(
+					&c->item, memory_order_relaxed);
+				/* release: our read of item happens before
+				 * the next lap's producer overwrites it. */
+				atomic_store_explicit(&c->seq, pos + q->mask + 1,
+						      memory_order_release);
+				return t;
+			}
+		} else if (diff < 0) {
+			return NULL; /* empty (or the producer of pos not done) */
+		} else {
+			pos = atomic_load_explicit(&q->head, memory_order_relaxed);
+		}
+	}
+}
+
+struct mt_task *mt__inject_pop_mc(struct mt_inject *q)
+{
+	struct mt_task *t = ring_pop(q);
+	return t != NULL ? t : overflow_pop(q);
+}
+
+int mt__inject_maybe_nonempty(struct mt_inject *q)
+{
+	/* seq_cst loads: ordered after the sleeper's fence (park.c). A cell
+	 * claimed but not yet published counts as non-empty: its producer
+	 * will wake someone after publishing anyway, and a spurious "maybe"
+	 * only costs one more search round. */
+	size_t head = atomic_load_explicit(&q->head, memory_order_seq_cst);
+	size_t tail = atomic_load_explicit(&q->tail, memory_order_seq_cst);
+	return head != tail ||
+	       atomic_load_explicit(&q->overflow_len, memory_order_seq_cst) != 0;
+}

@@ -1,0 +1,224 @@
+/*
+ * pool/park.c: parking idle workers and waking them, without lost
+ * wake-ups and without waking the whole pool for one task.
+ *
+ * Overview
+ * ========
+ * Each worker sleeps on its own Concurrency Kit event count (ck_ec32,
+ * multi-producer mode) so a wake-up reaches exactly one worker: ck_ec wakes
+ * every waiter of an event count, and there is only ever one waiter of a
+ * worker's. Two pool-wide counters steer wake-ups:
+ *   n_sleeping   workers that announced they are going to sleep and have not
+ *                been claimed by a waker;
+ *   n_searching  workers looking for work (spinning, or just woken). While
+ *                one searches, a new task needs no wake-up: the searcher
+ *                will find it. When the last searcher finds work it wakes
+ *                one sleeper, so a burst of tasks ramps the pool up one
+ *                worker at a time (Go's wakep; rayon's sleep module).
+ *
+ * The no-lost-wake-up argument (STYLE 26)
+ * =======================================
+ * A submitter S:  push task X;  F_s: seq_cst fence;  read n_searching and
+ *                 n_sleeping; if nobody searches and someone sleeps, wake one.
+ * A sleeper Z:    asleep = 1, n_sleeping++;  F_z: seq_cst fence;  re-check
+ *                 every queue (and the exit condition); sleep only if all
+ *                 are empty, on the event-count value snapshotted before.
+ * F_s and F_z are ordered in the single total order of seq_cst fences. If
+ * F_s comes first, Z's re-check observes X (C11 [atomics.order]: a store
+ * sequenced before a fence that precedes, in S, a fence sequenced before a
+ * load is visible to that load), so Z does not sleep. If F_z comes first,
+ * S's read observes Z's increment, so S wakes somebody (Z or another
+ * sleeper, which then searches and finds X). A searcher that stops
+ * searching does RMW n_searching; F; read n_sleeping, so a submitter that
+ * skipped the wake because it saw that searcher is covered by the
+ * searcher's own wake when it was the last (same fence argument). A wake
+ * that arrives between Z's snapshot and its wait bumps the event count, so
+ * ck_ec_wait returns at once: the snapshot-recheck-wait order of ck_ec.
+ *
+ * A worker pushing onto its own deque only does a relaxed check: it is
+ * awake and will run the task itself if nobody steals it, so a missed
+ * wake-up costs parallelism until its next push, never progress.
+ *
+ * ThreadSanitizer does not model standalone fences. Here the fences only
+ * order the Dekker pair above; no data is published through them (tasks
+ * are handed over by the queues' own release/acquire), so the sanitizer
+ * sees every real hand-over, and there is nothing for it to misreport.
+ *
+ * Once parked, a worker has no timed wake-ups: the wait32 op below ignores
+ * the partial deadlines ck_ec's slow path passes (its backoff exists for
+ * single-producer mode, which we do not use), so an idle pool burns no CPU.
+ */
+#include "pool.h"
+
+#include <limits.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "futex.h"
+
+static void futex_wait(const uint32_t *addr, uint32_t expected)
+{
+	/* EINTR, EAGAIN (value changed) and spurious returns all mean
+	 * "look again", which every caller does. */
+	syscall(SYS_futex, addr, FUTEX_WAIT_PRIVATE, expected, NULL, NULL, 0);
+}
+
+static void futex_wake(const uint32_t *addr, int count)
+{
+	syscall(SYS_futex, addr, FUTEX_WAKE_PRIVATE, count, NULL, NULL, 0);
+}
+
+const struct mt_os_wait_ops mt__os_wait_ops_futex = {
+	.wait = futex_wait,
+	.wake = futex_wake,
+};
+const struct mt_os_wait_ops *mt__os_wait_ops = &mt__os_wait_ops_futex;
+
+static int ec_gettime(const struct ck_ec_ops *ops, struct timespec *out)
+{
+	(void)ops;
+	return clock_gettime(CLOCK_MONOTONIC, out);
+}
+
+static void ec_wait32(const struct ck_ec_wait_state *state,
+		      const uint32_t *addr, uint32_t expected,
+		      const struct timespec *deadline)
+{
+	(void)state;
+	(void)deadline; /* untimed on purpose: see the overview */
+	mt__os_wait(addr, expected);
+}
+
+static void ec_wake32(const struct ck_ec_ops *ops, const uint32_t *addr)
+{
+	(void)ops;
+	mt__os_wake(addr, INT_MAX);
+}
+
+static const struct ck_ec_ops ec_ops = {
+	.gettime = ec_gettime,
+	.wait32 = ec_wait32,
+	.wake32 = ec_wake32,
+};
+
+const struct ck_ec_mode mt__ck_ec_mode = {
+	.ops = &ec_ops,
+	.single_producer = false,
+};
+
+int mt__pool_has_visible_work(struct mt_pool *pool)
+{
+	if (mt__inject_maybe_nonempty(&pool->inject))
+		return 1;
+	for (unsigned i = 0; i < pool->nworkers; i++)
+		if (mt__deque_size_seq_cst(&pool->workers[i].deque) > 0)
+			return 1;
+	return 0;
+}
+
+int mt__pool_may_exit(struct mt_pool *pool)
+{
+	/* seq_cst: these loads follow F_z and pair with the seq_cst updates
+	 * in destroy and in the finishers (mt__detached_done). */
+	if (atomic_load_explicit(&pool->state, memory_order_seq_cst) ==
+	    MT_POOL_LIVE)
+		return 0;
+	return atomic_load_explicit(&pool->detached_pending,
+				    memory_order_seq_cst) == 0 &&
+	       atomic_load_explicit(&pool->external_pending,
+				    memory_order_seq_cst) == 0;
+}
+
+/* Claims a sleeping worker and wakes it. Returns 1 if one was woken. */
+static int claim_and_wake(struct mt_pool *pool, struct mt_worker *w)
+{
+	uint32_t one = 1;
+	/* relaxed pre-check keeps the CAS off lines of awake workers. */
+	if (atomic_load_explicit(&w->asleep, memory_order_relaxed) != 1)
+		return 0;
+	/* acq_rel: the claim is the hand-off of "who will wake w"; exactly
+	 * one of the wakers and w's own cancel succeeds. */
+	if (!atomic_compare_exchange_strong_explicit(&w->asleep, &one, 0,
+						     memory_order_acq_rel,
+						     memory_order_relaxed))
+		return 0;
+	/* The woken worker starts out searching: count it before it runs so
+	 * concurrent submitters see a searcher and do not wake another. */
+	atomic_fetch_add_explicit(&pool->n_searching, 1, memory_order_seq_cst);
+	atomic_fetch_sub_explicit(&pool->n_sleeping, 1, memory_order_seq_cst);
+	atomic_fetch_add_explicit(&pool->n_wakes, 1, memory_order_relaxed);
+	/* ck_ec_inc is a release RMW that wakes the (single) waiter. */
+	ck_ec32_inc(&w->park_ec, &mt__ck_ec_mode);
+	return 1;
+}
+
+static _Thread_local unsigned wake_cursor;
+
+void mt__wake_one(struct mt_pool *pool)
+{
+	unsigned n = pool->nworkers;
+	unsigned start = wake_cursor++ % n;
+	for (unsigned i = 0; i < n; i++)
+		if (claim_and_wake(pool, &pool->workers[(start + i) % n]))
+			return;
+}
+
+void mt__wake_all(struct mt_pool *pool)
+{
+	for (unsigned i = 0; i < pool->nworkers; i++)
+		claim_and_wake(pool, &pool->workers[i]);
+}
+
+static int should_wake(struct mt_pool *pool)
+{
+	/* relaxed: ordered after the caller's fence (F_s) where it matters. */
+	return atomic_load_explicit(&pool->n_searching, memory_order_relaxed) == 0 &&
+	       atomic_load_explicit(&pool->n_sleeping, memory_order_relaxed) > 0;
+}
+
+void mt__notify_external(struct mt_pool *pool)
+{
+	atomic_thread_fence(memory_order_seq_cst); /* F_s, pairs with F_z */
+	if (should_wake(pool))
+		mt__wake_one(pool);
+}
+
+void mt__notify_local(struct mt_pool *pool)
+{
+	/* No fence: see the overview (the pusher is awake). */
+	if (should_wake(pool))
+		mt__wake_one(pool);
+}
+
+/* Undoes the announcement if no waker claimed us yet; returns 1 if so. */
+static int cancel_sleep(struct mt_worker *w)
+{
+	uint32_t one = 1;
+	if (!atomic_compare_exchange_strong_explicit(&w->asleep, &one, 0,
+						     memory_order_acq_rel,
+						     memory_order_relaxed))
+		return 0; /* a waker claimed us and bumped the event count */
+	atomic_fetch_sub_explicit(&w->pool->n_sleeping, 1, memory_order_seq_cst);
+	return 1;
+}
+
+int mt__park(struct mt_worker *w)
+{
+	struct mt_pool *pool = w->pool;
+	/* Snapshot first: any wake after this point changes the value. */
+	uint32_t snap = ck_ec32_value(&w->park_ec);
+	atomic_store_explicit(&w->asleep, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&pool->n_sleeping, 1, memory_order_relaxed);
+	atomic_thread_fence(memory_order_seq_cst); /* F_z, pairs with F_s */
+	if ((mt__pool_has_visible_work(pool) || mt__pool_may_exit(pool)) &&
+	    cancel_sleep(w))
+		return 0;
+	atomic_store_explicit(&w->n_parks,
+			      atomic_load_explicit(&w->n_parks, memory_order_relaxed) + 1,
+			      memory_order_relaxed);
+	while (ck_ec32_value(&w->park_ec) == snap)
+		ck_ec32_wait(&w->park_ec, &mt__ck_ec_mode, snap, NULL);
+	return 1;
+}

@@ -1,0 +1,372 @@
+/*
+ * pool/worker.c: the worker loop, task execution, and helping waits.
+ *
+ * Overview
+ * ========
+ * A worker looks for a task in this order: its own deque (LIFO, no atomic
+ * RMW on the fast path), the injection queue, then the deques of the other
+ * workers starting at a random victim (FIFO steal). Finding nothing, it
+ * spins for a bounded number of backoff rounds, then parks (park.c).
+ *
+ * A thread that waits for a fork-join latch (mt_map, mt_for, mt_group_wait)
+ * on a worker keeps running tasks while it waits: first its own deque (the
+ * newest task, so a chain of nested waits grows the stack by one frame
+ * group per level and no more), then, while it is not nested deeper than
+ * MT_HELP_STEAL_MAX_DEPTH helping waits, the injection queue and other
+ * deques. Past that depth it only drains its own deque, then sleeps on the
+ * latch: stealing an unrelated task there could grow the stack without
+ * bound. This cannot deadlock: every task the latch waits for is in the
+ * waiter's own deque (it runs them), or already taken by a running worker
+ * (which finishes it by the same argument, one level down), or in the
+ * injection queue, which non-waiting workers drain.
+ *
+ * Tunables (checked with bench/mtbench):
+ *   MT_SPIN_ROUNDS 64, backoff capped at 2^9 pause loops: an idle worker
+ *   searches for roughly 30-60 us before parking, long enough that the
+ *   64-item-map and fib workloads never park between calls, short enough
+ *   that the idle pool's CPU is unmeasurable after the first millisecond.
+ *   MT_HELP_STEAL_MAX_DEPTH 128: a stolen task costs a few hundred bytes of
+ *   stack per level (see docs/design.md), so 128 levels stay under 100 KiB.
+ */
+#define _GNU_SOURCE /* pthread_setname_np */
+#include "pool.h"
+
+#include <ck_backoff.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "batch.h"
+
+#define MT_SPIN_ROUNDS 64u
+#define MT_SPIN_BACKOFF_CAP 512u
+#define MT_LATCH_SPIN_ROUNDS 128u
+#define MT_STEAL_RETRIES 4u
+#define MT_HELP_STEAL_MAX_DEPTH 128u
+
+static _Thread_local struct mt_worker *tls_worker;
+
+struct mt_worker *mt__current_worker(void)
+{
+	return tls_worker;
+}
+
+struct mt_worker *mt__worker_of(struct mt_pool *pool)
+{
+	struct mt_worker *w = tls_worker;
+	return (w != NULL && w->pool == pool) ? w : NULL;
+}
+
+void mt__worker_forget_after_fork(void)
+{
+	tls_worker = NULL;
+}
+
+/* Owner-only counter bump: a plain load and store, no RMW (STYLE 24: the
+ * readers in mt_pool_stats only need some recent value). */
+static inline void bump(_Atomic uint64_t *c)
+{
+	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1,
+			      memory_order_relaxed);
+}
+
+static uint64_t next_random(struct mt_worker *w)
+{
+	/* xorshift64: victim choice needs spread, not quality. */
+	uint64_t x = w->rng;
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	w->rng = x;
+	return x;
+}
+
+static struct mt_task *steal_one(struct mt_worker *victim)
+{
+	void *item = NULL;
+	for (unsigned tries = 0; tries < MT_STEAL_RETRIES; tries++) {
+		enum mt_steal_result r = mt__deque_steal(&victim->deque, &item);
+		if (r == MT_STEAL_OK)
+			return item;
+		if (r == MT_STEAL_EMPTY)
+			return NULL;
+	}
+	return NULL;
+}
+
+static struct mt_task *steal_from_others(struct mt_worker *w)
+{
+	struct mt_pool *pool = w->pool;
+	unsigned n = pool->nworkers;
+	if (n < 2)
+		return NULL;
+	unsigned start = (unsigned)(next_random(w) % n);
+	for (unsigned i = 0; i < n; i++) {
+		unsigned v = (start + i) % n;
+		if (v == w->index)
+			continue;
+		struct mt_task *t = steal_one(&pool->workers[v]);
+		if (t != NULL) {
+			bump(&w->n_steals);
+			return t;
+		}
+	}
+	return NULL;
+}
+
+/* The injection queue, then the other workers. */
+static struct mt_task *find_shared_task(struct mt_worker *w)
+{
+	struct mt_task *t = mt__inject_pop_mc(&w->pool->inject);
+	if (t != NULL) {
+		bump(&w->n_injected_taken);
+		return t;
+	}
+	return steal_from_others(w);
+}
+
+static struct mt_task *find_task(struct mt_worker *w)
+{
+	struct mt_task *t = mt__deque_take_owner(&w->deque);
+	return t != NULL ? t : find_shared_task(w);
+}
+
+void mt__detached_done(struct mt_pool *pool)
+{
+	/* seq_cst RMW: the last finisher's read of quiesce_waiters and
+	 * state below forms a Dekker pair with mt_quiesce (waiters++, then
+	 * read pending) and with destroy (state store, then workers read
+	 * pending in mt__pool_may_exit). */
+	uint64_t old = atomic_fetch_sub_explicit(&pool->detached_pending, 1,
+						 memory_order_seq_cst);
+	if (old != 1)
+		return;
+	if (atomic_load_explicit(&pool->quiesce_waiters, memory_order_seq_cst))
+		ck_ec32_inc(&pool->quiesce_ec, &mt__ck_ec_mode);
+	if (atomic_load_explicit(&pool->state, memory_order_seq_cst) !=
+	    MT_POOL_LIVE)
+		mt__wake_all(pool);
+}
+
+static void run_detached(struct mt_pool *pool, struct mt_worker *w,
+			 struct mt_task *t)
+{
+	/* relaxed: a task that starts just before a concurrent MT_DISCARD
+	 * may still run; the state only decides between run and drop. */
+	if (atomic_load_explicit(&pool->state, memory_order_relaxed) ==
+	    MT_POOL_DISCARDING)
+		bump(&w->n_discarded);
+	else
+		t->fn(t->arg);
+	bump(&w->n_detached_done);
+	mt__free(t->heap_copy);
+	mt__task_free(t);
+	mt__detached_done(pool);
+}
+
+static void run_group(struct mt_task *t)
+{
+	struct mt_latch *latch = t->u.latch;
+	t->fn(t->arg);
+	mt__task_free(t);
+	mt__latch_count_down(latch); /* last access to the group */
+}
+
+void mt__run_task(struct mt_pool *pool, struct mt_worker *w, struct mt_task *t)
+{
+	if (w != NULL)
+		bump(&w->n_run);
+	switch (t->kind) {
+	case MT_TASK_DETACHED:
+		run_detached(pool, w, t);
+		break;
+	case MT_TASK_GROUP:
+		run_group(t);
+		break;
+	default:
+		mt__batch_join(pool, t);
+		break;
+	}
+}
+
+void mt__submit(struct mt_pool *pool, struct mt_task *t)
+{
+	struct mt_worker *w = mt__worker_of(pool);
+	if (w == NULL) {
+		mt__inject_push_mp(&pool->inject, t);
+		mt__notify_external(pool);
+		return;
+	}
+	if (mt__deque_push_owner(&w->deque, t) != 0) {
+		/* The deque is full and cannot grow: run it here rather than
+		 * fail a submission that was already accepted. */
+		bump(&w->n_inline);
+		mt__run_task(pool, w, t);
+		return;
+	}
+	mt__notify_local(pool);
+}
+
+/* ---- searching and the worker loop ---- */
+
+static void start_searching(struct mt_pool *pool)
+{
+	atomic_fetch_add_explicit(&pool->n_searching, 1, memory_order_seq_cst);
+}
+
+/* Leaves the searching state because work was found; if that leaves
+ * nobody searching while workers sleep, wakes one, which searches for any
+ * further work (see park.c for why the fence is needed). */
+static void stop_searching_found(struct mt_pool *pool)
+{
+	uint32_t old = atomic_fetch_sub_explicit(&pool->n_searching, 1,
+						 memory_order_seq_cst);
+	if (old != 1)
+		return;
+	atomic_thread_fence(memory_order_seq_cst);
+	if (atomic_load_explicit(&pool->n_sleeping, memory_order_relaxed) > 0)
+		mt__wake_one(pool);
+}
+
+static void pause_round(struct mt_pool *pool, unsigned *backoff)
+{
+	/* Oversubscribed (more workers than CPUs): give the CPU to a worker
+	 * that has work instead of spinning on it. */
+	if (pool->nworkers > pool->ncpus) {
+		sched_yield();
+		return;
+	}
+	ck_backoff_eb(backoff);
+	if (*backoff > MT_SPIN_BACKOFF_CAP)
+		*backoff = MT_SPIN_BACKOFF_CAP;
+}
+
+static struct mt_task *spin_for_task(struct mt_worker *w)
+{
+	unsigned backoff = CK_BACKOFF_INITIALIZER;
+	for (unsigned round = 0; round < MT_SPIN_ROUNDS; round++) {
+		pause_round(w->pool, &backoff);
+		struct mt_task *t = find_task(w);
+		if (t != NULL)
+			return t;
+	}
+	return NULL;
+}
+
+/* "<prefix>-<index>", within the kernel's 15 bytes: the prefix is cut
+ * rather than the index, which is what tells threads apart. */
+static void name_thread(struct mt_worker *w)
+{
+	char suffix[16], name[16];
+	int slen = snprintf(suffix, sizeof(suffix), "-%u", w->index);
+	size_t room = sizeof(name) - 1 - (size_t)slen;
+	size_t plen = strnlen(w->pool->name_prefix, room);
+	memcpy(name, w->pool->name_prefix, plen);
+	memcpy(name + plen, suffix, (size_t)slen + 1);
+	pthread_setname_np(pthread_self(), name); /* cosmetic: ignore errors */
+}
+
+/* One search: found -> run it; else spin; else exit or park.
+ * Returns 0 when the worker should exit. *searching tracks whether this
+ * worker is counted in n_searching. */
+static int worker_step(struct mt_worker *w, int *searching)
+{
+	struct mt_pool *pool = w->pool;
+	struct mt_task *t = find_task(w);
+	if (t == NULL) {
+		if (!*searching) {
+			start_searching(pool);
+			*searching = 1;
+		}
+		t = spin_for_task(w);
+	}
+	if (t != NULL) {
+		if (*searching)
+			stop_searching_found(pool);
+		*searching = 0;
+		mt__run_task(pool, w, t);
+		return 1;
+	}
+	if (mt__pool_may_exit(pool))
+		return 0;
+	/* Leave the searching state before announcing sleep: park's fence
+	 * orders this decrement too (park.c). */
+	atomic_fetch_sub_explicit(&pool->n_searching, 1, memory_order_seq_cst);
+	*searching = mt__park(w);
+	return 1;
+}
+
+void *mt__worker_main(void *arg)
+{
+	struct mt_worker *w = arg;
+	struct mt_pool *pool = w->pool;
+	tls_worker = w;
+	name_thread(w);
+	if (pool->on_start != NULL)
+		pool->on_start(w->index, pool->userdata);
+	mt__latch_count_down(&pool->started);
+	int searching = 0;
+	while (worker_step(w, &searching))
+		;
+	if (searching)
+		atomic_fetch_sub_explicit(&pool->n_searching, 1,
+					  memory_order_seq_cst);
+	if (pool->on_stop != NULL)
+		pool->on_stop(w->index, pool->userdata);
+	mt__task_cache_flush();
+	tls_worker = NULL;
+	return NULL;
+}
+
+/* ---- helping waits ---- */
+
+static struct mt_task *find_help_task(struct mt_worker *w)
+{
+	struct mt_task *t = mt__deque_take_owner(&w->deque);
+	if (t == NULL && w->help_depth <= MT_HELP_STEAL_MAX_DEPTH)
+		t = find_shared_task(w);
+	return t;
+}
+
+static void help_until_open(struct mt_worker *w, struct mt_latch *latch)
+{
+	unsigned idle = 0, backoff = CK_BACKOFF_INITIALIZER;
+	w->help_depth++;
+	while (!mt__latch_is_open(latch)) {
+		struct mt_task *t = find_help_task(w);
+		if (t != NULL) {
+			mt__run_task(w->pool, w, t);
+			idle = 0;
+			continue;
+		}
+		if (++idle < MT_LATCH_SPIN_ROUNDS) {
+			pause_round(w->pool, &backoff);
+			continue;
+		}
+		mt__latch_block(latch);
+		break;
+	}
+	w->help_depth--;
+}
+
+static void spin_then_block(struct mt_latch *latch)
+{
+	unsigned backoff = CK_BACKOFF_INITIALIZER;
+	for (unsigned i = 0; i < MT_LATCH_SPIN_ROUNDS; i++) {
+		if (mt__latch_is_open(latch))
+			return;
+		ck_backoff_eb(&backoff);
+		if (backoff > MT_SPIN_BACKOFF_CAP)
+			backoff = MT_SPIN_BACKOFF_CAP;
+	}
+	mt__latch_block(latch);
+}
+
+void mt__wait_latch(struct mt_pool *pool, struct mt_latch *latch)
+{
+	struct mt_worker *w = mt__worker_of(pool);
+	if (w != NULL)
+		help_until_open(w, latch);
+	else
+		spin_then_block(latch);
+}

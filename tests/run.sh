@@ -1,0 +1,173 @@
+#!/usr/bin/env bash
+# tests/run.sh: the project's one test command (`bash tests/run.sh`).
+#
+# 1. Installs the Debian packages the build needs when any is missing
+#    (as root, or through sudo); a machine that has them all skips apt.
+# 2. Configures, builds (-j2, -Werror) and runs ctest in up to three trees:
+#      build/plain  gcc    RelWithDebInfo
+#      build/tsan   clang  RelWithDebInfo  -DMTPOOL_TSAN=ON
+#      build/asan   clang  Debug           -DMTPOOL_ASAN=ON (ASan+UBSan;
+#                                          Debug also turns on MTPOOL_DEBUG
+#                                          poisoning and asserts)
+# 3. When plain was built: installs it to a temporary prefix and builds a
+#    consumer against it twice, with find_package(mtpool CONFIG) and with
+#    pkg-config, and runs both.
+#
+# Environment:
+#   MTPOOL_TEST_CONFIGS  subset of "plain tsan asan" (default: all three)
+#   MTPOOL_CTEST_ARGS    extra ctest arguments, e.g. "-L unit" or "-R deque"
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+root=$PWD
+
+packages=(build-essential cmake pkg-config clang libclang-rt-14-dev
+	  libck-dev libcriterion-dev libhiredis-dev redis-server redis-tools)
+configs=${MTPOOL_TEST_CONFIGS:-plain tsan asan}
+read -r -a ctest_extra <<<"${MTPOOL_CTEST_ARGS:-}"
+
+step="start"
+tmp=""
+total_tests=0
+declare -a summary=()
+
+on_exit() {
+	local rc=$?
+	[[ -n $tmp ]] && rm -rf "$tmp"
+	if ((rc != 0)); then
+		echo "mtpool tests: FAILED at step '$step' (exit $rc)" >&2
+	fi
+}
+trap on_exit EXIT
+
+log() { printf '\n==> %s\n' "$*"; }
+
+is_installed() {
+	dpkg-query -W -f='${Status}' "$1" 2>/dev/null |
+		grep -q 'install ok installed'
+}
+
+install_packages() {
+	step="install packages"
+	local p missing=()
+	for p in "${packages[@]}"; do
+		is_installed "$p" || missing+=("$p")
+	done
+	if ((${#missing[@]} == 0)); then
+		log "packages: all ${#packages[@]} already installed"
+		return
+	fi
+	log "packages: installing (missing: ${missing[*]})"
+	local sudo=()
+	if (($(id -u) != 0)); then
+		command -v sudo >/dev/null || {
+			echo "not root and no sudo: install ${missing[*]}" >&2
+			return 1
+		}
+		sudo=(sudo)
+	fi
+	"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update
+	"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y --no-install-recommends "${packages[@]}"
+}
+
+# Sanitizer runtimes of clang 14 cannot map their shadow memory when the
+# kernel randomises mmap with more than 28 bits; run them without ASLR then.
+sanitizer_launcher() {
+	local bits
+	bits=$(cat /proc/sys/vm/mmap_rnd_bits 2>/dev/null || echo 28)
+	if ((bits > 28)) && setarch "$(uname -m)" -R true 2>/dev/null; then
+		echo "setarch $(uname -m) -R"
+	fi
+}
+
+build_and_test() {
+	local name=$1 dir=build/$1
+	local -a args=(-DMTPOOL_WERROR=ON)
+	step="$name: select"
+	local -a launcher=()
+	case $name in
+	plain) args+=(-DCMAKE_C_COMPILER=gcc -DCMAKE_BUILD_TYPE=RelWithDebInfo) ;;
+	tsan) args+=(-DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo
+		     -DMTPOOL_TSAN=ON) ;;
+	asan) args+=(-DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug
+		     -DMTPOOL_ASAN=ON) ;;
+	*)
+		echo "unknown config '$name' in MTPOOL_TEST_CONFIGS" \
+		     "(want: plain tsan asan)" >&2
+		return 2 ;;
+	esac
+	[[ $name == plain ]] || read -r -a launcher <<<"$(sanitizer_launcher)"
+
+	step="$name: configure"
+	log "$name: configure"
+	cmake -S "$root" -B "$dir" "${args[@]}"
+	step="$name: build"
+	log "$name: build"
+	cmake --build "$dir" -j2
+	step="$name: ctest"
+	log "$name: ctest"
+	"${launcher[@]}" ctest --test-dir "$dir" --output-on-failure \
+		--timeout 600 --no-tests=error "${ctest_extra[@]}" |
+		tee "$dir/ctest.log"
+	local n
+	n=$(sed -n 's/.*tests failed out of \([0-9]*\).*/\1/p' "$dir/ctest.log")
+	total_tests=$((total_tests + ${n:-0}))
+	summary+=("$name: ${n:-0} ctest tests passed")
+}
+
+# The exported dynamic symbols must be the public mt_ API only: everything
+# internal (mt__*, statics) stays hidden.
+check_exports() {
+	local lib=$1 bad
+	bad=$(nm -D --defined-only "$lib" | awk '{print $3}' |
+	      grep -Ev '^(mt_[a-z]|_init$|_fini$)' || true)
+	if [[ -n $bad ]]; then
+		echo "unexpected exported symbols in $lib:" >&2
+		echo "$bad" >&2
+		return 1
+	fi
+}
+
+install_check() {
+	step="install check"
+	log "install check: build/plain -> temporary prefix"
+	tmp=$(mktemp -d "${TMPDIR:-/tmp}/mtpool-install.XXXXXX")
+	local prefix=$tmp/prefix
+	cmake --install build/plain --prefix "$prefix"
+	local lib libdir
+	lib=$(find "$prefix" -name 'libmtpool.so.0' | head -n 1)
+	[[ -n $lib ]] || { echo "libmtpool.so.0 not installed" >&2; return 1; }
+	libdir=$(dirname "$lib")
+	check_exports "$lib"
+
+	step="install check: find_package consumer"
+	cmake -S tests/package -B "$tmp/consumer-cmake" \
+		-DCMAKE_C_COMPILER=gcc -DCMAKE_PREFIX_PATH="$prefix"
+	cmake --build "$tmp/consumer-cmake"
+	LD_LIBRARY_PATH=$libdir "$tmp/consumer-cmake/consumer"
+
+	step="install check: pkg-config consumer"
+	local -a pc
+	read -r -a pc <<<"$(PKG_CONFIG_PATH=$libdir/pkgconfig \
+		pkg-config --cflags --libs mtpool)"
+	gcc -std=c11 -Wall -Wextra -Werror tests/package/consumer.c \
+		"${pc[@]}" -o "$tmp/consumer-pc"
+	LD_LIBRARY_PATH=$libdir "$tmp/consumer-pc"
+	summary+=("install: find_package and pkg-config consumers ran")
+}
+
+install_packages
+log "tools: $(gcc --version | head -n 1); $(clang --version | head -n 1);" \
+    "$(cmake --version | head -n 1)"
+for c in $configs; do
+	build_and_test "$c"
+done
+case " $configs " in
+*" plain "*) install_check ;;
+*) summary+=("install: skipped (needs the plain config)") ;;
+esac
+
+step="summary"
+printf '\n==> summary\n'
+printf '  %s\n' "${summary[@]}"
+echo "mtpool tests: ${total_tests} passed, 0 failed"
