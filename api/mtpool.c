@@ -15,7 +15,9 @@
 
 /* ---- detached tasks ---- */
 
-/* Counts a detached task in, unless the pool is shutting down.
+/* Counts a detached task in, unless the pool is shutting down. During
+ * MT_DRAIN the pool's own workers may still spawn: their tasks are part
+ * of the work being drained, and a worker is alive until destroy joins it.
  * seq_cst RMW then seq_cst load: the Dekker pair with destroy's state
  * store and the workers' pending load in mt__pool_may_exit, so either we
  * see the shutdown, or the workers see our task and stay for it. */
@@ -23,8 +25,9 @@ static int admit_detached(struct mt_pool *pool)
 {
 	atomic_fetch_add_explicit(&pool->detached_pending, 1,
 				  memory_order_seq_cst);
-	if (atomic_load_explicit(&pool->state, memory_order_seq_cst) ==
-	    MT_POOL_LIVE)
+	int state = atomic_load_explicit(&pool->state, memory_order_seq_cst);
+	if (state == MT_POOL_LIVE ||
+	    (state == MT_POOL_DRAINING && mt__worker_of(pool) != NULL))
 		return 0;
 	mt__detached_done(pool);
 	return ESHUTDOWN;

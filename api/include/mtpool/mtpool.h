@@ -25,6 +25,11 @@
  * accepted (0 returned), it runs exactly once, unless it is a detached task
  * dropped by mt_pool_destroy(MT_DISCARD), which reports how many it dropped.
  *
+ * Fork: in the child of fork(), the default pool is created afresh on first
+ * use. A pool created with mt_pool_create() before the fork has no workers
+ * in the child: every call on it there returns ECHILD (mt_pool_size
+ * returns 0), and it cannot be destroyed there.
+ *
  * Calling context
  * ===============
  * "any thread" includes the pool's own workers unless a function says
@@ -139,16 +144,26 @@ MT_API mt_pool *mt_pool_create(const mt_config *cfg);
 
 /*
  * Shuts the pool down and frees it. NULL is a no-op returning 0.
- * MT_DRAIN runs everything queued first; MT_DISCARD drops detached tasks
- * that have not started. New submissions during shutdown fail with
- * ESHUTDOWN. Returns 0, or:
+ * MT_DRAIN runs every queued detached task, and the detached tasks those
+ * spawn while draining, then joins. MT_DISCARD drops detached tasks that
+ * have not started (counted: see mt_pool_destroy_counted), lets running
+ * ones finish, joins. Fork-join work (maps, groups) in flight always
+ * completes. While destroy runs:
+ *   - mt_spawn / mt_spawn_copy fail with ESHUTDOWN, except from the pool's
+ *     own workers during MT_DRAIN;
+ *   - mt_map / mt_for / mt_group_spawn fail with ESHUTDOWN from threads
+ *     outside the pool, and work as usual from its workers.
+ * Returns 0, or:
  *   EINVAL    `how` is not MT_DRAIN or MT_DISCARD, or pool is the default
  *             pool (it lives until exit);
  *   EDEADLK   called from one of this pool's own workers (nothing done);
- *   EBUSY     another thread is already destroying this pool.
+ *   EBUSY     another thread is already destroying this pool;
+ *   ECHILD    the pool was created before fork() in a parent process: it
+ *             has no workers here, and its memory is left alone.
  * CONTEXT: not from this pool's workers; blocks until all workers joined.
- * Every thread must have returned from its calls on the pool before the
- * call returns; using the pool afterwards is undefined.
+ * Calls on the pool from threads outside it must not overlap the
+ * destroy (the pool's memory is freed when it returns); calls from the
+ * pool's own tasks are safe, since destroy joins the workers first.
  */
 MT_API int mt_pool_destroy(mt_pool *pool, mt_shutdown how);
 
@@ -157,8 +172,9 @@ MT_API int mt_pool_destroy(mt_pool *pool, mt_shutdown how);
 MT_API int mt_pool_destroy_counted(mt_pool *pool, mt_shutdown how,
 				   uint64_t *discarded /* OUT, may be NULL */);
 
-/* Number of workers; for NULL, the default pool's (0 if it cannot be
- * created). CONTEXT: any thread. */
+/* Number of workers; for NULL, the default pool's. 0 if the default pool
+ * cannot be created, or for a pool inherited across fork(). CONTEXT: any
+ * thread. */
 MT_API unsigned mt_pool_size(const mt_pool *pool);
 
 /* Index (0 .. size-1) of the calling worker within its pool, or -1 when

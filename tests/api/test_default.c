@@ -1,0 +1,305 @@
+/*
+ * tests/api/test_default.c: the process default pool: created exactly once
+ * under a first-use race, usable in the child of fork(), and abandoned
+ * safely at exit.
+ *
+ * Each Test runs in its own process (STYLE 39), so "first use" really is
+ * the first use in that process. Children of fork() report through their
+ * exit status only (they must not talk to Criterion's runner), and leave
+ * with _exit() unless the test is about exit() itself.
+ *
+ * Under ThreadSanitizer the fork tests need TSAN_OPTIONS=die_after_fork=0.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* pthread_getname_np, pthread_barrier_t under -std=c11 */
+#endif
+#include <criterion/criterion.h>
+#include <mtpool/mtpool.h>
+
+#include <errno.h>
+#include <pthread.h>
+#include <semaphore.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* ---- first-use race ---------------------------------------------------- */
+
+#define RACERS 8
+
+static pthread_barrier_t start_line;
+static mt_pool *seen[RACERS];
+static int seen_errno[RACERS];
+
+static void *race_to_default(void *arg)
+{
+	uintptr_t k = (uintptr_t)arg;
+	pthread_barrier_wait(&start_line);
+	errno = 0;
+	seen[k] = mt_default_pool();
+	seen_errno[k] = errno;
+	return NULL;
+}
+
+Test(default_pool, eight_racing_first_users_get_the_same_pool, .timeout = 60)
+{
+	cr_assert_eq(unsetenv("MTPOOL_THREADS"), 0);
+	cr_assert_eq(pthread_barrier_init(&start_line, NULL, RACERS), 0);
+	pthread_t t[RACERS];
+	for (uintptr_t k = 0; k < RACERS; k++)
+		cr_assert_eq(pthread_create(&t[k], NULL, race_to_default, (void *)k), 0);
+	for (int k = 0; k < RACERS; k++)
+		cr_assert_eq(pthread_join(t[k], NULL), 0);
+	for (int k = 0; k < RACERS; k++) {
+		cr_assert_not_null(seen[k], "racer %d got NULL, errno %d", k, seen_errno[k]);
+		cr_assert_eq(seen[k], seen[0], "racer %d got another pool", k);
+	}
+	cr_assert_eq(mt_default_pool(), seen[0]);
+	/* Exactly one pool's worth of workers exists. */
+	cr_assert_eq(mt_pool_size(NULL), (unsigned)sysconf(_SC_NPROCESSORS_ONLN));
+	pthread_barrier_destroy(&start_line);
+}
+
+/* The racers call through mt_spawn(NULL, ...) instead: the implicit first
+ * use races too, and every task lands on the one pool. */
+static atomic_uint racer_runs;
+static _Atomic(mt_pool *) racer_task_pool[RACERS];
+static int racer_rc[RACERS];
+
+static void note_pool(void *arg)
+{
+	uintptr_t k = (uintptr_t)arg;
+	atomic_store(&racer_task_pool[k], mt_current_pool());
+	atomic_fetch_add(&racer_runs, 1);
+}
+
+static void *race_to_spawn(void *arg)
+{
+	uintptr_t k = (uintptr_t)arg;
+	pthread_barrier_wait(&start_line);
+	racer_rc[k] = mt_spawn(NULL, note_pool, arg);
+	return NULL;
+}
+
+Test(default_pool, eight_racing_NULL_spawns_share_one_pool, .timeout = 60)
+{
+	cr_assert_eq(pthread_barrier_init(&start_line, NULL, RACERS), 0);
+	pthread_t t[RACERS];
+	for (uintptr_t k = 0; k < RACERS; k++)
+		cr_assert_eq(pthread_create(&t[k], NULL, race_to_spawn, (void *)k), 0);
+	for (int k = 0; k < RACERS; k++)
+		cr_assert_eq(pthread_join(t[k], NULL), 0);
+	for (int k = 0; k < RACERS; k++)
+		cr_assert_eq(racer_rc[k], 0, "racer %d: rc %d", k, racer_rc[k]);
+	cr_assert_eq(mt_quiesce(NULL), 0);
+	cr_assert_eq(atomic_load(&racer_runs), RACERS);
+	mt_pool *d = mt_default_pool();
+	for (int k = 0; k < RACERS; k++)
+		cr_assert_eq(atomic_load(&racer_task_pool[k]), d);
+	pthread_barrier_destroy(&start_line);
+}
+
+Test(default_pool, is_not_a_worker_pool_for_the_main_thread, .timeout = 60)
+{
+	cr_assert_not_null(mt_default_pool());
+	cr_assert_eq(mt_worker_index(), -1);
+	cr_assert_null(mt_current_pool());
+}
+
+/* ---- fork -------------------------------------------------------------- */
+
+static atomic_uint child_counter;
+
+static void child_count(void *arg)
+{
+	(void)arg;
+	atomic_fetch_add(&child_counter, 1);
+}
+
+static void *square(void *x)
+{
+	uintptr_t v = (uintptr_t)x;
+	return (void *)(v * v);
+}
+
+/* Exercises the default pool in the child: returns 0 on success or a
+ * distinct code naming the failing step. */
+static int use_default_pool_in_child(void)
+{
+	enum { M = 5003 };
+	static void *params[M], *results[M];
+	mt_pool *d = mt_default_pool();
+	if (d == NULL)
+		return 10;
+	if (mt_pool_size(d) == 0)
+		return 11;
+	for (uintptr_t i = 0; i < M; i++)
+		params[i] = (void *)i;
+	if (mt_map(NULL, square, params, results, M) != 0)
+		return 12;
+	for (uintptr_t i = 0; i < M; i++)
+		if ((uintptr_t)results[i] != i * i)
+			return 13;
+	atomic_store(&child_counter, 0);
+	for (int i = 0; i < 1000; i++)
+		if (mt_spawn(NULL, child_count, NULL) != 0)
+			return 14;
+	if (mt_quiesce(NULL) != 0)
+		return 15;
+	if (atomic_load(&child_counter) != 1000)
+		return 16;
+	mt_group g;
+	if (mt_group_init(&g, NULL) != 0)
+		return 17;
+	for (int i = 0; i < 100; i++)
+		if (mt_group_spawn(&g, child_count, NULL) != 0)
+			return 18;
+	if (mt_group_wait(&g) != 0 || atomic_load(&child_counter) != 1100)
+		return 19;
+	return 0;
+}
+
+static void use_default_pool_in_parent(void)
+{
+	enum { M = 1000 };
+	static void *params[M], *results[M];
+	for (uintptr_t i = 0; i < M; i++)
+		params[i] = (void *)i;
+	cr_assert_eq(mt_map(NULL, square, params, results, M), 0);
+	for (int i = 0; i < 1000; i++)
+		cr_assert_eq(mt_spawn(NULL, child_count, NULL), 0);
+	cr_assert_eq(mt_quiesce(NULL), 0);
+	cr_assert_eq(atomic_load(&child_counter), 1000);
+}
+
+static void check_child_status(pid_t pid)
+{
+	int status;
+	pid_t r;
+	while ((r = waitpid(pid, &status, 0)) < 0 && errno == EINTR)
+		;
+	cr_assert_eq(r, pid);
+	cr_assert(WIFEXITED(status), "child did not exit normally (signal %d)",
+		  WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+	cr_assert_eq(WEXITSTATUS(status), 0, "child failed at step %d", WEXITSTATUS(status));
+}
+
+Test(fork, child_can_use_the_default_pool, .timeout = 60)
+{
+	use_default_pool_in_parent();
+	pid_t pid = fork();
+	cr_assert_neq(pid, -1);
+	if (pid == 0)
+		_exit(use_default_pool_in_child());
+	check_child_status(pid);
+	/* The parent's pool is unaffected. */
+	atomic_store(&child_counter, 0);
+	use_default_pool_in_parent();
+}
+
+/* fork while the parent's workers are busy: the child must not inherit
+ * their queued tasks' state in a way that blocks it. */
+static sem_t busy_started, busy_release;
+
+static void busy(void *arg)
+{
+	(void)arg;
+	sem_post(&busy_started);
+	while (sem_wait(&busy_release) != 0)
+		;
+}
+
+Test(fork, child_can_use_the_default_pool_while_parent_workers_are_busy, .timeout = 60)
+{
+	cr_assert_eq(setenv("MTPOOL_THREADS", "2", 1), 0);
+	cr_assert_eq(sem_init(&busy_started, 0, 0), 0);
+	cr_assert_eq(sem_init(&busy_release, 0, 0), 0);
+	for (int i = 0; i < 2; i++)
+		cr_assert_eq(mt_spawn(NULL, busy, NULL), 0);
+	for (int i = 0; i < 2; i++)
+		while (sem_wait(&busy_started) != 0)
+			;
+	/* Both workers are inside busy(); more work is queued behind them. */
+	for (int i = 0; i < 100; i++)
+		cr_assert_eq(mt_spawn(NULL, child_count, NULL), 0);
+	pid_t pid = fork();
+	cr_assert_neq(pid, -1);
+	if (pid == 0)
+		_exit(use_default_pool_in_child());
+	check_child_status(pid);
+	for (int i = 0; i < 2; i++)
+		sem_post(&busy_release);
+	cr_assert_eq(mt_quiesce(NULL), 0);
+	cr_assert_eq(atomic_load(&child_counter), 100);
+}
+
+Test(fork, child_of_a_process_that_never_used_the_pool_can_use_it, .timeout = 60)
+{
+	pid_t pid = fork();
+	cr_assert_neq(pid, -1);
+	if (pid == 0)
+		_exit(use_default_pool_in_child());
+	check_child_status(pid);
+}
+
+/* Grandchild: the default pool is recreated at each generation. */
+Test(fork, grandchild_can_use_the_default_pool, .timeout = 60)
+{
+	use_default_pool_in_parent();
+	pid_t pid = fork();
+	cr_assert_neq(pid, -1);
+	if (pid == 0) {
+		int rc = use_default_pool_in_child();
+		if (rc != 0)
+			_exit(rc);
+		pid_t g = fork();
+		if (g < 0)
+			_exit(30);
+		if (g == 0)
+			_exit(use_default_pool_in_child());
+		int status;
+		while (waitpid(g, &status, 0) < 0)
+			if (errno != EINTR)
+				_exit(31);
+		_exit(WIFEXITED(status) ? WEXITSTATUS(status) : 32);
+	}
+	check_child_status(pid);
+}
+
+/* ---- exit with work pending ------------------------------------------- */
+
+static sem_t never_posted;
+
+static void blocked_forever(void *arg)
+{
+	(void)arg;
+	while (sem_wait(&never_posted) != 0)
+		;
+}
+
+/* "returning from main with detached work pending neither hangs nor
+ * crashes": a child whose default-pool workers are all blocked, with more
+ * work queued, calls exit(0). A hang fails through the test's timeout. */
+Test(exit, with_blocked_and_queued_default_pool_work_neither_hangs_nor_crashes,
+     .timeout = 60)
+{
+	pid_t pid = fork();
+	cr_assert_neq(pid, -1);
+	if (pid == 0) {
+		if (setenv("MTPOOL_THREADS", "2", 1) != 0 || sem_init(&never_posted, 0, 0) != 0)
+			_exit(40);
+		mt_pool *d = mt_default_pool();
+		if (d == NULL)
+			_exit(41);
+		for (int i = 0; i < 2; i++)
+			if (mt_spawn(NULL, blocked_forever, NULL) != 0)
+				_exit(42);
+		for (int i = 0; i < 1000; i++)
+			if (mt_spawn(NULL, child_count, NULL) != 0)
+				_exit(43);
+		exit(0);
+	}
+	check_child_status(pid);
+}

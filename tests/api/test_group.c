@@ -1,0 +1,386 @@
+/*
+ * tests/api/test_group.c: mt_group fork-join through the public API.
+ *
+ * fib(25) spawns about 250,000 group tasks, each waiting on its own
+ * stack-allocated group: wrong join counting, a waiter that returns early
+ * (the parent then reads a child's result before it is written, or the
+ * child writes into a dead stack frame, which ASan reports), or lost tasks
+ * all change the sum. The other tests cover reuse, argument errors, and
+ * tasks that add to their own group.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* pthread_getname_np, pthread_barrier_t under -std=c11 */
+#endif
+#include <criterion/criterion.h>
+#include <mtpool/mtpool.h>
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <string.h>
+
+static mt_pool *make_pool(unsigned threads)
+{
+	mt_config cfg = {.threads = threads};
+	mt_pool *p = mt_pool_create(&cfg);
+	cr_assert_not_null(p, "mt_pool_create(%u) failed: errno %d", threads, errno);
+	return p;
+}
+
+/* ---- fib --------------------------------------------------------------- */
+
+static mt_pool *fib_pool;
+static atomic_int fib_errors;
+
+struct fib_arg {
+	unsigned n;
+	uint64_t result; /* OUT */
+};
+
+static uint64_t fib_seq(unsigned n)
+{
+	uint64_t a = 0, b = 1;
+	for (unsigned i = 0; i < n; i++) {
+		uint64_t t = a + b;
+		a = b;
+		b = t;
+	}
+	return a;
+}
+
+static void fib_task(void *arg)
+{
+	struct fib_arg *f = arg;
+	if (f->n < 2) {
+		f->result = f->n;
+		return;
+	}
+	struct fib_arg left = {.n = f->n - 1}, right = {.n = f->n - 2};
+	mt_group g;
+	if (mt_group_init(&g, fib_pool) != 0 || mt_group_spawn(&g, fib_task, &left) != 0 ||
+	    mt_group_spawn(&g, fib_task, &right) != 0) {
+		atomic_fetch_add(&fib_errors, 1);
+		return;
+	}
+	if (mt_group_wait(&g) != 0)
+		atomic_fetch_add(&fib_errors, 1);
+	f->result = left.result + right.result;
+}
+
+static void check_fib(unsigned threads, unsigned n)
+{
+	fib_pool = make_pool(threads);
+	struct fib_arg root = {.n = n};
+	mt_group g;
+	cr_assert_eq(mt_group_init(&g, fib_pool), 0);
+	cr_assert_eq(mt_group_spawn(&g, fib_task, &root), 0);
+	cr_assert_eq(mt_group_wait(&g), 0);
+	cr_assert_eq(atomic_load(&fib_errors), 0);
+	cr_assert_eq(root.result, fib_seq(n), "fib(%u) = %llu, expected %llu", n,
+		     (unsigned long long)root.result, (unsigned long long)fib_seq(n));
+	cr_assert_eq(mt_pool_destroy(fib_pool, MT_DRAIN), 0);
+}
+
+Test(group, fib_25_matches_sequential_on_one_thread_pool, .timeout = 60)
+{
+	check_fib(1, 25);
+}
+
+Test(group, fib_25_matches_sequential_on_two_thread_pool, .timeout = 60)
+{
+	check_fib(2, 25);
+}
+
+Test(group, fib_25_matches_sequential_on_four_thread_pool, .timeout = 60)
+{
+	check_fib(4, 25);
+}
+
+/* fib called directly on the main thread: the first group's waiter is not a
+ * worker. */
+Test(group, fib_20_from_main_thread_matches_sequential, .timeout = 60)
+{
+	fib_pool = make_pool(2);
+	struct fib_arg root = {.n = 20};
+	fib_task(&root);
+	cr_assert_eq(atomic_load(&fib_errors), 0);
+	cr_assert_eq(root.result, fib_seq(20));
+	cr_assert_eq(mt_pool_destroy(fib_pool, MT_DRAIN), 0);
+}
+
+/* fib started by a detached task: the outermost waiter is a worker. */
+static void fib_detached(void *arg)
+{
+	fib_task(arg);
+}
+
+Test(group, fib_22_from_a_detached_task_on_one_thread_pool, .timeout = 60)
+{
+	fib_pool = make_pool(1);
+	struct fib_arg root = {.n = 22};
+	cr_assert_eq(mt_spawn(fib_pool, fib_detached, &root), 0);
+	cr_assert_eq(mt_quiesce(fib_pool), 0);
+	cr_assert_eq(atomic_load(&fib_errors), 0);
+	cr_assert_eq(root.result, fib_seq(22));
+	cr_assert_eq(mt_pool_destroy(fib_pool, MT_DRAIN), 0);
+}
+
+Test(group, on_default_pool_via_NULL, .timeout = 60)
+{
+	fib_pool = NULL;
+	struct fib_arg root = {.n = 18};
+	mt_group g;
+	cr_assert_eq(mt_group_init(&g, NULL), 0);
+	cr_assert_eq(mt_group_spawn(&g, fib_task, &root), 0);
+	cr_assert_eq(mt_group_wait(&g), 0);
+	cr_assert_eq(atomic_load(&fib_errors), 0);
+	cr_assert_eq(root.result, fib_seq(18));
+}
+
+/* ---- simple groups and reuse ------------------------------------------- */
+
+#define WIDE 1000
+
+static atomic_uchar hits[WIDE];
+
+static void hit(void *arg)
+{
+	atomic_fetch_add_explicit(&hits[(uintptr_t)arg], 1, memory_order_relaxed);
+}
+
+static void check_hits(unsigned expected)
+{
+	for (size_t i = 0; i < WIDE; i++)
+		cr_assert_eq(atomic_load(&hits[i]), expected, "task %zu ran %d times (want %u)", i,
+			     atomic_load(&hits[i]), expected);
+}
+
+Test(group, wait_with_no_tasks_returns_0, .timeout = 60)
+{
+	mt_pool *p = make_pool(2);
+	mt_group g;
+	cr_assert_eq(mt_group_init(&g, p), 0);
+	cr_assert_eq(mt_group_wait(&g), 0);
+	cr_assert_eq(mt_pool_destroy(p, MT_DRAIN), 0);
+}
+
+Test(group, wide_group_runs_each_task_exactly_once, .timeout = 60)
+{
+	mt_pool *p = make_pool(3);
+	mt_group g;
+	cr_assert_eq(mt_group_init(&g, p), 0);
+	for (uintptr_t i = 0; i < WIDE; i++)
+		cr_assert_eq(mt_group_spawn(&g, hit, (void *)i), 0);
+	cr_assert_eq(mt_group_wait(&g), 0);
+	/* Checked right after wait, with no quiesce: wait alone must cover
+	 * every task and publish its effects. */
+	check_hits(1);
+	cr_assert_eq(mt_pool_destroy(p, MT_DRAIN), 0);
+	check_hits(1);
+}
+
+Test(group, can_be_reused_after_wait, .timeout = 60)
+{
+	mt_pool *p = make_pool(2);
+	mt_group g;
+	for (unsigned round = 1; round <= 50; round++) {
+		cr_assert_eq(mt_group_init(&g, p), 0);
+		for (uintptr_t i = 0; i < WIDE; i++)
+			cr_assert_eq(mt_group_spawn(&g, hit, (void *)i), 0);
+		cr_assert_eq(mt_group_wait(&g), 0);
+		check_hits(round);
+	}
+	cr_assert_eq(mt_pool_destroy(p, MT_DRAIN), 0);
+}
+
+Test(group, can_be_reused_on_another_pool_after_wait, .timeout = 60)
+{
+	mt_pool *a = make_pool(1);
+	mt_pool *b = make_pool(2);
+	mt_group g;
+	cr_assert_eq(mt_group_init(&g, a), 0);
+	for (uintptr_t i = 0; i < WIDE; i++)
+		cr_assert_eq(mt_group_spawn(&g, hit, (void *)i), 0);
+	cr_assert_eq(mt_group_wait(&g), 0);
+	cr_assert_eq(mt_pool_destroy(a, MT_DRAIN), 0);
+	cr_assert_eq(mt_group_init(&g, b), 0);
+	for (uintptr_t i = 0; i < WIDE; i++)
+		cr_assert_eq(mt_group_spawn(&g, hit, (void *)i), 0);
+	cr_assert_eq(mt_group_wait(&g), 0);
+	check_hits(2);
+	cr_assert_eq(mt_pool_destroy(b, MT_DRAIN), 0);
+}
+
+/* ---- argument errors --------------------------------------------------- */
+
+static atomic_int never_calls;
+
+static void must_not_run(void *arg)
+{
+	(void)arg;
+	atomic_fetch_add(&never_calls, 1);
+}
+
+Test(group, init_NULL_group_is_EINVAL, .timeout = 60)
+{
+	mt_pool *p = make_pool(1);
+	cr_assert_eq(mt_group_init(NULL, p), EINVAL);
+	cr_assert_eq(mt_group_init(NULL, NULL), EINVAL);
+	cr_assert_eq(mt_pool_destroy(p, MT_DRAIN), 0);
+}
+
+Test(group, spawn_NULL_group_is_EINVAL, .timeout = 60)
+{
+	cr_assert_eq(mt_group_spawn(NULL, must_not_run, NULL), EINVAL);
+	cr_assert_eq(atomic_load(&never_calls), 0);
+}
+
+Test(group, spawn_NULL_fn_is_EINVAL_and_group_still_works, .timeout = 60)
+{
+	mt_pool *p = make_pool(2);
+	mt_group g;
+	cr_assert_eq(mt_group_init(&g, p), 0);
+	cr_assert_eq(mt_group_spawn(&g, NULL, NULL), EINVAL);
+	cr_assert_eq(mt_group_spawn(&g, hit, (void *)(uintptr_t)7), 0);
+	/* The rejected spawn must not be counted as pending: otherwise this
+	 * wait never returns and the timeout fails the test. */
+	cr_assert_eq(mt_group_wait(&g), 0);
+	cr_assert_eq(atomic_load(&hits[7]), 1);
+	cr_assert_eq(mt_pool_destroy(p, MT_DRAIN), 0);
+}
+
+Test(group, wait_NULL_group_is_EINVAL, .timeout = 60)
+{
+	cr_assert_eq(mt_group_wait(NULL), EINVAL);
+}
+
+/* The only "not initialised" state a library can recognise is one it can
+ * tell from an initialised group; zero-filled storage is the case callers
+ * actually produce (static or `= {0}` groups). */
+Test(group, zero_filled_group_is_EINVAL_for_spawn_and_wait, .timeout = 60)
+{
+	mt_group g;
+	memset(&g, 0, sizeof g);
+	cr_assert_eq(mt_group_spawn(&g, must_not_run, NULL), EINVAL);
+	cr_assert_eq(mt_group_wait(&g), EINVAL);
+	cr_assert_eq(atomic_load(&never_calls), 0);
+}
+
+/* ---- tasks spawning into their own group -------------------------------- */
+
+struct self_arg {
+	mt_group *g;
+	unsigned depth;
+};
+
+#define SELF_FANOUT 3
+#define SELF_DEPTH 7 /* 1 + 3 + ... + 3^7 = 3280 tasks */
+
+static atomic_uint self_runs;
+static atomic_uint self_errors;
+static struct self_arg self_args[4000];
+static atomic_uint self_next;
+
+static void self_spawner(void *arg)
+{
+	struct self_arg *a = arg;
+	atomic_fetch_add(&self_runs, 1);
+	if (a->depth == 0)
+		return;
+	for (int i = 0; i < SELF_FANOUT; i++) {
+		unsigned k = atomic_fetch_add(&self_next, 1);
+		if (k >= sizeof self_args / sizeof self_args[0]) {
+			atomic_fetch_add(&self_errors, 1);
+			return;
+		}
+		self_args[k].g = a->g;
+		self_args[k].depth = a->depth - 1;
+		/* Into the task's own group, before the task returns: the
+		 * waiter's wait must cover these too. */
+		if (mt_group_spawn(a->g, self_spawner, &self_args[k]) != 0)
+			atomic_fetch_add(&self_errors, 1);
+	}
+}
+
+static unsigned self_tree_size(void)
+{
+	unsigned total = 0, level = 1;
+	for (unsigned d = 0; d <= SELF_DEPTH; d++, level *= SELF_FANOUT)
+		total += level;
+	return total;
+}
+
+static void check_self_spawn(unsigned threads)
+{
+	mt_pool *p = make_pool(threads);
+	mt_group g;
+	cr_assert_eq(mt_group_init(&g, p), 0);
+	struct self_arg root = {.g = &g, .depth = SELF_DEPTH};
+	cr_assert_eq(mt_group_spawn(&g, self_spawner, &root), 0);
+	cr_assert_eq(mt_group_wait(&g), 0);
+	/* Checked right after wait: every task added by a task of the group
+	 * before it returned is covered. */
+	cr_assert_eq(atomic_load(&self_errors), 0);
+	cr_assert_eq(atomic_load(&self_runs), self_tree_size());
+	cr_assert_eq(mt_pool_destroy(p, MT_DRAIN), 0);
+	cr_assert_eq(atomic_load(&self_runs), self_tree_size());
+}
+
+Test(group, spawn_from_inside_a_task_of_the_group_is_waited_for_one_thread, .timeout = 60)
+{
+	check_self_spawn(1);
+}
+
+Test(group, spawn_from_inside_a_task_of_the_group_is_waited_for_four_threads, .timeout = 60)
+{
+	check_self_spawn(4);
+}
+
+/* ---- many groups from many external threads ----------------------------- */
+
+#define WAITERS 4
+
+static mt_pool *shared_pool;
+
+static void add_one(void *arg)
+{
+	atomic_fetch_add_explicit((atomic_uint *)arg, 1, memory_order_relaxed);
+}
+
+static void *group_user(void *arg)
+{
+	(void)arg;
+	for (int round = 0; round < 200; round++) {
+		atomic_uint count;
+		atomic_init(&count, 0);
+		mt_group g;
+		if (mt_group_init(&g, shared_pool) != 0)
+			return (void *)1;
+		for (int i = 0; i < 100; i++)
+			if (mt_group_spawn(&g, add_one, &count) != 0)
+				return (void *)2;
+		if (mt_group_wait(&g) != 0)
+			return (void *)3;
+		/* The group and counter die at the end of this iteration:
+		 * a task touching them after wait returned is a stack
+		 * use-after-scope (ASan) or a wrong count here. */
+		if (atomic_load(&count) != 100)
+			return (void *)4;
+	}
+	return NULL;
+}
+
+Test(group, independent_groups_from_four_external_threads, .timeout = 60)
+{
+	shared_pool = make_pool(2);
+	pthread_t t[WAITERS];
+	for (int k = 0; k < WAITERS; k++)
+		cr_assert_eq(pthread_create(&t[k], NULL, group_user, NULL), 0);
+	for (int k = 0; k < WAITERS; k++) {
+		void *rc;
+		cr_assert_eq(pthread_join(t[k], &rc), 0);
+		cr_assert_null(rc, "waiter %d failed with code %d", k, (int)(uintptr_t)rc);
+	}
+	cr_assert_eq(mt_pool_destroy(shared_pool, MT_DRAIN), 0);
+}
