@@ -58,3 +58,21 @@ void mt__fault_fail_allocs_count(long count)
 {
 	atomic_store_explicit(&fault_failures, count, memory_order_relaxed);
 }
+
+static _Atomic long thread_fault_countdown = -1; /* relaxed: as above */
+
+void mt__fault_fail_thread_create_after(long n)
+{
+	atomic_store_explicit(&thread_fault_countdown, n, memory_order_relaxed);
+}
+
+int mt__fault_thread_create_fails(void)
+{
+	long left = atomic_load_explicit(&thread_fault_countdown,
+					 memory_order_relaxed);
+	if (left < 0)
+		return 0;
+	atomic_store_explicit(&thread_fault_countdown, left - 1,
+			      memory_order_relaxed);
+	return left == 0;
+}

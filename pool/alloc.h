@@ -44,4 +44,10 @@ MT_HIDDEN void mt__fault_fail_allocs_after(long n);
 /* How many allocations fail once the countdown hits zero; < 0 = all. */
 MT_HIDDEN void mt__fault_fail_allocs_count(long count);
 
+/* Test hook for thread creation (pool.c): n < 0 disarms; otherwise the
+ * creation attempt after n successful ones fails with EAGAIN, once. */
+MT_HIDDEN void mt__fault_fail_thread_create_after(long n);
+/* pool.c asks before each pthread_create; nonzero means fail it. */
+MT_HIDDEN int mt__fault_thread_create_fails(void);
+
 #endif /* MTPOOL_POOL_ALLOC_H */

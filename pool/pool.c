@@ -188,8 +188,10 @@ static int start_workers(struct mt_pool *p, size_t stack_size)
 	unsigned i = 0;
 	mt__latch_add(&p->started, p->nworkers);
 	for (; err == 0 && i < p->nworkers; i++) {
-		err = pthread_create(&p->workers[i].thread, &attr,
-				     mt__worker_main, &p->workers[i]);
+		err = mt__fault_thread_create_fails()
+			      ? EAGAIN
+			      : pthread_create(&p->workers[i].thread, &attr,
+					       mt__worker_main, &p->workers[i]);
 		if (err != 0)
 			break;
 	}
