@@ -23,13 +23,13 @@
  * see the shutdown, or the workers see our task and stay for it. */
 static int admit_detached(struct mt_pool *pool)
 {
-	atomic_fetch_add_explicit(&pool->detached_pending, 1,
+	atomic_fetch_add_explicit(&pool->detached_admitted, 1,
 				  memory_order_seq_cst);
 	int state = atomic_load_explicit(&pool->state, memory_order_seq_cst);
 	if (state == MT_POOL_LIVE ||
 	    (state == MT_POOL_DRAINING && mt__worker_of(pool) != NULL))
 		return 0;
-	mt__detached_done(pool);
+	mt__detached_back_out(pool);
 	return ESHUTDOWN;
 }
 
@@ -103,14 +103,13 @@ int mt_quiesce(mt_pool *pool)
 	if (mt__worker_of(pool) != NULL)
 		return EDEADLK;
 	/* seq_cst RMW, then snapshot, then seq_cst load of pending: the
-	 * Dekker pair with mt__detached_done (pending--, then read
+	 * Dekker pair with the finishers (count store, then read
 	 * waiters). A bump after the snapshot makes the wait return. */
 	atomic_fetch_add_explicit(&pool->quiesce_waiters, 1,
 				  memory_order_seq_cst);
 	for (;;) {
 		uint32_t snap = ck_ec32_value(&pool->quiesce_ec);
-		if (atomic_load_explicit(&pool->detached_pending,
-					 memory_order_seq_cst) == 0)
+		if (mt__detached_pending(pool) == 0)
 			break;
 		ck_ec32_wait(&pool->quiesce_ec, &mt__ck_ec_mode, snap, NULL);
 	}
@@ -231,9 +230,13 @@ int mt_group_init(mt_group *group, mt_pool *pool)
 
 static int admit_group_spawn(struct group_impl *g)
 {
+	int err = 0;
+	/* A group initialised before fork() names the parent's pool. */
+	if (mt__resolve_pool(g->pool, &err) == NULL)
+		return err;
 	if (mt__worker_of(g->pool) != NULL || g->admitted)
 		return 0;
-	int err = admit_external(g->pool);
+	err = admit_external(g->pool);
 	if (err == 0)
 		g->admitted = 1;
 	return err;
@@ -244,13 +247,14 @@ int mt_group_spawn(mt_group *group, void (*fn)(void *arg), void *arg)
 	struct group_impl *g = group != NULL ? group_of(group) : NULL;
 	if (g == NULL || fn == NULL)
 		return EINVAL;
-	int err = admit_group_spawn(g);
-	if (err != 0)
-		return err;
 	struct mt_task *t = mt__task_alloc();
 	if (t == NULL)
 		return ENOMEM;
-	err = mt__latch_add(&g->latch, 1);
+	/* Admit after the allocation, so a failed call leaves no admission
+	 * behind for a wait that may never come. */
+	int err = admit_group_spawn(g);
+	if (err == 0)
+		err = mt__latch_add(&g->latch, 1);
 	if (err != 0) {
 		mt__task_free(t);
 		return err;
@@ -313,7 +317,6 @@ static void sum_workers(struct mt_pool *p, mt_stats *out)
 		out->parks += load_stat(&w->n_parks);
 		out->inline_runs += load_stat(&w->n_inline);
 		out->discarded += load_stat(&w->n_discarded);
-		out->tasks_detached += load_stat(&w->n_detached_done);
 		out->injected += load_stat(&w->n_injected_taken);
 		out->workers_parked +=
 			atomic_load_explicit(&w->asleep, memory_order_relaxed);
@@ -330,9 +333,11 @@ int mt_pool_stats(const mt_pool *pool, mt_stats *out)
 		return err;
 	memset(out, 0, sizeof(*out));
 	sum_workers(p, out);
-	out->queued = atomic_load_explicit(&p->detached_pending,
-					   memory_order_relaxed);
-	out->tasks_detached += out->queued;
+	out->queued = mt__detached_pending(p);
+	out->tasks_detached =
+		atomic_load_explicit(&p->detached_admitted, memory_order_relaxed) -
+		atomic_load_explicit(&p->detached_backed_out,
+				     memory_order_relaxed);
 	out->wakes = load_stat(&p->n_wakes);
 	out->workers = p->nworkers;
 	return 0;

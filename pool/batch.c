@@ -47,7 +47,7 @@ static void run_chunks(struct mt_batch *b)
 		run_chunk(b, lo, hi);
 }
 
-void mt__batch_join(struct mt_pool *pool, struct mt_task *t)
+int mt__batch_join(struct mt_pool *pool, struct mt_task *t)
 {
 	(void)pool;
 	/* Read before our fetch_or: once it is done the owner may free t. */
@@ -58,10 +58,11 @@ void mt__batch_join(struct mt_pool *pool, struct mt_task *t)
 					       memory_order_acq_rel);
 	if (old & MT_JOIN_OWNER) {
 		mt__task_free(t); /* cancelled; b may be gone: don't touch */
-		return;
+		return 0;
 	}
 	run_chunks(b);
 	mt__latch_count_down(&b->latch); /* last access to the batch */
+	return 1;
 }
 
 static unsigned joins_for(struct mt_pool *pool, struct mt_batch *b,

@@ -43,8 +43,8 @@ struct mt_batch {
 };
 
 /* Runs the batch on `pool` with the caller participating; returns 0, or
- * ENOMEM (nothing ran), or ESHUTDOWN. `b` is set up by the caller except
- * `next`, `participants` and `latch`. */
+ * ENOMEM (nothing ran). Admission (ESHUTDOWN) is the caller's job. `b` is
+ * set up by the caller except `next`, `participants` and `latch`. */
 MT_HIDDEN int mt__batch_run(struct mt_pool *pool, struct mt_batch *b);
 
 #endif /* MTPOOL_POOL_BATCH_H */

@@ -53,8 +53,8 @@ static void overflow_push(struct mt_inject *q, struct mt_task *t)
 	else
 		q->overflow_head = t;
 	q->overflow_tail = t;
-	/* seq_cst: a sleeping worker's re-check reads it (see park.c); the
-	 * task itself is handed over by the mutex. */
+	/* A sleeping worker's re-check reads it after its fence, as it reads
+	 * `tail` (park.c); the task itself is handed over by the mutex. */
 	atomic_fetch_add_explicit(&q->overflow_len, 1, memory_order_seq_cst);
 	pthread_mutex_unlock(&q->overflow_lock);
 }
@@ -115,9 +115,11 @@ void mt__inject_push_mp(struct mt_inject *q, struct mt_task *t)
 	}
 	atomic_store_explicit(&c->item, t, memory_order_relaxed);
 	/* release: publishes the item and the task's fields; pairs with the
-	 * acquire load of seq in claim_pop. seq_cst rather than release so a
-	 * worker's re-check before sleeping is ordered with it (park.c). */
-	atomic_store_explicit(&c->seq, pos + 1, memory_order_seq_cst);
+	 * acquire load of seq in ring_pop. Ordering against a worker going
+	 * to sleep is not this store's job: the submitter's fence F_s after
+	 * the push does it (park.c), and a sleeper's re-check reads `tail`,
+	 * which our CAS above already moved. */
+	atomic_store_explicit(&c->seq, pos + 1, memory_order_release);
 }
 
 static struct mt_task *ring_pop(struct mt_inject *q)
@@ -157,7 +159,7 @@ struct mt_task *mt__inject_pop_mc(struct mt_inject *q)
 
 int mt__inject_maybe_nonempty(struct mt_inject *q)
 {
-	/* seq_cst loads: ordered after the sleeper's fence (park.c). A cell
+	/* seq_cst loads: ordered after the sleeper's fence F_z (park.c). A cell
 	 * claimed but not yet published counts as non-empty: its producer
 	 * will wake someone after publishing anyway, and a spurious "maybe"
 	 * only costs one more search round. */

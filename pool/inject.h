@@ -41,9 +41,10 @@
 
 struct mt_task;
 
-/* 4,096 cells (64 KiB): enough that one thread submitting a million empty
- * tasks to two workers overflows only while the workers are asleep. */
-#define MT_INJECT_LOG2 12
+/* 16,384 cells (256 KiB per pool): one thread submitting a million empty
+ * tasks runs ahead of two workers; with 4,096 cells the overflow list (a
+ * mutex per task) took over in the detached-throughput bench. */
+#define MT_INJECT_LOG2 14
 
 struct mt_inject_cell {
 	_Atomic size_t seq;	       /* A: see inject.c */

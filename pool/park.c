@@ -48,8 +48,10 @@
  * the partial deadlines ck_ec's slow path passes (its backoff exists for
  * single-producer mode, which we do not use), so an idle pool burns no CPU.
  */
+#define _GNU_SOURCE /* sched_getcpu */
 #include "pool.h"
 
+#include <sched.h>
 #include <limits.h>
 #include <linux/futex.h>
 #include <sys/syscall.h>
@@ -121,12 +123,11 @@ int mt__pool_has_visible_work(struct mt_pool *pool)
 int mt__pool_may_exit(struct mt_pool *pool)
 {
 	/* seq_cst: these loads follow F_z and pair with the seq_cst updates
-	 * in destroy and in the finishers (mt__detached_done). */
+	 * in destroy and in the finishers (wake_if_last in worker.c). */
 	if (atomic_load_explicit(&pool->state, memory_order_seq_cst) ==
 	    MT_POOL_LIVE)
 		return 0;
-	return atomic_load_explicit(&pool->detached_pending,
-				    memory_order_seq_cst) == 0 &&
+	return mt__detached_pending(pool) == 0 &&
 	       atomic_load_explicit(&pool->external_pending,
 				    memory_order_seq_cst) == 0;
 }
@@ -154,12 +155,27 @@ static int claim_and_wake(struct mt_pool *pool, struct mt_worker *w)
 	return 1;
 }
 
-static _Thread_local unsigned wake_cursor;
+static MT_THREAD_LOCAL unsigned wake_cursor;
 
+/* Which sleeper to wake: preferably one that parked on another CPU than
+ * ours. Linux tends to run a woken thread on its previous CPU when that is
+ * idle, else near the waker; a sleeper that parked on our own CPU would
+ * queue behind us (the submitter, often busy right after submitting) while
+ * another CPU idles: on the 2-CPU bench machine that turned a 10 us wake
+ * into milliseconds. sched_getcpu() is a vDSO call, and the CPUs are only
+ * hints (relaxed): a wrong guess costs latency, never correctness. */
 void mt__wake_one(struct mt_pool *pool)
 {
 	unsigned n = pool->nworkers;
 	unsigned start = wake_cursor++ % n;
+	int here = sched_getcpu();
+	for (unsigned i = 0; i < n; i++) {
+		struct mt_worker *w = &pool->workers[(start + i) % n];
+		if (atomic_load_explicit(&w->last_cpu, memory_order_relaxed) !=
+			    here &&
+		    claim_and_wake(pool, w))
+			return;
+	}
 	for (unsigned i = 0; i < n; i++)
 		if (claim_and_wake(pool, &pool->workers[(start + i) % n]))
 			return;
@@ -209,6 +225,7 @@ int mt__park(struct mt_worker *w)
 	struct mt_pool *pool = w->pool;
 	/* Snapshot first: any wake after this point changes the value. */
 	uint32_t snap = ck_ec32_value(&w->park_ec);
+	atomic_store_explicit(&w->last_cpu, sched_getcpu(), memory_order_relaxed);
 	atomic_store_explicit(&w->asleep, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&pool->n_sleeping, 1, memory_order_relaxed);
 	atomic_thread_fence(memory_order_seq_cst); /* F_z, pairs with F_s */

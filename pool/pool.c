@@ -115,6 +115,7 @@ static void init_worker(struct mt_pool *p, unsigned i)
 	w->help_depth = 0;
 	ck_ec32_init(&w->park_ec, 0);
 	atomic_init(&w->asleep, 0);
+	atomic_init(&w->last_cpu, -1);
 	atomic_init(&w->n_run, 0);
 	atomic_init(&w->n_steals, 0);
 	atomic_init(&w->n_parks, 0);
@@ -354,7 +355,7 @@ int mt_pool_destroy_counted(mt_pool *pool, mt_shutdown how, uint64_t *discarded)
 		return err;
 	int state = how == MT_DRAIN ? MT_POOL_DRAINING : MT_POOL_DISCARDING;
 	/* seq_cst: pairs with the submitters' pending++ then state load, and
-	 * with the finishers' pending-- then state load (mt__detached_done). */
+	 * with the finishers' count store then state load (worker.c). */
 	atomic_store_explicit(&pool->state, state, memory_order_seq_cst);
 	mt__wake_all(pool);
 	for (unsigned i = 0; i < pool->nworkers; i++)

@@ -26,8 +26,10 @@
 #ifndef MTPOOL_POOL_POOL_H
 #define MTPOOL_POOL_POOL_H
 
-#include <ck_ec.h>
 #include <pthread.h>
+#include <time.h> /* struct timespec, before ck_ec.h */
+
+#include <ck_ec.h>
 #include <stdatomic.h>
 #include <stdint.h>
 
@@ -54,13 +56,15 @@ struct mt_worker {
 	/* The parking line: wakers write it, the owner sleeps on it. */
 	_Alignas(MT_CACHELINE) struct ck_ec32 park_ec; /* A: see park.c */
 	_Atomic uint32_t asleep;	 /* A: 1 = parked, not yet claimed */
+	_Atomic int last_cpu;		 /* A: relaxed; CPU it parked on */
 	/* Stats, on their own line so readers don't disturb the deque. */
 	_Alignas(MT_CACHELINE) _Atomic uint64_t n_run; /* S */
 	_Atomic uint64_t n_steals;	 /* S */
 	_Atomic uint64_t n_parks;	 /* S */
 	_Atomic uint64_t n_inline;	 /* S */
 	_Atomic uint64_t n_discarded;	 /* S */
-	_Atomic uint64_t n_detached_done; /* S: detached tasks run or dropped */
+	_Atomic uint64_t n_detached_done; /* A: detached tasks run or dropped;
+					   * owner stores seq_cst (worker.c) */
 	_Atomic uint64_t n_injected_taken; /* S: tasks taken from inject */
 };
 
@@ -86,8 +90,13 @@ struct mt_pool {
 	_Atomic uint32_t n_searching;	 /* A */
 	_Atomic uint64_t n_wakes;	 /* A: relaxed counter */
 
-	/* Detached work in flight: submitters add, finishers subtract. */
-	_Alignas(MT_CACHELINE) _Atomic uint64_t detached_pending; /* A */
+	/* Detached work in flight is counted without a counter that both
+	 * submitters and workers write (that line would bounce between cores
+	 * on every task): submitters count `detached_admitted`, each worker
+	 * counts what it finished in its own n_detached_done, and
+	 * mt__detached_pending() combines them (see worker.c). */
+	_Alignas(MT_CACHELINE) _Atomic uint64_t detached_admitted; /* A */
+	_Atomic uint64_t detached_backed_out; /* A: admitted, then refused */
 	/* External fork-join callers in flight (maps and groups started by
 	 * threads that are not workers of this pool); workers do not exit
 	 * during destroy while one is in flight. */
@@ -113,8 +122,14 @@ MT_HIDDEN void mt__run_task(struct mt_pool *pool, struct mt_worker *w,
 			    struct mt_task *t);
 /* Blocks until `latch` opens; runs other tasks meanwhile on a worker. */
 MT_HIDDEN void mt__wait_latch(struct mt_pool *pool, struct mt_latch *latch);
-/* Finishes a detached task's accounting (pending count, quiesce wake). */
-MT_HIDDEN void mt__detached_done(struct mt_pool *pool);
+/* Counts a finished (run or dropped) detached task of worker w, and wakes
+ * quiesce waiters or exiting workers when it was the last. */
+MT_HIDDEN void mt__detached_done(struct mt_pool *pool, struct mt_worker *w);
+/* Undoes an admission that was then refused (ESHUTDOWN). */
+MT_HIDDEN void mt__detached_back_out(struct mt_pool *pool);
+/* Detached tasks admitted and not finished; 0 means none queued or
+ * running at some instant during the call (seq_cst loads). */
+MT_HIDDEN uint64_t mt__detached_pending(struct mt_pool *pool);
 
 /* park.c */
 MT_HIDDEN extern const struct ck_ec_mode mt__ck_ec_mode;
@@ -138,7 +153,8 @@ MT_HIDDEN extern _Atomic unsigned mt__fork_generation;
 /* NULL -> the default pool (or *err); an inherited pool -> ECHILD. */
 MT_HIDDEN mt_pool *mt__resolve_pool(mt_pool *pool, int *err);
 
-/* batch.c: map/for batches */
-MT_HIDDEN void mt__batch_join(struct mt_pool *pool, struct mt_task *t);
+/* batch.c: runs a join task; returns 1 if it joined its batch, 0 if the
+ * batch owner had cancelled it (then it only freed the task). */
+MT_HIDDEN int mt__batch_join(struct mt_pool *pool, struct mt_task *t);
 
 #endif /* MTPOOL_POOL_POOL_H */

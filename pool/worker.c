@@ -21,12 +21,18 @@
  * injection queue, which non-waiting workers drain.
  *
  * Tunables (checked with bench/mtbench):
- *   MT_SPIN_ROUNDS 64, backoff capped at 2^9 pause loops: an idle worker
- *   searches for roughly 30-60 us before parking, long enough that the
- *   64-item-map and fib workloads never park between calls, short enough
- *   that the idle pool's CPU is unmeasurable after the first millisecond.
- *   MT_HELP_STEAL_MAX_DEPTH 128: a stolen task costs a few hundred bytes of
- *   stack per level (see docs/design.md), so 128 levels stay under 100 KiB.
+ *   MT_SPIN_ROUNDS 64 search rounds before parking, each separated by
+ *   pause_round(): a backoff growing from 16 to 512 barrier iterations,
+ *   then sched_yield(). That is roughly 50-100 us of searching: long enough
+ *   that back-to-back 64-item maps and fib never park between calls, short
+ *   enough that an idle pool's CPU stays under the noise floor of the idle
+ *   row (0.06 ms/s). The yield was worth, in one back-to-back run of
+ *   `build/release/mtbench` on the 2-CPU machine, 58 -> 43 ns per detached
+ *   task and 0.69 -> 0.29 us per 64-item map: without it a worker woken
+ *   onto the submitter's CPU spins there while the submitter waits.
+ *   MT_HELP_STEAL_MAX_DEPTH 128: a helping level costs about 80 bytes of
+ *   stack through a group and about 900 through a map (gcc -fstack-usage,
+ *   docs/design.md), so 128 stolen levels stay near 115 KiB at worst.
  */
 #define _GNU_SOURCE /* pthread_setname_np */
 #include "pool.h"
@@ -39,12 +45,13 @@
 #include "batch.h"
 
 #define MT_SPIN_ROUNDS 64u
+#define MT_SPIN_BACKOFF_START 16u
 #define MT_SPIN_BACKOFF_CAP 512u
 #define MT_LATCH_SPIN_ROUNDS 128u
 #define MT_STEAL_RETRIES 4u
 #define MT_HELP_STEAL_MAX_DEPTH 128u
 
-static _Thread_local struct mt_worker *tls_worker;
+static MT_THREAD_LOCAL struct mt_worker *tls_worker;
 
 struct mt_worker *mt__current_worker(void)
 {
@@ -131,21 +138,62 @@ static struct mt_task *find_task(struct mt_worker *w)
 	return t != NULL ? t : find_shared_task(w);
 }
 
-void mt__detached_done(struct mt_pool *pool)
+uint64_t mt__detached_pending(struct mt_pool *pool)
 {
-	/* seq_cst RMW: the last finisher's read of quiesce_waiters and
-	 * state below forms a Dekker pair with mt_quiesce (waiters++, then
-	 * read pending) and with destroy (state store, then workers read
-	 * pending in mt__pool_may_exit). */
-	uint64_t old = atomic_fetch_sub_explicit(&pool->detached_pending, 1,
+	/* Finished counts first, admissions last: every count only grows,
+	 * and a task is admitted before it can finish, so if the sum of
+	 * what we read equals what was admitted, then at the moment of the
+	 * last load everything admitted had finished. Reading in the other
+	 * order could pair an old admission count with newer completions
+	 * and report zero while a task still runs. seq_cst: these loads take
+	 * part in the Dekker pairs described at mt__detached_done. */
+	uint64_t done = atomic_load_explicit(&pool->detached_backed_out,
+					     memory_order_seq_cst);
+	for (unsigned i = 0; i < pool->nworkers; i++)
+		done += atomic_load_explicit(&pool->workers[i].n_detached_done,
+					     memory_order_seq_cst);
+	uint64_t admitted = atomic_load_explicit(&pool->detached_admitted,
 						 memory_order_seq_cst);
-	if (old != 1)
+	return admitted > done ? admitted - done : 0;
+}
+
+/* The finisher's side of two Dekker pairs, all seq_cst:
+ *   with mt_quiesce:  we store our count, then read quiesce_waiters;
+ *                     it increments quiesce_waiters, then reads the counts;
+ *   with destroy:     we store our count, then read state;
+ *                     destroy stores state, then workers read the counts.
+ * Either the other side sees our finished task, or we see it waiting and
+ * wake it. Only then do we pay for summing every worker's count. */
+static void wake_if_last(struct mt_pool *pool)
+{
+	int waiters = atomic_load_explicit(&pool->quiesce_waiters,
+					   memory_order_seq_cst) != 0;
+	int closing = atomic_load_explicit(&pool->state, memory_order_seq_cst) !=
+		      MT_POOL_LIVE;
+	if (!(waiters || closing) || mt__detached_pending(pool) != 0)
 		return;
-	if (atomic_load_explicit(&pool->quiesce_waiters, memory_order_seq_cst))
+	if (waiters)
 		ck_ec32_inc(&pool->quiesce_ec, &mt__ck_ec_mode);
-	if (atomic_load_explicit(&pool->state, memory_order_seq_cst) !=
-	    MT_POOL_LIVE)
+	if (closing)
 		mt__wake_all(pool);
+}
+
+void mt__detached_done(struct mt_pool *pool, struct mt_worker *w)
+{
+	/* Owner-only counter, but a seq_cst store: it is the first half of
+	 * the Dekker pairs above (an xchg on x86, on a line no other thread
+	 * writes). */
+	uint64_t n = atomic_load_explicit(&w->n_detached_done,
+					  memory_order_relaxed);
+	atomic_store_explicit(&w->n_detached_done, n + 1, memory_order_seq_cst);
+	wake_if_last(pool);
+}
+
+void mt__detached_back_out(struct mt_pool *pool)
+{
+	atomic_fetch_add_explicit(&pool->detached_backed_out, 1,
+				  memory_order_seq_cst);
+	wake_if_last(pool);
 }
 
 static void run_detached(struct mt_pool *pool, struct mt_worker *w,
@@ -154,14 +202,15 @@ static void run_detached(struct mt_pool *pool, struct mt_worker *w,
 	/* relaxed: a task that starts just before a concurrent MT_DISCARD
 	 * may still run; the state only decides between run and drop. */
 	if (atomic_load_explicit(&pool->state, memory_order_relaxed) ==
-	    MT_POOL_DISCARDING)
+	    MT_POOL_DISCARDING) {
 		bump(&w->n_discarded);
-	else
+	} else {
+		bump(&w->n_run);
 		t->fn(t->arg);
-	bump(&w->n_detached_done);
+	}
 	mt__free(t->heap_copy);
 	mt__task_free(t);
-	mt__detached_done(pool);
+	mt__detached_done(pool, w);
 }
 
 static void run_group(struct mt_task *t)
@@ -174,17 +223,17 @@ static void run_group(struct mt_task *t)
 
 void mt__run_task(struct mt_pool *pool, struct mt_worker *w, struct mt_task *t)
 {
-	if (w != NULL)
-		bump(&w->n_run);
 	switch (t->kind) {
 	case MT_TASK_DETACHED:
 		run_detached(pool, w, t);
 		break;
 	case MT_TASK_GROUP:
+		bump(&w->n_run);
 		run_group(t);
 		break;
 	default:
-		mt__batch_join(pool, t);
+		if (mt__batch_join(pool, t))
+			bump(&w->n_run);
 		break;
 	}
 }
@@ -228,24 +277,27 @@ static void stop_searching_found(struct mt_pool *pool)
 		mt__wake_one(pool);
 }
 
-static void pause_round(struct mt_pool *pool, unsigned *backoff)
+/* One pause between search rounds: a bounded exponential backoff of
+ * pause instructions (ck_backoff_eb doubles the count up to our cap; its
+ * loop is only a compiler barrier, so each round adds one ck_pr_stall),
+ * then a sched_yield(). The yield matters on a loaded or small machine:
+ * Linux often wakes a parked worker on the CPU of the thread that woke it,
+ * and a worker spinning there would keep that thread (the submitter, or a
+ * map caller) off its CPU for the whole spin. */
+static void pause_round(unsigned *backoff)
 {
-	/* Oversubscribed (more workers than CPUs): give the CPU to a worker
-	 * that has work instead of spinning on it. */
-	if (pool->nworkers > pool->ncpus) {
-		sched_yield();
-		return;
-	}
+	ck_pr_stall();
 	ck_backoff_eb(backoff);
 	if (*backoff > MT_SPIN_BACKOFF_CAP)
 		*backoff = MT_SPIN_BACKOFF_CAP;
+	sched_yield();
 }
 
 static struct mt_task *spin_for_task(struct mt_worker *w)
 {
-	unsigned backoff = CK_BACKOFF_INITIALIZER;
+	unsigned backoff = MT_SPIN_BACKOFF_START;
 	for (unsigned round = 0; round < MT_SPIN_ROUNDS; round++) {
-		pause_round(w->pool, &backoff);
+		pause_round(&backoff);
 		struct mt_task *t = find_task(w);
 		if (t != NULL)
 			return t;
@@ -330,7 +382,7 @@ static struct mt_task *find_help_task(struct mt_worker *w)
 
 static void help_until_open(struct mt_worker *w, struct mt_latch *latch)
 {
-	unsigned idle = 0, backoff = CK_BACKOFF_INITIALIZER;
+	unsigned idle = 0, backoff = MT_SPIN_BACKOFF_START;
 	w->help_depth++;
 	while (!mt__latch_is_open(latch)) {
 		struct mt_task *t = find_help_task(w);
@@ -340,7 +392,7 @@ static void help_until_open(struct mt_worker *w, struct mt_latch *latch)
 			continue;
 		}
 		if (++idle < MT_LATCH_SPIN_ROUNDS) {
-			pause_round(w->pool, &backoff);
+			pause_round(&backoff);
 			continue;
 		}
 		mt__latch_block(latch);
@@ -351,7 +403,7 @@ static void help_until_open(struct mt_worker *w, struct mt_latch *latch)
 
 static void spin_then_block(struct mt_latch *latch)
 {
-	unsigned backoff = CK_BACKOFF_INITIALIZER;
+	unsigned backoff = MT_SPIN_BACKOFF_START;
 	for (unsigned i = 0; i < MT_LATCH_SPIN_ROUNDS; i++) {
 		if (mt__latch_is_open(latch))
 			return;

@@ -303,3 +303,110 @@ Test(exit, with_blocked_and_queued_default_pool_work_neither_hangs_nor_crashes,
 	}
 	check_child_status(pid);
 }
+
+/* ---- an explicit pool inherited across fork() -------------------------- */
+
+static atomic_uint inherited_calls;
+
+static void inherited_task(void *arg)
+{
+	(void)arg;
+	atomic_fetch_add(&inherited_calls, 1);
+}
+
+static void *inherited_map_fn(void *x)
+{
+	atomic_fetch_add(&inherited_calls, 1);
+	return x;
+}
+
+static void inherited_body(size_t i, void *ctx)
+{
+	(void)i;
+	(void)ctx;
+	atomic_fetch_add(&inherited_calls, 1);
+}
+
+/* "A pool created with mt_pool_create() before the fork has no workers in
+ * the child: every call on it there returns ECHILD (mt_pool_size returns
+ * 0), and it cannot be destroyed there." Returns 0 or the failing step. */
+static int use_inherited_pool_in_child(mt_pool *p)
+{
+	char byte = 1;
+	void *params[2] = {&byte, &byte}, *results[2] = {0};
+	mt_group g;
+	mt_stats s;
+	if (mt_pool_size(p) != 0)
+		return 50;
+	if (mt_spawn(p, inherited_task, NULL) != ECHILD)
+		return 51;
+	if (mt_spawn_copy(p, inherited_task, &byte, 1) != ECHILD)
+		return 52;
+	if (mt_map(p, inherited_map_fn, params, results, 2) != ECHILD)
+		return 53;
+	if (mt_for(p, 2, inherited_body, NULL) != ECHILD)
+		return 54;
+	if (mt_quiesce(p) != ECHILD)
+		return 55;
+	if (mt_pool_stats(p, &s) != ECHILD)
+		return 56;
+	if (mt_group_init(&g, p) != ECHILD)
+		return 57;
+	if (mt_pool_destroy(p, MT_DRAIN) != ECHILD)
+		return 58;
+	if (mt_pool_destroy(p, MT_DISCARD) != ECHILD)
+		return 59;
+	if (atomic_load(&inherited_calls) != 0 || results[0] != NULL)
+		return 60;
+	/* The default pool still works in the same child. */
+	return use_default_pool_in_child();
+}
+
+Test(fork, explicit_pool_in_child_returns_ECHILD_and_parent_keeps_it, .timeout = 60)
+{
+	mt_config cfg = {.threads = 2};
+	mt_pool *p = mt_pool_create(&cfg);
+	cr_assert_not_null(p, "errno %d", errno);
+	for (int i = 0; i < 100; i++)
+		cr_assert_eq(mt_spawn(p, child_count, NULL), 0);
+	cr_assert_eq(mt_quiesce(p), 0);
+	pid_t pid = fork();
+	cr_assert_neq(pid, -1);
+	if (pid == 0)
+		_exit(use_inherited_pool_in_child(p));
+	check_child_status(pid);
+	/* In the parent the pool is untouched by the child's calls. */
+	cr_assert_eq(mt_pool_size(p), 2);
+	for (int i = 0; i < 100; i++)
+		cr_assert_eq(mt_spawn(p, child_count, NULL), 0);
+	cr_assert_eq(mt_quiesce(p), 0);
+	cr_assert_eq(atomic_load(&child_counter), 200);
+	cr_assert_eq(mt_pool_destroy(p, MT_DRAIN), 0);
+}
+
+/* A group initialised on the pool before the fork belongs to it too. */
+static int use_inherited_group_in_child(mt_group *g)
+{
+	int rc = mt_group_spawn(g, inherited_task, NULL);
+	if (rc != ECHILD)
+		return 70;
+	if (atomic_load(&inherited_calls) != 0)
+		return 71;
+	return 0;
+}
+
+Test(fork, group_of_an_inherited_pool_is_ECHILD_in_child, .timeout = 60)
+{
+	mt_config cfg = {.threads = 1};
+	mt_pool *p = mt_pool_create(&cfg);
+	cr_assert_not_null(p, "errno %d", errno);
+	mt_group g;
+	cr_assert_eq(mt_group_init(&g, p), 0);
+	pid_t pid = fork();
+	cr_assert_neq(pid, -1);
+	if (pid == 0)
+		_exit(use_inherited_group_in_child(&g));
+	check_child_status(pid);
+	cr_assert_eq(mt_group_wait(&g), 0);
+	cr_assert_eq(mt_pool_destroy(p, MT_DRAIN), 0);
+}

@@ -7,8 +7,11 @@
  * the gate. A destroy that must overlap gated workers runs on a helper
  * thread; the test learns that shutdown has begun when an external
  * mt_spawn() returns ESHUTDOWN (the header's rule for submissions during
- * shutdown). That poll is a state check, not a timing assumption: destroy
- * cannot return while the workers are gated, so the pool stays valid.
+ * shutdown). That poll is a state check, not a timing assumption. The
+ * header asks that outside calls not overlap a destroy because the pool
+ * is freed when destroy returns; here destroy cannot return while every
+ * worker is blocked in a test task, so the pool stays valid for the poll
+ * and for the ESHUTDOWN checks made before the gate opens.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* pthread_getname_np, pthread_barrier_t under -std=c11 */
@@ -708,21 +711,53 @@ Test(drain, runs_tasks_spawned_by_draining_tasks, .timeout = 60)
 /* ---- MT_DISCARD -------------------------------------------------------- */
 
 static atomic_int gated_spawn_rc[2] = {-1, -1};
+static atomic_int gated_map_rc[2] = {-1, -1};
+static atomic_int gated_map_bad[2] = {-1, -1};
+static atomic_int gated_group_rc[2] = {-1, -1};
+static atomic_uint gated_group_ran[2];
+
 static void *ident(void *x)
 {
 	return x;
 }
 
-/* Blocks like blocker(), then (after shutdown began) tries to submit to
- * its own pool. */
+static void *plus_one(void *x)
+{
+	return (void *)((uintptr_t)x + 1u);
+}
+
+static void group_add(void *arg)
+{
+	atomic_fetch_add((atomic_uint *)arg, 1);
+}
+
+/* Blocks like blocker(), then (after shutdown began) submits to its own
+ * pool: a detached spawn (ESHUTDOWN during MT_DISCARD), a map and a group
+ * ("work as usual from its workers"). */
 static void blocker_then_submit(void *arg)
 {
-	(void)arg;
 	int w = mt_worker_index();
 	blocker(arg);
 	if (w < 0 || w > 1)
 		return;
-	atomic_store(&gated_spawn_rc[w], mt_spawn(mt_current_pool(), count, NULL));
+	mt_pool *self = mt_current_pool();
+	atomic_store(&gated_spawn_rc[w], mt_spawn(self, count, NULL));
+	enum { M = 300 };
+	void *params[M], *results[M];
+	for (uintptr_t i = 0; i < M; i++)
+		params[i] = (void *)i;
+	atomic_store(&gated_map_rc[w], mt_map(self, plus_one, params, results, M));
+	int bad = 0;
+	for (uintptr_t i = 0; i < M; i++)
+		bad += results[i] != (void *)(i + 1);
+	atomic_store(&gated_map_bad[w], bad);
+	mt_group g;
+	int rc = mt_group_init(&g, self);
+	for (int i = 0; rc == 0 && i < 50; i++)
+		rc = mt_group_spawn(&g, group_add, &gated_group_ran[w]);
+	if (rc == 0)
+		rc = mt_group_wait(&g);
+	atomic_store(&gated_group_rc[w], rc);
 }
 
 Test(discard, drops_every_queued_task_and_counts_it, .timeout = 60)
@@ -826,6 +861,56 @@ Test(shutdown, worker_submission_during_discard_is_ESHUTDOWN, .timeout = 60)
 		cr_assert_eq(atomic_load(&gated_spawn_rc[w]), ESHUTDOWN, "worker %d got %d", w,
 			     atomic_load(&gated_spawn_rc[w]));
 	cr_assert_eq(atomic_load(&counter) + c.discarded, probes);
+}
+
+Test(shutdown, worker_maps_and_groups_during_discard_work_as_usual, .timeout = 60)
+{
+	gate_init();
+	mt_pool *p = make_pool(2);
+	block_workers(p, 2, blocker_then_submit);
+	struct destroy_call c = {.pool = p, .how = MT_DISCARD, .rc = -1};
+	pthread_t t;
+	cr_assert_eq(pthread_create(&t, NULL, destroy_thread, &c), 0);
+	int refused;
+	wait_for_shutdown(p, &refused);
+	cr_assert_eq(refused, ESHUTDOWN);
+	open_gate(2);
+	cr_assert_eq(pthread_join(t, NULL), 0);
+	cr_assert_eq(c.rc, 0);
+	for (int w = 0; w < 2; w++) {
+		cr_assert_eq(atomic_load(&gated_map_rc[w]), 0, "worker %d: map rc %d", w,
+			     atomic_load(&gated_map_rc[w]));
+		cr_assert_eq(atomic_load(&gated_map_bad[w]), 0);
+		cr_assert_eq(atomic_load(&gated_group_rc[w]), 0, "worker %d: group rc %d", w,
+			     atomic_load(&gated_group_rc[w]));
+		cr_assert_eq(atomic_load(&gated_group_ran[w]), 50);
+	}
+}
+
+Test(shutdown, worker_maps_and_groups_during_drain_work_as_usual, .timeout = 60)
+{
+	gate_init();
+	mt_pool *p = make_pool(2);
+	block_workers(p, 2, blocker_then_submit);
+	struct destroy_call c = {.pool = p, .how = MT_DRAIN, .rc = -1};
+	pthread_t t;
+	cr_assert_eq(pthread_create(&t, NULL, destroy_thread, &c), 0);
+	int refused;
+	unsigned probes = wait_for_shutdown(p, &refused);
+	cr_assert_eq(refused, ESHUTDOWN);
+	open_gate(2);
+	cr_assert_eq(pthread_join(t, NULL), 0);
+	cr_assert_eq(c.rc, 0);
+	for (int w = 0; w < 2; w++) {
+		/* Workers' detached spawns are accepted during MT_DRAIN. */
+		cr_assert_eq(atomic_load(&gated_spawn_rc[w]), 0, "worker %d: spawn rc %d", w,
+			     atomic_load(&gated_spawn_rc[w]));
+		cr_assert_eq(atomic_load(&gated_map_rc[w]), 0);
+		cr_assert_eq(atomic_load(&gated_map_bad[w]), 0);
+		cr_assert_eq(atomic_load(&gated_group_rc[w]), 0);
+		cr_assert_eq(atomic_load(&gated_group_ran[w]), 50);
+	}
+	cr_assert_eq(atomic_load(&counter), probes + 2);
 }
 
 Test(shutdown, second_destroy_while_destroying_is_EBUSY, .timeout = 60)

@@ -13,8 +13,8 @@
  *     fork-join for nested parallelism.
  *
  * Threads are created only when a pool is created, never per call. Passing
- * `pool == NULL` to any function means the process default pool
- * (mt_default_pool()), created on first use.
+ * `pool == NULL` to any function except mt_pool_destroy() means the process
+ * default pool (mt_default_pool()), created on first use.
  *
  * Errors
  * ======
@@ -34,8 +34,11 @@
  * ===============
  * "any thread" includes the pool's own workers unless a function says
  * otherwise. A worker that blocks in mt_map(), mt_for() or mt_group_wait()
- * runs other tasks while it waits, so nested parallelism never deadlocks,
- * even on a one-thread pool. Waiting is bounded in stack: see docs/design.md.
+ * on its own pool runs that pool's tasks while it waits, so nested
+ * parallelism within one pool never deadlocks, even on a one-thread pool.
+ * Waiting is bounded in stack: see docs/design.md. A worker waiting on
+ * ANOTHER pool's map or group only blocks: a cycle of such waits between
+ * pools whose workers are all blocked can deadlock, as with any two pools.
  */
 #ifndef MTPOOL_MTPOOL_H
 #define MTPOOL_MTPOOL_H
@@ -76,8 +79,9 @@ typedef struct mt_config {
 	/* Worker threads; 0 = $MTPOOL_THREADS if set, else the online CPU
 	 * count. At most MT_MAX_THREADS. */
 	unsigned threads;
-	/* Thread-name prefix shown by `top -H` and gdb as "<prefix>-<index>",
-	 * truncated to 15 bytes by the kernel; NULL = "mtpool". Copied. */
+	/* Thread-name prefix shown by `top -H` and gdb as "<prefix>-<index>";
+	 * the kernel keeps 15 bytes, so a long prefix is cut to keep the whole
+	 * "-<index>" visible. NULL = "mtpool". Copied. */
 	const char *name_prefix;
 	/* Stack size of each worker in bytes; 0 = 8 MiB. */
 	size_t stack_size;
@@ -93,11 +97,11 @@ typedef struct mt_config {
 #define MT_MAX_THREADS 1024u
 
 /* Counters a service exports as metrics. All are totals since creation
- * except `queued`, `running_detached`, `workers_parked` and `workers`,
- * which are snapshots. Counters are read without stopping the pool, so
+ * except `queued`, `workers_parked` and `workers`, which are snapshots. Counters are read without stopping the pool, so
  * they are individually exact but not a consistent cut. */
 typedef struct mt_stats {
-	uint64_t tasks_run;	   /* tasks executed (detached, group, map pieces) */
+	uint64_t tasks_run;	   /* tasks workers executed: detached, group, and
+				      map helpers that joined a batch */
 	uint64_t tasks_detached;   /* accepted by mt_spawn / mt_spawn_copy (run,
 				      dropped or still queued) */
 	uint64_t steals;	   /* tasks taken from another worker's deque */
@@ -134,9 +138,11 @@ MT_API mt_pool *mt_default_pool(void);
  * Creates a pool with its own workers; `cfg` may be NULL (defaults).
  * Returns the pool, or NULL with errno set:
  *   EINVAL   cfg->threads > MT_MAX_THREADS, or $MTPOOL_THREADS invalid
- *            when cfg->threads is 0;
+ *            when cfg->threads is 0, or cfg->stack_size refused by
+ *            pthread_attr_setstacksize (below PTHREAD_STACK_MIN);
  *   ENOMEM   out of memory;
- *   EAGAIN   (or the pthread_create error) a worker could not be started.
+ *   EAGAIN   (or another pthread_create / pthread_mutex_init error) a
+ *            worker or lock could not be created.
  * On failure nothing is leaked and no worker is left running.
  * CONTEXT: any thread; blocks until every worker has started.
  */
@@ -188,15 +194,18 @@ MT_API mt_pool *mt_current_pool(void);
  * Fire-and-forget: runs fn(arg) once on the pool and returns at once.
  * `arg` is borrowed: it must stay valid until fn returns (use
  * mt_spawn_copy for stack data). From a worker of the pool the task goes
- * to that worker's own deque (no lock, no atomic read-modify-write);
- * from any other thread through the pool's injection queue. If a worker's
- * deque cannot grow (out of memory), the task runs inline in the caller.
+ * to that worker's own deque (no lock, no CAS); from any other thread
+ * through the pool's injection queue. Either way one atomic add counts the
+ * task in for mt_quiesce. If a worker's deque cannot grow (out of memory),
+ * the task runs inline in the caller.
  * Returns 0, or:
  *   EINVAL     fn is NULL;
  *   ENOMEM     no memory for the task (fn is not called);
  *   ESHUTDOWN  the pool is being destroyed;
  *   other      errno values from mt_default_pool() when pool is NULL.
- * CONTEXT: any thread; never blocks (lock-free except on allocation).
+ * CONTEXT: any thread. Never waits for a task; lock-free except on
+ * allocation and when the injection ring is full (an outside submitter
+ * then appends to an overflow list under a mutex).
  */
 MT_API int mt_spawn(mt_pool *pool, void (*fn)(void *arg), void *arg);
 
@@ -274,12 +283,17 @@ typedef struct mt_group {
 MT_API int mt_group_init(mt_group *group, mt_pool *pool);
 
 /*
- * Adds fn(arg) to the group. `arg` is borrowed until fn returns. Returns
- * 0, or:
+ * Adds fn(arg) to the group. `arg` is borrowed until fn returns. After any
+ * successful spawn, mt_group_wait() must be called (even if a later spawn
+ * fails): the pool waits for it at destroy. Returns 0, or:
  *   EINVAL     group or fn NULL, or the group was not initialised;
  *   ENOMEM     no memory for the task (fn not called);
  *   ESHUTDOWN  the pool is being destroyed;
- *   EOVERFLOW  more than 2^30 tasks of the group are pending.
+ *   EOVERFLOW  more than 2^30 tasks of the group are pending;
+ *   ECHILD     the group's pool was created before fork() (in the child).
+ * A group that has accepted a task from a thread outside the pool keeps
+ * accepting until mt_group_wait() returns, even if destroy starts
+ * meanwhile: in-flight fork-join work completes.
  * CONTEXT: the waiting thread, or a task of this group before it returns.
  */
 MT_API int mt_group_spawn(mt_group *group, void (*fn)(void *arg), void *arg);
