@@ -1,0 +1,92 @@
+/*
+ * The sequential baselines: a bench_runtime that runs everything on the
+ * calling thread.
+ *
+ * Overview
+ * ========
+ * Every workload in mtbench.c is timed on this runtime in the same run as
+ * the parallel one, so each figure is printed beside what the same work
+ * costs with no pool at all (STYLE.md point 42, after the "-seq"
+ * variants of Lace's benchmarks).
+ *
+ * Implementation notes
+ * ====================
+ * The loops call the workload's body through the same function pointer
+ * the parallel runtimes get; this file is compiled on its own, so without
+ * LTO the compiler cannot inline the body into the loop, and the baseline
+ * pays the same per-item call the parallel run pays. The one exception is
+ * bench_seq_fill(), the "plain loop" of the 10M-item workload, which is
+ * written the way a program without a pool would write it, so the speedup
+ * printed against it is the speedup a user would actually see.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include "bench.h"
+
+static int seq_init(unsigned threads)
+{
+	(void)threads;
+	return 0;
+}
+
+static int seq_fini(void)
+{
+	return 0;
+}
+
+static int seq_spawn_detached(void (*fn)(void *arg), void *arg)
+{
+	fn(arg);
+	return 0;
+}
+
+static int seq_quiesce(void)
+{
+	return 0;
+}
+
+static int seq_parallel_for(size_t n, void (*body)(size_t i, void *ctx),
+			    void *ctx)
+{
+	for (size_t i = 0; i < n; i++)
+		body(i, ctx);
+	return 0;
+}
+
+static int seq_map(void *(*fn)(void *param), void *const *params,
+		   void **results, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		results[i] = fn(params[i]);
+	return 0;
+}
+
+static uint64_t fib(unsigned n)
+{
+	return n < 2 ? n : fib(n - 1) + fib(n - 2);
+}
+
+static int seq_fib(unsigned n, uint64_t *out)
+{
+	*out = fib(n);
+	return 0;
+}
+
+void bench_seq_fill(uint64_t *a, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		a[i] = (uint64_t)i * 2 + 1;
+}
+
+const struct bench_runtime bench_rt_seq = {
+	.name = "seq",
+	.note = "sequential baseline on the calling thread",
+	.init = seq_init,
+	.fini = seq_fini,
+	.spawn_detached = seq_spawn_detached,
+	.quiesce = seq_quiesce,
+	.parallel_for = seq_parallel_for,
+	.map = seq_map,
+	.fib = seq_fib,
+	.wait_parked = NULL,
+};
