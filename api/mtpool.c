@@ -138,7 +138,7 @@ static int admit_external(struct mt_pool *pool)
 
 static void external_done(struct mt_pool *pool)
 {
-	/* seq_cst: as in mt__detached_done, a last leaver during shutdown
+	/* seq_cst: as in wake_if_last (worker.c), a last leaver during shutdown
 	 * must wake the workers that wait for it to exit. */
 	if (atomic_fetch_sub_explicit(&pool->external_pending, 1,
 				      memory_order_seq_cst) == 1 &&

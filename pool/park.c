@@ -99,10 +99,16 @@ static void ec_wake32(const struct ck_ec_ops *ops, const uint32_t *addr)
 	mt__os_wake(addr, INT_MAX);
 }
 
+/* busy_loop_iter 1: ck_ec's slow path otherwise spins 100 pause
+ * instructions (about 5 us here) before sleeping. Every caller has already
+ * spun as long as it should (a worker's search rounds; mt_quiesce has
+ * nothing to do meanwhile), and on a 2-CPU machine that spin delayed a
+ * woken worker that Linux had queued on the waiter's own CPU. */
 static const struct ck_ec_ops ec_ops = {
 	.gettime = ec_gettime,
 	.wait32 = ec_wait32,
 	.wake32 = ec_wake32,
+	.busy_loop_iter = 1,
 };
 
 const struct ck_ec_mode mt__ck_ec_mode = {

@@ -121,6 +121,8 @@ static void init_worker(struct mt_pool *p, unsigned i)
 	atomic_init(&w->n_parks, 0);
 	atomic_init(&w->n_inline, 0);
 	atomic_init(&w->n_discarded, 0);
+	atomic_init(&w->n_detached_done, 0);
+	w->done_unpublished = 0;
 }
 
 /* Frees everything but threads; deques [0, ndeques) were initialised. */

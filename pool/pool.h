@@ -63,8 +63,10 @@ struct mt_worker {
 	_Atomic uint64_t n_parks;	 /* S */
 	_Atomic uint64_t n_inline;	 /* S */
 	_Atomic uint64_t n_discarded;	 /* S */
-	_Atomic uint64_t n_detached_done; /* A: detached tasks run or dropped;
-					   * owner stores seq_cst (worker.c) */
+	_Atomic uint64_t n_detached_done; /* A: detached tasks run or dropped,
+					   * published by the owner with a
+					   * seq_cst store (worker.c) */
+	uint32_t done_unpublished;	 /* O: finished, not yet published */
 	_Atomic uint64_t n_injected_taken; /* S: tasks taken from inject */
 };
 
@@ -122,9 +124,10 @@ MT_HIDDEN void mt__run_task(struct mt_pool *pool, struct mt_worker *w,
 			    struct mt_task *t);
 /* Blocks until `latch` opens; runs other tasks meanwhile on a worker. */
 MT_HIDDEN void mt__wait_latch(struct mt_pool *pool, struct mt_latch *latch);
-/* Counts a finished (run or dropped) detached task of worker w, and wakes
- * quiesce waiters or exiting workers when it was the last. */
-MT_HIDDEN void mt__detached_done(struct mt_pool *pool, struct mt_worker *w);
+/* Publishes the detached tasks w finished since the last call (run or
+ * dropped), and wakes quiesce waiters or exiting workers if nothing is
+ * pending any more. OWNER ONLY. */
+MT_HIDDEN void mt__publish_done(struct mt_pool *pool, struct mt_worker *w);
 /* Undoes an admission that was then refused (ESHUTDOWN). */
 MT_HIDDEN void mt__detached_back_out(struct mt_pool *pool);
 /* Detached tasks admitted and not finished; 0 means none queued or

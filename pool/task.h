@@ -31,12 +31,12 @@
  * A task is thus never freed while the other party may still read it, and
  * the owner never waits for a worker that has not even woken up.
  *
- * Memory: tasks are allocated from a per-thread cache (no lock, no atomic);
- * caches trade 64-task batches through a process-wide depot under a mutex,
- * so a thread that only submits (and never frees) gets tasks back from the
- * workers that ran them, one lock round trip per 64 tasks. Nothing here
- * belongs to a pool, so destroying a pool cannot strand another pool's
- * tasks.
+ * Memory: tasks are allocated from per-thread magazines (arrays of free
+ * tasks; no lock, no atomic); threads trade full and empty magazines
+ * through a process-wide depot under a mutex, so a thread that only
+ * submits (and never frees) gets tasks back from the workers that ran
+ * them, one lock round trip per 64 tasks. Nothing here belongs to a pool,
+ * so destroying a pool cannot strand another pool's tasks.
  */
 #ifndef MTPOOL_POOL_TASK_H
 #define MTPOOL_POOL_TASK_H
@@ -71,7 +71,7 @@ struct mt_task {
 		struct mt_latch *latch;	  /* I: GROUP */
 		struct mt_batch *batch;	  /* I: JOIN */
 	} u;
-	struct mt_task *next;	   /* free-cache link; not used while queued */
+	struct mt_task *next;	   /* link in the injection overflow list */
 	void *heap_copy;	   /* I: large mt_spawn_copy argument, freed after fn */
 	uint8_t kind;		   /* I: enum mt_task_kind */
 	_Atomic uint8_t state;	   /* A: enum mt_join_state bits (JOIN only) */

@@ -146,7 +146,7 @@ uint64_t mt__detached_pending(struct mt_pool *pool)
 	 * last load everything admitted had finished. Reading in the other
 	 * order could pair an old admission count with newer completions
 	 * and report zero while a task still runs. seq_cst: these loads take
-	 * part in the Dekker pairs described at mt__detached_done. */
+	 * part in the Dekker pairs described at wake_if_last. */
 	uint64_t done = atomic_load_explicit(&pool->detached_backed_out,
 					     memory_order_seq_cst);
 	for (unsigned i = 0; i < pool->nworkers; i++)
@@ -178,15 +178,34 @@ static void wake_if_last(struct mt_pool *pool)
 		mt__wake_all(pool);
 }
 
-void mt__detached_done(struct mt_pool *pool, struct mt_worker *w)
+void mt__publish_done(struct mt_pool *pool, struct mt_worker *w)
 {
+	if (w->done_unpublished == 0)
+		return;
 	/* Owner-only counter, but a seq_cst store: it is the first half of
 	 * the Dekker pairs above (an xchg on x86, on a line no other thread
 	 * writes). */
 	uint64_t n = atomic_load_explicit(&w->n_detached_done,
 					  memory_order_relaxed);
-	atomic_store_explicit(&w->n_detached_done, n + 1, memory_order_seq_cst);
+	atomic_store_explicit(&w->n_detached_done, n + w->done_unpublished,
+			      memory_order_seq_cst);
+	w->done_unpublished = 0;
 	wake_if_last(pool);
+}
+
+/* Finished detached tasks are published in bulk: every
+ * MT_DONE_PUBLISH_EVERY tasks, before the worker runs any other kind of
+ * task, and whenever it finds no task (before it spins, blocks or parks).
+ * mt_quiesce and destroy need the count only once the pool runs out of
+ * detached work, which is exactly when a worker finds no task, so they see
+ * it as soon as it matters; a busy pool saves a locked store per task.
+ * The statistics' `queued` may lag by up to that many per busy worker. */
+#define MT_DONE_PUBLISH_EVERY 64u
+
+static void detached_done(struct mt_pool *pool, struct mt_worker *w)
+{
+	if (++w->done_unpublished >= MT_DONE_PUBLISH_EVERY)
+		mt__publish_done(pool, w);
 }
 
 void mt__detached_back_out(struct mt_pool *pool)
@@ -210,7 +229,7 @@ static void run_detached(struct mt_pool *pool, struct mt_worker *w,
 	}
 	mt__free(t->heap_copy);
 	mt__task_free(t);
-	mt__detached_done(pool, w);
+	detached_done(pool, w);
 }
 
 static void run_group(struct mt_task *t)
@@ -228,10 +247,12 @@ void mt__run_task(struct mt_pool *pool, struct mt_worker *w, struct mt_task *t)
 		run_detached(pool, w, t);
 		break;
 	case MT_TASK_GROUP:
+		mt__publish_done(pool, w); /* it may run for long */
 		bump(&w->n_run);
 		run_group(t);
 		break;
 	default:
+		mt__publish_done(pool, w);
 		if (mt__batch_join(pool, t))
 			bump(&w->n_run);
 		break;
@@ -263,9 +284,13 @@ static void start_searching(struct mt_pool *pool)
 	atomic_fetch_add_explicit(&pool->n_searching, 1, memory_order_seq_cst);
 }
 
-/* Leaves the searching state because work was found; if that leaves
- * nobody searching while workers sleep, wakes one, which searches for any
- * further work (see park.c for why the fence is needed). */
+/* Leaves the searching state because work was found. If that leaves
+ * nobody searching while workers sleep and more work is visible, wakes
+ * one to take it (see park.c for why the fence is needed: a submitter that
+ * saw us searching skipped its own wake-up, and after the fence we are
+ * guaranteed to see its task). With no further work there is nobody to
+ * wake for, and not waking keeps a futex syscall off the path between a
+ * lone task's submission and its start (the wake-latency bench). */
 static void stop_searching_found(struct mt_pool *pool)
 {
 	uint32_t old = atomic_fetch_sub_explicit(&pool->n_searching, 1,
@@ -273,7 +298,8 @@ static void stop_searching_found(struct mt_pool *pool)
 	if (old != 1)
 		return;
 	atomic_thread_fence(memory_order_seq_cst);
-	if (atomic_load_explicit(&pool->n_sleeping, memory_order_relaxed) > 0)
+	if (atomic_load_explicit(&pool->n_sleeping, memory_order_relaxed) > 0 &&
+	    mt__pool_has_visible_work(pool))
 		mt__wake_one(pool);
 }
 
@@ -326,6 +352,7 @@ static int worker_step(struct mt_worker *w, int *searching)
 	struct mt_pool *pool = w->pool;
 	struct mt_task *t = find_task(w);
 	if (t == NULL) {
+		mt__publish_done(pool, w);
 		if (!*searching) {
 			start_searching(pool);
 			*searching = 1;
@@ -391,6 +418,7 @@ static void help_until_open(struct mt_worker *w, struct mt_latch *latch)
 			idle = 0;
 			continue;
 		}
+		mt__publish_done(w->pool, w);
 		if (++idle < MT_LATCH_SPIN_ROUNDS) {
 			pause_round(&backoff);
 			continue;
