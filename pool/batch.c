@@ -65,14 +65,20 @@ int mt__batch_join(struct mt_pool *pool, struct mt_task *t)
 	return 1;
 }
 
-static unsigned joins_for(struct mt_pool *pool, struct mt_batch *b,
-			  int caller_is_worker)
+/* Join tasks for a batch: one per other worker, so that with the caller
+ * there are as many participants as workers. For a caller outside the
+ * pool that leaves one worker out: the caller takes its place, and with
+ * one participant per worker nobody is time-sliced against a chunk
+ * holder. (With a join for every worker, a 10M-item mt_for from the main
+ * thread on 2 CPUs ran 3 participants on 2 cores and reached only 1.2x
+ * over the sequential call loop.) Never more participants than items. */
+static unsigned joins_for(struct mt_pool *pool, struct mt_batch *b)
 {
-	size_t helpers = pool->nworkers - (caller_is_worker ? 1u : 0u);
+	size_t helpers = pool->nworkers - 1;
 	if (helpers > MT_BATCH_MAX_JOINS)
 		helpers = MT_BATCH_MAX_JOINS;
 	if (helpers > b->n - 1)
-		helpers = b->n - 1; /* never more participants than items */
+		helpers = b->n - 1;
 	return (unsigned)helpers;
 }
 
@@ -115,8 +121,7 @@ static void release_joins(struct mt_batch *b, struct mt_task **tasks,
 int mt__batch_run(struct mt_pool *pool, struct mt_batch *b)
 {
 	struct mt_task *tasks[MT_BATCH_MAX_JOINS];
-	int caller_is_worker = mt__worker_of(pool) != NULL;
-	unsigned k = joins_for(pool, b, caller_is_worker);
+	unsigned k = joins_for(pool, b);
 	int err = alloc_joins(b, tasks, k);
 	if (err != 0)
 		return err;
