@@ -16,7 +16,7 @@ static int claim_chunk(struct mt_batch *b, size_t *lo, size_t *hi)
 		if (cur >= b->n)
 			return 0;
 		size_t left = b->n - cur;
-		size_t chunk = left / (2u * b->participants);
+		size_t chunk = left / ((size_t)2 * b->participants);
 		if (chunk == 0)
 			chunk = 1;
 		if (atomic_compare_exchange_weak_explicit(

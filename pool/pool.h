@@ -31,6 +31,7 @@
 
 #include <ck_ec.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "alloc.h"
@@ -69,6 +70,17 @@ struct mt_worker {
 	uint32_t done_unpublished;	 /* O: finished, not yet published */
 	_Atomic uint64_t n_injected_taken; /* S: tasks taken from inject */
 };
+
+/* The lines a worker's neighbours write must not share with the lines the
+ * owner writes on every task: wakers write park_ec/asleep, stats readers
+ * read the counters, thieves CAS the deque's top. */
+_Static_assert(offsetof(struct mt_worker, park_ec) % MT_CACHELINE == 0,
+	       "park_ec starts the wakers' cache line");
+_Static_assert(offsetof(struct mt_worker, n_run) % MT_CACHELINE == 0,
+	       "the statistics start their own cache line");
+_Static_assert(offsetof(struct mt_worker, park_ec) >=
+		       offsetof(struct mt_worker, thread) + sizeof(pthread_t),
+	       "owner-only fields stay off the wakers' line");
 
 struct mt_pool {
 	/* Read-mostly line. */

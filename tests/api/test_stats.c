@@ -267,3 +267,22 @@ Test(stats, NULL_pool_means_default_pool, .timeout = 60)
 	cr_assert_eq(mt_pool_stats(NULL, &s), 0);
 	cr_assert_eq(s.tasks_detached, 10);
 }
+
+/* No thundering herd: one task for a parked pool of eight wakes exactly
+ * one worker (park.c: wake-one, and the woken worker wakes another only
+ * if more work is visible). */
+Test(stats, one_spawn_to_a_parked_pool_wakes_exactly_one_worker,
+     .timeout = 60)
+{
+	mt_pool *p = make_pool(8);
+	for (int round = 0; round < 20; round++) {
+		mt_stats before = wait_all_parked(p);
+		cr_assert_eq(mt_spawn(p, count, NULL), 0);
+		cr_assert_eq(mt_quiesce(p), 0);
+		mt_stats after = wait_all_parked(p);
+		cr_assert_eq(after.wakes - before.wakes, 1,
+			     "round %d: %llu wakes for one task", round,
+			     (unsigned long long)(after.wakes - before.wakes));
+	}
+	cr_assert_eq(mt_pool_destroy(p, MT_DRAIN), 0);
+}
