@@ -4,8 +4,9 @@
  * Overview
  * ========
  * A batch is a range [0, n) of independent items, one descriptor on the
- * caller's stack and one latch. The caller pushes up to `joins` join tasks
- * (one per other worker that could help, at most MT_BATCH_MAX_JOINS),
+ * caller's stack and one latch. The caller pushes join tasks (one per
+ * worker but one, so that with the caller there are as many participants
+ * as workers; at most MT_BATCH_MAX_JOINS and never more than n - 1),
  * then takes chunks itself. Every participant takes chunks from a shared
  * atomic cursor, guided-style: each chunk is remaining / (2 * participants)
  * items (at least 1), so early chunks are large (few atomic operations on

@@ -12,9 +12,10 @@
  *                been claimed by a waker;
  *   n_searching  workers looking for work (spinning, or just woken). While
  *                one searches, a new task needs no wake-up: the searcher
- *                will find it. When the last searcher finds work it wakes
- *                one sleeper, so a burst of tasks ramps the pool up one
- *                worker at a time (Go's wakep; rayon's sleep module).
+ *                will find it. When the last searcher finds work and more
+ *                work is visible, it wakes one sleeper, so a burst of
+ *                tasks ramps the pool up one worker at a time (Go's
+ *                wakep; rayon's sleep module), and a lone task wakes one.
  *
  * The no-lost-wake-up argument (STYLE 26)
  * =======================================
@@ -29,9 +30,11 @@
  * load is visible to that load), so Z does not sleep. If F_z comes first,
  * S's read observes Z's increment, so S wakes somebody (Z or another
  * sleeper, which then searches and finds X). A searcher that stops
- * searching does RMW n_searching; F; read n_sleeping, so a submitter that
- * skipped the wake because it saw that searcher is covered by the
- * searcher's own wake when it was the last (same fence argument). A wake
+ * searching does RMW n_searching; F; read n_sleeping and look for more
+ * visible work, so a submitter that skipped the wake because it saw that
+ * searcher is covered by the searcher's own wake when it was the last:
+ * by the same fence argument, either the submitter saw the decrement (and
+ * woke someone itself) or the searcher's look after F sees the task. A wake
  * that arrives between Z's snapshot and its wait bumps the event count, so
  * ck_ec_wait returns at once: the snapshot-recheck-wait order of ck_ec.
  *

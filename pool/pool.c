@@ -223,7 +223,6 @@ static struct mt_pool *create_pool(const mt_config *cfg, int *err)
 	copy_config(p, cfg);
 	p->fork_gen = atomic_load_explicit(&mt__fork_generation,
 					   memory_order_relaxed);
-	p->ncpus = online_cpus();
 	ck_ec32_init(&p->quiesce_ec, 0);
 	mt__latch_init(&p->started);
 	for (unsigned i = 0; i < n; i++)

@@ -94,7 +94,6 @@ struct mt_pool {
 	_Atomic int state;		 /* A: enum mt_pool_state */
 	_Atomic int destroying;		 /* A: EBUSY guard for destroy */
 	unsigned fork_gen;		 /* I: mt__fork_generation at creation */
-	unsigned ncpus;			 /* I: online CPUs, for spin policy */
 	struct mt_latch started;	 /* A: counts workers not yet started */
 
 	struct mt_inject inject;	 /* A: external submissions */

@@ -83,11 +83,11 @@ struct mt_task {
  * ANY THREAD. */
 MT_HIDDEN struct mt_task *mt__task_alloc(void);
 
-/* Returns a task to the calling thread's cache. ANY THREAD. */
+/* Returns a task to the calling thread's magazines. ANY THREAD. */
 MT_HIDDEN void mt__task_free(struct mt_task *t);
 
-/* Moves the calling thread's cache to the depot (workers call it before
- * they exit; other threads' caches are flushed by a thread-exit hook). */
+/* Moves the calling thread's magazines to the depot (workers call it
+ * before they exit; other threads' are flushed by a thread-exit hook). */
 MT_HIDDEN void mt__task_cache_flush(void);
 
 /* In the child of fork(): forget the depot without touching its lock,

@@ -30,9 +30,10 @@
  *   `build/release/mtbench` on the 2-CPU machine, 58 -> 43 ns per detached
  *   task and 0.69 -> 0.29 us per 64-item map: without it a worker woken
  *   onto the submitter's CPU spins there while the submitter waits.
- *   MT_HELP_STEAL_MAX_DEPTH 128: a helping level costs about 80 bytes of
- *   stack through a group and about 900 through a map (gcc -fstack-usage,
- *   docs/design.md), so 128 stolen levels stay near 115 KiB at worst.
+ *   MT_HELP_STEAL_MAX_DEPTH 128: a helping level costs about 96 bytes of
+ *   stack through a group and about 900 through a map (gcc -O2
+ *   -fstack-usage, docs/design.md), so 128 stolen levels stay near 115 KiB
+ *   at worst.
  */
 #define _GNU_SOURCE /* pthread_setname_np */
 #include "pool.h"
@@ -303,10 +304,9 @@ static void stop_searching_found(struct mt_pool *pool)
 		mt__wake_one(pool);
 }
 
-/* One pause between search rounds: a bounded exponential backoff of
- * pause instructions (ck_backoff_eb doubles the count up to our cap; its
- * loop is only a compiler barrier, so each round adds one ck_pr_stall),
- * then a sched_yield(). The yield matters on a loaded or small machine:
+/* One pause between search rounds: one pause instruction (ck_pr_stall),
+ * a bounded exponential backoff (ck_backoff_eb's loop of compiler
+ * barriers, doubling from 16 to our cap of 512), then a sched_yield(). The yield matters on a loaded or small machine:
  * Linux often wakes a parked worker on the CPU of the thread that woke it,
  * and a worker spinning there would keep that thread (the submitter, or a
  * map caller) off its CPU for the whole spin. */

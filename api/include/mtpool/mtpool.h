@@ -97,8 +97,11 @@ typedef struct mt_config {
 #define MT_MAX_THREADS 1024u
 
 /* Counters a service exports as metrics. All are totals since creation
- * except `queued`, `workers_parked` and `workers`, which are snapshots. Counters are read without stopping the pool, so
- * they are individually exact but not a consistent cut. */
+ * except `queued`, `workers_parked` and `workers`, which are snapshots.
+ * Counters are read without stopping the pool, so they are not a
+ * consistent cut; and workers publish finished detached tasks in bulk
+ * (every 64, and whenever they run out of work), so while workers are
+ * busy `queued` may be up to 63 per worker too high. */
 typedef struct mt_stats {
 	uint64_t tasks_run;	   /* tasks workers executed: detached, group, and
 				      map helpers that joined a batch */
@@ -227,8 +230,8 @@ MT_API int mt_spawn_copy(mt_pool *pool, void (*fn)(void *arg),
  * including detached tasks spawned by detached tasks. Returns 0, or:
  *   EDEADLK   called from a worker of this pool;
  *   other     errno values from mt_default_pool() when pool is NULL.
- * CONTEXT: not from this pool's workers. Blocks (spins briefly, then
- * sleeps). Tasks submitted concurrently with the call may or may not be
+ * CONTEXT: not from this pool's workers. Blocks (sleeps on an event
+ * count; no spinning). Tasks submitted concurrently with the call may or may not be
  * waited for.
  */
 MT_API int mt_quiesce(mt_pool *pool);
@@ -236,8 +239,10 @@ MT_API int mt_quiesce(mt_pool *pool);
 /*
  * Parallel map: results[i] = fn(params[i]) for i in 0 .. n-1; blocks until
  * all are done. Order is preserved. The caller runs part of the work; on a
- * worker, waiting runs other tasks. The range is split into pieces that
- * idle workers steal. n == 0 returns 0 at once. Returns 0, or:
+ * worker, waiting runs other tasks. Up to size-1 helper tasks join the
+ * caller, and every participant takes chunks from a shared cursor, large
+ * first and smaller towards the end (guided), so idle workers share an
+ * unbalanced tail. n == 0 returns 0 at once. Returns 0, or:
  *   EINVAL     fn NULL, or n > 0 with params or results NULL;
  *   ENOMEM     no memory to split the work (fn has not been called);
  *   ESHUTDOWN  the pool is being destroyed;
