@@ -16,6 +16,11 @@
 
 int mt__inject_init(struct mt_inject *q, unsigned log2_cells)
 {
+	return mt__inject_init_at(q, log2_cells, 0);
+}
+
+int mt__inject_init_at(struct mt_inject *q, unsigned log2_cells, size_t start)
+{
 	size_t n = (size_t)1 << log2_cells;
 	q->cells = mt__alloc_aligned(MT_CACHELINE, n * sizeof(q->cells[0]));
 	if (q->cells == NULL)
@@ -25,13 +30,15 @@ int mt__inject_init(struct mt_inject *q, unsigned log2_cells)
 		mt__free(q->cells);
 		return err;
 	}
-	for (size_t i = 0; i < n; i++) {
-		atomic_init(&q->cells[i].seq, i);
-		atomic_init(&q->cells[i].item, NULL);
+	/* Each cell free for the first position that maps to it (seq == p,
+	 * see the protocol above); positions wrap modulo 2^N like size_t. */
+	for (size_t p = start; p != start + n; p++) {
+		atomic_init(&q->cells[p & (n - 1)].seq, p);
+		atomic_init(&q->cells[p & (n - 1)].item, NULL);
 	}
 	q->mask = n - 1;
-	atomic_init(&q->head, 0);
-	atomic_init(&q->tail, 0);
+	atomic_init(&q->head, start);
+	atomic_init(&q->tail, start);
 	atomic_init(&q->overflow_len, 0);
 	q->overflow_head = q->overflow_tail = NULL;
 	return 0;
@@ -77,6 +84,17 @@ static struct mt_task *overflow_pop(struct mt_inject *q)
 	return t;
 }
 
+/* Signed distance from position b to seq a. Positions wrap modulo 2^N, so
+ * the subtraction is done in size_t (defined) and only then converted
+ * (modular in GCC and Clang; the distance is far below 2^(N-1)). Taking
+ * it as (intptr_t)a - (intptr_t)b overflowed, which is undefined, when a
+ * and b straddle INTPTR_MAX, e.g. a full ring one lap past it; UBSan
+ * caught it in tests/unit/test_inject.c via mt__inject_init_at. */
+static intptr_t pos_diff(size_t a, size_t b)
+{
+	return (intptr_t)(a - b);
+}
+
 /* Claims a ring position for pushing; returns the cell, or NULL if full. */
 static struct mt_inject_cell *claim_push(struct mt_inject *q, size_t *pos_out)
 {
@@ -87,7 +105,7 @@ static struct mt_inject_cell *claim_push(struct mt_inject *q, size_t *pos_out)
 		/* acquire: pairs with the consumer's release of seq, so its read
 		 * of the item of the previous lap is done before we overwrite. */
 		size_t seq = atomic_load_explicit(&c->seq, memory_order_acquire);
-		intptr_t diff = (intptr_t)seq - (intptr_t)pos;
+		intptr_t diff = pos_diff(seq, pos);
 		if (diff == 0) {
 			/* relaxed CAS: claiming the position publishes nothing;
 			 * the cell's seq store below does. */
@@ -130,7 +148,7 @@ static struct mt_task *ring_pop(struct mt_inject *q)
 		/* acquire: pairs with the producer's store of seq = pos + 1,
 		 * making the item and the task's contents visible. */
 		size_t seq = atomic_load_explicit(&c->seq, memory_order_acquire);
-		intptr_t diff = (intptr_t)seq - (intptr_t)(pos + 1);
+		intptr_t diff = pos_diff(seq, pos + 1);
 		if (diff == 0) {
 			if (atomic_compare_exchange_weak_explicit(
 				    &q->head, &pos, pos + 1,

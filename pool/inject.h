@@ -64,6 +64,11 @@ struct mt_inject {
 };
 
 MT_HIDDEN int mt__inject_init(struct mt_inject *q, unsigned log2_cells);
+/* As mt__inject_init, but the ring starts as if `start` pushes and pops had
+ * already happened (head = tail = start). Tests use it to put the size_t
+ * positions next to their wrap-around, which no real run ever reaches. */
+MT_HIDDEN int mt__inject_init_at(struct mt_inject *q, unsigned log2_cells,
+				 size_t start);
 MT_HIDDEN void mt__inject_destroy(struct mt_inject *q);
 MT_HIDDEN void mt__inject_push_mp(struct mt_inject *q, struct mt_task *t);
 MT_HIDDEN struct mt_task *mt__inject_pop_mc(struct mt_inject *q);

@@ -229,9 +229,13 @@ static int cancel_sleep(struct mt_worker *w)
 	return 1;
 }
 
+void (*mt__park_test_hook)(struct mt_worker *w);
+
 int mt__park(struct mt_worker *w)
 {
 	struct mt_pool *pool = w->pool;
+	if (mt__park_test_hook != NULL)
+		mt__park_test_hook(w); /* tests: hold w just before it announces */
 	/* Snapshot first: any wake after this point changes the value. */
 	uint32_t snap = ck_ec32_value(&w->park_ec);
 	atomic_store_explicit(&w->last_cpu, sched_getcpu(), memory_order_relaxed);

@@ -155,6 +155,10 @@ MT_HIDDEN void mt__wake_all(struct mt_pool *pool);
  * Returns 1 if w was woken by a waker (which counted it in n_searching),
  * 0 if it cancelled its sleep (not counted). */
 MT_HIDDEN int mt__park(struct mt_worker *w);
+/* Test hook, NULL in production: called by a worker at the start of
+ * mt__park, before it announces itself, so a test can submit work in the
+ * window where a submitter cannot see the worker as asleep yet. */
+MT_HIDDEN extern void (*mt__park_test_hook)(struct mt_worker *w);
 /* Nonzero if any queue of the pool may hold a task (seq_cst loads). */
 MT_HIDDEN int mt__pool_has_visible_work(struct mt_pool *pool);
 /* Nonzero if a shutting-down pool has nothing left for workers to do. */

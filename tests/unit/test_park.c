@@ -1,0 +1,91 @@
+/*
+ * tests/unit/test_park.c: the parking protocol's re-check, made
+ * deterministic with mt__park_test_hook.
+ *
+ * The race: a worker has found nothing and is about to sleep; a submitter
+ * pushes a task and looks for sleepers before the worker has announced
+ * itself, so it wakes nobody. Only the worker's re-check after its
+ * announcement (park.c, F_z) can find that task. The hook holds the worker
+ * at the start of mt__park while the main thread submits; without the
+ * re-check the worker would sleep with the task queued and the test would
+ * hit its timeout.
+ */
+#include <criterion/criterion.h>
+#include <semaphore.h>
+#include <stdatomic.h>
+
+#include "pool.h"
+
+static sem_t at_park, go_on;
+static _Atomic int hook_armed;
+static _Atomic int ran;
+
+static void hold_once(struct mt_worker *w)
+{
+	(void)w;
+	int armed = 1;
+	if (!atomic_compare_exchange_strong(&hook_armed, &armed, 0))
+		return;
+	sem_post(&at_park);
+	while (sem_wait(&go_on) != 0)
+		;
+}
+
+static void mark(void *arg)
+{
+	(void)arg;
+	atomic_store(&ran, 1);
+}
+
+static mt_pool *one_worker_pool(void)
+{
+	mt_config cfg = { .threads = 1 };
+	mt_pool *p = mt_pool_create(&cfg);
+	cr_assert_not_null(p);
+	return p;
+}
+
+Test(park, task_submitted_before_the_announcement_is_found_by_the_recheck,
+     .timeout = 30)
+{
+	sem_init(&at_park, 0, 0);
+	sem_init(&go_on, 0, 0);
+	mt__park_test_hook = hold_once;
+	atomic_store(&hook_armed, 1);
+	mt_pool *p = one_worker_pool();
+	while (sem_wait(&at_park) != 0) /* the worker is about to sleep */
+		;
+	mt_stats before;
+	cr_assert_eq(mt_pool_stats(p, &before), 0);
+	cr_assert_eq(mt_spawn(p, mark, NULL), 0);
+	mt_stats after;
+	cr_assert_eq(mt_pool_stats(p, &after), 0);
+	cr_assert_eq(after.wakes, before.wakes,
+		     "the submitter must not have seen a sleeper to wake");
+	sem_post(&go_on);
+	cr_assert_eq(mt_quiesce(p), 0); /* hangs if the task was lost */
+	cr_assert_eq(atomic_load(&ran), 1);
+	mt__park_test_hook = NULL;
+	cr_assert_eq(mt_pool_destroy(p, MT_DRAIN), 0);
+}
+
+Test(park, worker_held_before_sleeping_still_takes_later_work,
+     .timeout = 30)
+{
+	sem_init(&at_park, 0, 0);
+	sem_init(&go_on, 0, 0);
+	mt__park_test_hook = hold_once;
+	atomic_store(&hook_armed, 1);
+	mt_pool *p = one_worker_pool();
+	while (sem_wait(&at_park) != 0)
+		;
+	sem_post(&go_on); /* let it sleep with nothing queued */
+	for (int i = 0; i < 100; i++) {
+		atomic_store(&ran, 0);
+		cr_assert_eq(mt_spawn(p, mark, NULL), 0);
+		cr_assert_eq(mt_quiesce(p), 0);
+		cr_assert_eq(atomic_load(&ran), 1);
+	}
+	mt__park_test_hook = NULL;
+	cr_assert_eq(mt_pool_destroy(p, MT_DRAIN), 0);
+}
