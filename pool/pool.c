@@ -283,7 +283,7 @@ mt_pool *mt_default_pool(void)
 	return p;
 }
 
-mt_pool *mt__resolve_pool(mt_pool *pool, int *err)
+mt_pool *mt__resolve_pool_slow(mt_pool *pool, int *err)
 {
 	if (pool == NULL) {
 		pool = mt_default_pool();

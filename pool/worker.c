@@ -52,22 +52,11 @@
 #define MT_STEAL_RETRIES 4u
 #define MT_HELP_STEAL_MAX_DEPTH 128u
 
-static MT_THREAD_LOCAL struct mt_worker *tls_worker;
-
-struct mt_worker *mt__current_worker(void)
-{
-	return tls_worker;
-}
-
-struct mt_worker *mt__worker_of(struct mt_pool *pool)
-{
-	struct mt_worker *w = tls_worker;
-	return (w != NULL && w->pool == pool) ? w : NULL;
-}
+MT_THREAD_LOCAL struct mt_worker *mt__tls_worker;
 
 void mt__worker_forget_after_fork(void)
 {
-	tls_worker = NULL;
+	mt__tls_worker = NULL;
 }
 
 /* Owner-only counter bump: a plain load and store, no RMW (STYLE 24: the
@@ -379,7 +368,7 @@ void *mt__worker_main(void *arg)
 {
 	struct mt_worker *w = arg;
 	struct mt_pool *pool = w->pool;
-	tls_worker = w;
+	mt__tls_worker = w;
 	name_thread(w);
 	if (pool->on_start != NULL)
 		pool->on_start(w->index, pool->userdata);
@@ -393,7 +382,7 @@ void *mt__worker_main(void *arg)
 	if (pool->on_stop != NULL)
 		pool->on_stop(w->index, pool->userdata);
 	mt__task_cache_flush();
-	tls_worker = NULL;
+	mt__tls_worker = NULL;
 	return NULL;
 }
 
