@@ -18,6 +18,9 @@
  *      workload that needs a missing operation.
  *   2. Declare it below and add it to `runtimes[]` in mtbench.c (under the
  *      build macro that says the library is present).
+ *   3. For every operation left NULL, say why in its `why_no_*` field:
+ *      the reason is printed beside the N/A. An adapter never fakes an
+ *      operation the runtime has no natural idiom for.
  *
  * Implementation notes
  * ====================
@@ -26,7 +29,13 @@
  * several times per run (all CPUs, one worker, oversubscribed), so both
  * must be repeatable. All operations are called from the main thread only,
  * between init() and fini(). Every `int` operation returns 0 or a positive
- * errno value; mtbench treats any other value as a failed run.
+ * errno value; mtbench treats any other value as a failed run, except
+ * ENOTSUP from init(): the runtime cannot run with that many workers in
+ * this process (libuv sizes its pool once), so those rows print N/A.
+ *
+ * The optional runtimes (OpenMP, oneTBB, GLib, libuv) are compiled only
+ * when CMake found them, which defines MTBENCH_HAVE_<NAME>; bench/rt_tbb.cpp
+ * is C++, hence the extern "C" block.
  */
 #ifndef MTPOOL_BENCH_BENCH_H
 #define MTPOOL_BENCH_BENCH_H
@@ -35,6 +44,10 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 struct bench_runtime {
 	/* Short name for --runtime and the table, e.g. "mtpool". */
@@ -75,10 +88,31 @@ struct bench_runtime {
 	 * which its workers are known to sleep, and must say so in `note`.
 	 * NULL: the wake-latency and idle-CPU workloads print N/A. */
 	int (*wait_parked)(uint64_t timeout_ns);
+
+	/* Why an operation is NULL (or init refuses a worker count with
+	 * ENOTSUP): one line of at most 47 characters, shown in the
+	 * baseline column of the N/A rows. NULL when the operation exists. */
+	const char *why_no_detached; /* spawn_detached, quiesce */
+	const char *why_no_for;	     /* parallel_for, map */
+	const char *why_no_fib;
+	const char *why_no_parked; /* wait_parked */
+	const char *why_no_resize; /* init() -> ENOTSUP */
 };
 
 /* The registered runtimes. */
 extern const struct bench_runtime bench_rt_mtpool;
+#ifdef MTBENCH_HAVE_OPENMP
+extern const struct bench_runtime bench_rt_openmp;
+#endif
+#ifdef MTBENCH_HAVE_TBB
+extern const struct bench_runtime bench_rt_tbb;
+#endif
+#ifdef MTBENCH_HAVE_GLIB
+extern const struct bench_runtime bench_rt_glib;
+#endif
+#ifdef MTBENCH_HAVE_UV
+extern const struct bench_runtime bench_rt_uv;
+#endif
 
 /* The sequential baselines: every operation runs on the calling thread
  * (spawn_detached calls fn at once, fib is the plain recursion). */
@@ -87,6 +121,21 @@ extern const struct bench_runtime bench_rt_seq;
 /* Plain-loop baseline of the 10M-item workload: a[i] = i*2+1, written as
  * a program without a pool would write it (the compiler may vectorise). */
 void bench_seq_fill(uint64_t *a, size_t n);
+
+/* The raw-threads baseline of the 10M-item workload: body(i, ctx) over
+ * 0 .. n-1 split into `parts` equal contiguous ranges, parts-1 of them on
+ * fresh pthreads and the last on the caller, then joined. What a program
+ * without a pool gets from its cores; 0 or a pthread_create error. */
+int bench_pthreads_for(unsigned parts, size_t n,
+		       void (*body)(size_t i, void *ctx), void *ctx);
+
+/* wait_parked for runtimes that cannot report parking: waits, at most
+ * `timeout_ns`, until every thread of the process other than the caller
+ * is asleep in the kernel (state S or D in /proc/self/task/TID/stat) at
+ * one scan. Returns 0, ETIMEDOUT, or an errno from reading /proc. Every
+ * thread counts, so a process should hold one runtime's threads only, or
+ * the others' threads asleep (they are, once idle: see bench/procwait.c). */
+int bench_wait_threads_asleep(uint64_t timeout_ns);
 
 /* Monotonic clock in nanoseconds. */
 static inline uint64_t bench_now_ns(void)
@@ -118,5 +167,9 @@ static inline void bench_sleep_ns(uint64_t ns)
 	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
 		;
 }
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* MTPOOL_BENCH_BENCH_H */

@@ -9,7 +9,8 @@
  *   machine    how many CPUs raw pthreads get right now, at the start and
  *              the end (a shared machine gives fewer than it has);
  *   detached   1M empty tasks spawned from the main thread, then quiesce;
- *   for 10M    a[i] = i*2+1 over 10M items, against the plain loop;
+ *   for 10M    a[i] = i*2+1 over 10M items, against the plain loop and
+ *              against the same body split in halves on raw pthreads;
  *   map 64     20,000 maps of 64 tiny items;
  *   fib(32)    a spawn per call, no cutoff; on one worker for the
  *              per-spawn overhead, on all workers for the speedup;
@@ -18,12 +19,17 @@
  *   idle CPU   CPU burned by the warm, parked pool over one second;
  *   oversub    fib and for 10M again with 8 workers, as a ratio.
  * Each figure is the median of --reps repetitions (5); a row prints the
- * value, the sequential baseline, the issue's target and PASS/MISS.
+ * value, the sequential baseline, the issue's target and PASS/MISS. A row
+ * a runtime cannot do prints N/A and the runtime's reason (bench.h).
  *
  * Usage
  * =====
- *   mtbench [--runtime NAME] [--threads N] [--reps N] [--quick]
- *           [--csv FILE] [--oversub N] [--timeout SEC] [--strict]
+ *   mtbench [--runtime NAME[,NAME...]|all] [--threads N] [--reps N]
+ *           [--quick] [--csv FILE] [--oversub N] [--timeout SEC] [--strict]
+ *
+ * The default runtime is mtpool; `all` runs every compiled-in runtime in
+ * turn, `seq` runs the sequential baselines as if they were a runtime (a
+ * column of the comparison, bench/compare.sh).
  *
  * Exit status: 0; 1 if any result was wrong or a runtime call failed;
  * 2 for a usage error or when the watchdog (--timeout) fired; 3 with
@@ -61,8 +67,21 @@
  * array of samples. */
 #define MAX_REPS 100u
 
+/* The compiled-in runtimes, in the order `--runtime all` runs them. */
 static const struct bench_runtime *const runtimes[] = {
 	&bench_rt_mtpool,
+#ifdef MTBENCH_HAVE_OPENMP
+	&bench_rt_openmp,
+#endif
+#ifdef MTBENCH_HAVE_TBB
+	&bench_rt_tbb,
+#endif
+#ifdef MTBENCH_HAVE_GLIB
+	&bench_rt_glib,
+#endif
+#ifdef MTBENCH_HAVE_UV
+	&bench_rt_uv,
+#endif
 };
 
 #define NRUNTIMES (sizeof runtimes / sizeof runtimes[0])
@@ -113,7 +132,7 @@ static const char *volatile stage = "start-up";
 
 /* Row names that carry the sizes in use, built once by make_labels(). */
 static struct {
-	char fill[64], fill_sp[64];
+	char fill[64], fill_sp[64], fill_pt[64];
 	char fib[64], fib_sp[64], fib1[64];
 	char over_fib[64], over_fill[64];
 } lbl;
@@ -249,6 +268,16 @@ static struct row row_new(const char *workload, const char *unit,
 	return r;
 }
 
+/* Emits r as N/A with the runtime's reason (NULL: none given). */
+static void emit_na(const struct bench_runtime *rt, struct row *r,
+		    const char *why)
+{
+	r->value = NAN;
+	r->result = "N/A";
+	snprintf(r->baseline, sizeof r->baseline, "%s", why ? why : "");
+	emit(rt, r);
+}
+
 /* ---- repetition ---- */
 
 /* One timed repetition: stores its figure in *out; returns 0, a positive
@@ -324,7 +353,7 @@ static void wl_detached(const struct bench_runtime *rt)
 	int err;
 
 	if (!rt->spawn_detached || !rt->quiesce) {
-		emit(rt, &r);
+		emit_na(rt, &r, rt->why_no_detached);
 		return;
 	}
 	err = detached_check(rt);
@@ -433,7 +462,7 @@ static void wl_small_maps(const struct bench_runtime *rt)
 	int err;
 
 	if (!rt->map) {
-		emit(rt, &r);
+		emit_na(rt, &r, rt->why_no_for);
 		return;
 	}
 	for (size_t i = 0; i < sz.small_n; i++)
@@ -544,8 +573,8 @@ static void wl_unbalanced(const struct bench_runtime *rt)
 	int err;
 
 	if (!rt->parallel_for) {
-		emit(rt, &r);
-		emit(rt, &r2);
+		emit_na(rt, &r, rt->why_no_for);
+		emit_na(rt, &r2, rt->why_no_for);
 		return;
 	}
 	c.hits = malloc(sz.unbal_n);
@@ -631,8 +660,11 @@ static void wl_wake(const struct bench_runtime *rt)
 
 	med.n = p99.n = n;
 	if (!rt->wait_parked || !rt->spawn_detached || !rt->quiesce) {
-		emit(rt, &med);
-		emit(rt, &p99);
+		const char *why = rt->wait_parked ? rt->why_no_detached
+						  : rt->why_no_parked;
+
+		emit_na(rt, &med, why);
+		emit_na(rt, &p99, why);
 		return;
 	}
 	s = malloc(n * sizeof *s);
@@ -727,7 +759,8 @@ static void wl_idle_one(const struct bench_runtime *rt, struct row *r,
 	int err;
 
 	if (!rt->parallel_for || (parked && !rt->wait_parked)) {
-		emit(rt, r);
+		emit_na(rt, r, rt->parallel_for ? rt->why_no_parked
+						: rt->why_no_for);
 		return;
 	}
 	idle_unparked = 0;
@@ -820,17 +853,58 @@ struct figures {
 	double fib_seq, fib_par;   /* ms */
 };
 
+/* One repetition of the raw-pthreads baseline (bench_pthreads_for). */
+static int fill_pt_once(const struct bench_runtime *rt, void *ctx,
+			double *out)
+{
+	uint64_t *a = ctx, t0;
+	int err;
+
+	(void)rt;
+	memset(a, 0, sz.fill * sizeof *a);
+	t0 = bench_now_ns();
+	if ((err = bench_pthreads_for(opt.threads, sz.fill, fill_body, a)) != 0)
+		return err;
+	*out = (double)(bench_now_ns() - t0) / (double)sz.fill;
+	return fill_check(a, sz.fill);
+}
+
+/* The same body through the same pointer, split in one part per worker on
+ * raw pthreads: what the machine gives a balanced loop with no pool at
+ * all. On a VM whose vCPUs share a core this is far below W x, and a
+ * pool's speedup must be read against it, not against W. */
+static void wl_fill_pthreads(const struct bench_runtime *rt, double calls)
+{
+	struct row r = row_new(lbl.fill_pt, "ns/item", NAN);
+	uint64_t *a = malloc(sz.fill * sizeof *a);
+	double pt = NAN;
+	int err = a ? median_of(rt, fill_pt_once, a, &pt) : ENOMEM;
+
+	free(a);
+	if (err != 0)
+		row_fail(rt, &r, err);
+	else {
+		r.value = pt;
+		snprintf(r.baseline, sizeof r.baseline,
+			 "%u halves; %.2fx over call loop", opt.threads,
+			 calls / pt);
+	}
+	emit(rt, &r);
+}
+
 static void wl_fill(const struct bench_runtime *rt, struct figures *f)
 {
 	struct row r = row_new(lbl.fill, "ns/item", NAN);
 	struct row sp = row_new(lbl.fill_sp, "x", NAN);
+	struct row pt = row_new(lbl.fill_pt, "ns/item", NAN);
 	double calls = NAN; /* the seq loop calling fill_body per item */
 	int err;
 
 	f->fill_par = NAN;
 	if (!rt->parallel_for) {
-		emit(rt, &r);
-		emit(rt, &sp);
+		emit_na(rt, &r, rt->why_no_for);
+		emit_na(rt, &sp, rt->why_no_for);
+		emit_na(rt, &pt, rt->why_no_for);
 		return;
 	}
 	err = fill_median(&bench_rt_seq, 1, &f->fill_seq);
@@ -851,6 +925,10 @@ static void wl_fill(const struct bench_runtime *rt, struct figures *f)
 	}
 	emit(rt, &r);
 	emit(rt, &sp);
+	if (err == 0)
+		wl_fill_pthreads(rt, calls);
+	else
+		emit(rt, &pt);
 }
 
 static void wl_fib(const struct bench_runtime *rt, struct figures *f)
@@ -861,8 +939,8 @@ static void wl_fib(const struct bench_runtime *rt, struct figures *f)
 
 	f->fib_par = NAN;
 	if (!rt->fib) {
-		emit(rt, &r);
-		emit(rt, &sp);
+		emit_na(rt, &r, rt->why_no_fib);
+		emit_na(rt, &sp, rt->why_no_fib);
 		return;
 	}
 	err = median_of(&bench_rt_seq, fib_once, NULL, &f->fib_seq);
@@ -883,13 +961,17 @@ static void wl_fib(const struct bench_runtime *rt, struct figures *f)
 	emit(rt, &sp);
 }
 
-/* Starts rt with `threads` workers; on failure marks `r` and returns it. */
+/* Starts rt with `threads` workers; on failure marks `r` and returns the
+ * error. ENOTSUP (the runtime cannot have that many workers in this
+ * process) is no failure: `r` prints N/A with the runtime's reason. */
 static int start(const struct bench_runtime *rt, unsigned threads,
 		 struct row *r)
 {
 	int err = rt->init(threads);
 
-	if (err != 0) {
+	if (err == ENOTSUP)
+		emit_na(rt, r, rt->why_no_resize);
+	else if (err != 0) {
 		row_fail(rt, r, err);
 		emit(rt, r);
 	}
@@ -933,7 +1015,7 @@ static void run_one_worker(const struct bench_runtime *rt,
 	int err;
 
 	if (!rt->fib || isnan(f->fib_par)) {
-		emit(rt, &r);
+		emit_na(rt, &r, rt->fib ? NULL : rt->why_no_fib);
 		return;
 	}
 	if (start(rt, 1, &r) != 0)
@@ -969,10 +1051,13 @@ static void run_oversubscribed(const struct bench_runtime *rt,
 	struct row rf = row_new(lbl.over_fib, "x", 1.5);
 	struct row rm = row_new(lbl.over_fill, "x", 1.5);
 	double fib = NAN, fill = NAN;
-	int err_fib = 0, err_fill = 0;
+	int err_fib = 0, err_fill = 0, err;
 
-	if (start(rt, opt.oversub, &rf) != 0)
+	if ((err = start(rt, opt.oversub, &rf)) != 0) {
+		if (err == ENOTSUP)
+			emit_na(rt, &rm, rt->why_no_resize);
 		return;
+	}
 	if (rt->fib && !isnan(f->fib_par))
 		err_fib = median_of(rt, fib_once, NULL, &fib);
 	stage = rm.workload;
@@ -980,11 +1065,11 @@ static void run_oversubscribed(const struct bench_runtime *rt,
 		err_fill = fill_median(rt, 0, &fill);
 	stop(rt);
 	if (isnan(fib) && err_fib == 0)
-		emit(rt, &rf);
+		emit_na(rt, &rf, rt->fib ? NULL : rt->why_no_fib);
 	else
 		oversub_row(rt, &rf, err_fib, fib, f->fib_par);
 	if (isnan(fill) && err_fill == 0)
-		emit(rt, &rm);
+		emit_na(rt, &rm, rt->parallel_for ? NULL : rt->why_no_for);
 	else
 		oversub_row(rt, &rm, err_fill, fill, f->fill_par);
 }
@@ -1013,15 +1098,18 @@ static void run_runtime(const struct bench_runtime *rt)
 static void usage(FILE *to)
 {
 	fprintf(to,
-		"usage: mtbench [--runtime NAME] [--threads N] [--reps N] "
-		"[--quick]\n"
-		"               [--csv FILE] [--oversub N] [--timeout SEC] "
-		"[--strict]\n"
-		"  --runtime NAME  run one runtime (default: all):");
+		"usage: mtbench [--runtime NAME[,NAME...]|all] [--threads N] "
+		"[--reps N]\n"
+		"               [--quick] [--csv FILE] [--oversub N] "
+		"[--timeout SEC] [--strict]\n"
+		"  --runtime LIST  runtimes to run, in that order (default "
+		"mtpool);\n"
+		"                  `all` = every compiled-in one:");
 	for (size_t i = 0; i < NRUNTIMES; i++)
 		fprintf(to, " %s", runtimes[i]->name);
 	fprintf(to,
 		"\n"
+		"                  `seq` = the sequential baselines as a runtime\n"
 		"  --threads N     workers (default: online CPUs)\n"
 		"  --reps N        repetitions per figure, 1..%u (default 5, "
 		"quick 3)\n"
@@ -1134,6 +1222,8 @@ static void make_labels(void)
 	fmt_count(n, sizeof n, sz.fill);
 	snprintf(lbl.fill, sizeof lbl.fill, "for %s items", n);
 	snprintf(lbl.fill_sp, sizeof lbl.fill_sp, "for %s items: speedup", n);
+	snprintf(lbl.fill_pt, sizeof lbl.fill_pt, "for %s items: raw pthreads",
+		 n);
 	snprintf(lbl.over_fill, sizeof lbl.over_fill,
 		 "oversub %uw: for %s ratio", opt.oversub, n);
 	snprintf(lbl.fib, sizeof lbl.fib, "fib(%u) all workers", sz.fib_n);
@@ -1170,30 +1260,62 @@ static int setup(int argc, char **argv)
 	return 0;
 }
 
-static const struct bench_runtime *find_runtime(const char *name)
+/* The runtime called `name` (len bytes), or NULL. */
+static const struct bench_runtime *find_runtime(const char *name, size_t len)
 {
 	for (size_t i = 0; i < NRUNTIMES; i++)
-		if (strcmp(runtimes[i]->name, name) == 0)
+		if (strlen(runtimes[i]->name) == len &&
+		    strncmp(runtimes[i]->name, name, len) == 0)
 			return runtimes[i];
+	if (len == 3 && strncmp(name, "seq", 3) == 0)
+		return &bench_rt_seq;
 	return NULL;
+}
+
+/* Resolves --runtime into list[0 .. *n-1]; EINVAL (after a message) for
+ * an unknown name, E2BIG for more names than the list holds. */
+static int select_runtimes(const struct bench_runtime **list, size_t max,
+			   size_t *n)
+{
+	const char *s = opt.runtime ? opt.runtime : "mtpool";
+	size_t len;
+
+	*n = 0;
+	if (strcmp(s, "all") == 0) {
+		for (size_t i = 0; i < NRUNTIMES && i < max; i++)
+			list[(*n)++] = runtimes[i];
+		return 0;
+	}
+	for (; *s != '\0'; s += len + (s[len] == ',')) {
+		len = strcspn(s, ",");
+		if (*n == max)
+			return E2BIG;
+		if (!(list[*n] = find_runtime(s, len))) {
+			fprintf(stderr, "mtbench: unknown runtime '%.*s'\n",
+				(int)len, s);
+			return EINVAL;
+		}
+		(*n)++;
+	}
+	return *n > 0 ? 0 : EINVAL;
 }
 
 int main(int argc, char **argv)
 {
+	const struct bench_runtime *list[16];
+	size_t nlist;
 	int status = setup(argc, argv);
 
 	if (status != 0)
 		return status;
-	if (opt.runtime && !find_runtime(opt.runtime)) {
-		fprintf(stderr, "mtbench: unknown runtime '%s'\n", opt.runtime);
+	if (select_runtimes(list, sizeof list / sizeof list[0], &nlist) != 0) {
 		usage(stderr);
 		return 2;
 	}
 	stage = "idle floor";
 	idle_floor = measure_idle_floor();
-	for (size_t i = 0; i < NRUNTIMES; i++)
-		if (!opt.runtime || runtimes[i] == find_runtime(opt.runtime))
-			run_runtime(runtimes[i]);
+	for (size_t i = 0; i < nlist; i++)
+		run_runtime(list[i]);
 	if (csv && fclose(csv) != 0) {
 		fprintf(stderr, "mtbench: %s: %s\n", opt.csv, strerror(errno));
 		failed = 1;
