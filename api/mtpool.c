@@ -190,6 +190,17 @@ int mt_for(mt_pool *pool, size_t n, void (*body)(size_t i, void *ctx),
 	return run_batch(pool, &b);
 }
 
+int mt_for_range(mt_pool *pool, size_t n,
+		 void (*body)(size_t lo, size_t hi, void *ctx), void *ctx)
+{
+	if (body == NULL)
+		return EINVAL;
+	if (n == 0)
+		return 0;
+	struct mt_batch b = { .n = n, .range_body = body, .ctx = ctx };
+	return run_batch(pool, &b);
+}
+
 /* ---- groups ---- */
 
 #define MT_GROUP_MAGIC 0x6d744750u /* "mtGP": catches uninitialised groups */

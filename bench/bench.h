@@ -71,6 +71,12 @@ struct bench_runtime {
 	 * all have returned, their effects visible to the caller. */
 	int (*parallel_for)(size_t n, void (*body)(size_t i, void *ctx),
 			    void *ctx);
+	/* body(lo, hi, ctx) over chunks that partition 0 .. n-1, chosen by
+	 * the runtime; blocks as above. The range form a runtime offers for
+	 * loops whose body the compiler should vectorise. NULL: N/A. */
+	int (*parallel_for_range)(size_t n,
+				  void (*body)(size_t lo, size_t hi, void *ctx),
+				  void *ctx);
 	/* results[i] = fn(params[i]) for i in 0 .. n-1; blocks as above. */
 	int (*map)(void *(*fn)(void *param), void *const *params,
 		   void **results /* OUT */, size_t n);
@@ -94,6 +100,7 @@ struct bench_runtime {
 	 * baseline column of the N/A rows. NULL when the operation exists. */
 	const char *why_no_detached; /* spawn_detached, quiesce */
 	const char *why_no_for;	     /* parallel_for, map */
+	const char *why_no_range;    /* parallel_for_range */
 	const char *why_no_fib;
 	const char *why_no_parked; /* wait_parked */
 	const char *why_no_resize; /* init() -> ENOTSUP */

@@ -72,6 +72,13 @@ static int rt_parallel_for(size_t n, void (*body)(size_t i, void *ctx),
 	return mt_for(pool, n, body, ctx);
 }
 
+static int rt_parallel_for_range(size_t n,
+				 void (*body)(size_t lo, size_t hi, void *ctx),
+				 void *ctx)
+{
+	return mt_for_range(pool, n, body, ctx);
+}
+
 static int rt_map(void *(*fn)(void *param), void *const *params,
 		  void **results, size_t n)
 {
@@ -171,6 +178,7 @@ const struct bench_runtime bench_rt_mtpool = {
 	.spawn_detached = rt_spawn_detached,
 	.quiesce = rt_quiesce,
 	.parallel_for = rt_parallel_for,
+	.parallel_for_range = rt_parallel_for_range,
 	.map = rt_map,
 	.fib = rt_fib,
 	.wait_parked = rt_wait_parked,

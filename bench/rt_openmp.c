@@ -77,6 +77,23 @@ static int omp_parallel_for(size_t n, void (*body)(size_t i, void *ctx),
 	return 0;
 }
 
+/* OpenMP has no range callback; the idiom is a static split, one block
+ * per thread, which is what `parallel for schedule(static)` does. */
+static int omp_parallel_for_range(size_t n,
+				  void (*body)(size_t lo, size_t hi, void *ctx),
+				  void *ctx)
+{
+#pragma omp parallel
+	{
+		size_t t = (size_t)omp_get_thread_num();
+		size_t nt = (size_t)omp_get_num_threads();
+		size_t lo = n * t / nt, hi = n * (t + 1) / nt;
+		if (lo < hi)
+			body(lo, hi, ctx);
+	}
+	return 0;
+}
+
 static int omp_map(void *(*fn)(void *param), void *const *params,
 		   void **results, size_t n)
 {
@@ -119,6 +136,7 @@ const struct bench_runtime bench_rt_openmp = {
 	.init = omp_init,
 	.fini = omp_fini,
 	.parallel_for = omp_parallel_for,
+	.parallel_for_range = omp_parallel_for_range,
 	.map = omp_map,
 	.fib = omp_fib,
 	.wait_parked = bench_wait_threads_asleep,

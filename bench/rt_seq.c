@@ -62,6 +62,14 @@ static int seq_parallel_for(size_t n, void (*body)(size_t i, void *ctx),
 	return 0;
 }
 
+static int seq_parallel_for_range(size_t n,
+				  void (*body)(size_t lo, size_t hi, void *ctx),
+				  void *ctx)
+{
+	body(0, n, ctx);
+	return 0;
+}
+
 static int seq_map(void *(*fn)(void *param), void *const *params,
 		   void **results, size_t n)
 {
@@ -135,6 +143,7 @@ const struct bench_runtime bench_rt_seq = {
 	.spawn_detached = seq_spawn_detached,
 	.quiesce = seq_quiesce,
 	.parallel_for = seq_parallel_for,
+	.parallel_for_range = seq_parallel_for_range,
 	.map = seq_map,
 	.fib = seq_fib,
 	.wait_parked = NULL,

@@ -144,6 +144,19 @@ int tbb_parallel_for(size_t n, void (*body)(size_t i, void *ctx), void *ctx)
 	return 0;
 }
 
+int tbb_parallel_for_range(size_t n,
+			   void (*body)(size_t lo, size_t hi, void *ctx),
+			   void *ctx)
+{
+	live->fj.execute([&] {
+		tbb::parallel_for(tbb::blocked_range<size_t>(0, n),
+				  [&](const tbb::blocked_range<size_t> &r) {
+					  body(r.begin(), r.end(), ctx);
+				  });
+	});
+	return 0;
+}
+
 int tbb_map(void *(*fn)(void *param), void *const *params, void **results,
 	    size_t n)
 {
@@ -193,11 +206,13 @@ extern "C" const struct bench_runtime bench_rt_tbb = {
 	.spawn_detached = tbb_spawn_detached,
 	.quiesce = tbb_quiesce,
 	.parallel_for = tbb_parallel_for,
+	.parallel_for_range = tbb_parallel_for_range,
 	.map = tbb_map,
 	.fib = tbb_fib,
 	.wait_parked = bench_wait_threads_asleep,
 	.why_no_detached = nullptr,
 	.why_no_for = nullptr,
+	.why_no_range = nullptr,
 	.why_no_fib = nullptr,
 	.why_no_parked = nullptr,
 	.why_no_resize = nullptr,

@@ -31,7 +31,9 @@ static int claim_chunk(struct mt_batch *b, size_t *lo, size_t *hi)
 
 static void run_chunk(struct mt_batch *b, size_t lo, size_t hi)
 {
-	if (b->map_fn != NULL) {
+	if (b->range_body != NULL) {
+		b->range_body(lo, hi, b->ctx);
+	} else if (b->map_fn != NULL) {
 		for (size_t i = lo; i < hi; i++)
 			b->results[i] = b->map_fn(b->params[i]);
 	} else {

@@ -262,6 +262,16 @@ MT_API int mt_for(mt_pool *pool, size_t n, void (*body)(size_t i, void *ctx),
 		  void *ctx);
 
 /*
+ * As mt_for, but body(lo, hi, ctx) gets a whole chunk [lo, hi) of indices
+ * at a time: the chunks partition 0 .. n-1, each index in exactly one.
+ * For trivial items this lets the compiler vectorise the loop inside the
+ * body, where mt_for pays an indirect call per index. Errors as mt_for.
+ */
+MT_API int mt_for_range(mt_pool *pool, size_t n,
+			void (*body)(size_t lo, size_t hi, void *ctx),
+			void *ctx);
+
+/*
  * Fork-join group, allocated by the caller (usually on the stack): no
  * malloc per group. The fields are private.
  *
