@@ -29,17 +29,33 @@ static int claim_chunk(struct mt_batch *b, size_t *lo, size_t *hi)
 	}
 }
 
+/* The loops copy the batch's fields into locals first: the compiler must
+ * otherwise reload them after every call (the callee might write *b). */
+static void run_map_chunk(const struct mt_batch *b, size_t lo, size_t hi)
+{
+	void *(*fn)(void *) = b->map_fn;
+	void *const *params = b->params;
+	void **results = b->results;
+	for (size_t i = lo; i < hi; i++)
+		results[i] = fn(params[i]);
+}
+
+static void run_for_chunk(const struct mt_batch *b, size_t lo, size_t hi)
+{
+	void (*body)(size_t, void *) = b->body;
+	void *ctx = b->ctx;
+	for (size_t i = lo; i < hi; i++)
+		body(i, ctx);
+}
+
 static void run_chunk(struct mt_batch *b, size_t lo, size_t hi)
 {
-	if (b->range_body != NULL) {
+	if (b->range_body != NULL)
 		b->range_body(lo, hi, b->ctx);
-	} else if (b->map_fn != NULL) {
-		for (size_t i = lo; i < hi; i++)
-			b->results[i] = b->map_fn(b->params[i]);
-	} else {
-		for (size_t i = lo; i < hi; i++)
-			b->body(i, b->ctx);
-	}
+	else if (b->map_fn != NULL)
+		run_map_chunk(b, lo, hi);
+	else
+		run_for_chunk(b, lo, hi);
 }
 
 static void run_chunks(struct mt_batch *b)

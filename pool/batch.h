@@ -32,7 +32,9 @@
 
 struct mt_batch {
 	_Alignas(MT_CACHELINE) _Atomic size_t next; /* A: next unclaimed item */
-	size_t n;			 /* I */
+	/* The read-only fields start a line of their own: every participant's
+	 * CAS on `next` would otherwise evict the fields they all read. */
+	_Alignas(MT_CACHELINE) size_t n; /* I */
 	unsigned participants;		 /* I: caller + join tasks */
 	/* The work: map (fn, params, results), for (body, ctx) or
 	 * for_range (range_body, ctx); exactly one function is set. */
