@@ -3,6 +3,7 @@
  */
 #include "latch.h"
 
+#include <assert.h>
 #include <errno.h>
 
 #include "futex.h"
@@ -26,6 +27,7 @@ void mt__latch_count_down(struct mt_latch *l)
 	 * After this RMW the latch may be gone: only the address is used. */
 	uint32_t old = atomic_fetch_sub_explicit(&l->word, 2u,
 						 memory_order_release);
+	assert((old >> 1) > 0); /* more count-downs than adds */
 	if (old == (2u | MT_LATCH_WAITER))
 		mt__os_wake((const uint32_t *)&l->word, 1);
 }

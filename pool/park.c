@@ -55,6 +55,7 @@
 #include "pool.h"
 
 #include <sched.h>
+#include <assert.h>
 #include <limits.h>
 #include <linux/futex.h>
 #include <sys/syscall.h>
@@ -225,7 +226,10 @@ static int cancel_sleep(struct mt_worker *w)
 						     memory_order_acq_rel,
 						     memory_order_relaxed))
 		return 0; /* a waker claimed us and bumped the event count */
-	atomic_fetch_sub_explicit(&w->pool->n_sleeping, 1, memory_order_seq_cst);
+	uint32_t before = atomic_fetch_sub_explicit(&w->pool->n_sleeping, 1,
+						    memory_order_seq_cst);
+	assert(before > 0); /* we counted ourselves in before announcing */
+	(void)before;
 	return 1;
 }
 

@@ -21,6 +21,7 @@
  */
 #include "pool.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -364,6 +365,7 @@ int mt_pool_destroy_counted(mt_pool *pool, mt_shutdown how, uint64_t *discarded)
 	if (discarded != NULL)
 		*discarded = collect_discarded(pool);
 	free_leftovers(pool);
+	assert(mt__detached_pending(pool) == 0); /* nothing detached lost */
 	free_pool(pool, pool->nworkers, 1);
 	return 0;
 }
