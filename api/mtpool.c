@@ -282,8 +282,13 @@ int mt_group_spawn(mt_group *group, void (*fn)(void *arg), void *arg)
 int mt_group_wait(mt_group *group)
 {
 	struct group_impl *g = group != NULL ? group_of(group) : NULL;
+	int err = 0;
 	if (g == NULL)
 		return EINVAL;
+	/* In a fork child the parent's workers that would run the group's
+	 * tasks do not exist: waiting would never end. */
+	if (mt__resolve_pool(g->pool, &err) == NULL)
+		return err;
 	mt__wait_latch(g->pool, &g->latch);
 	if (g->admitted) {
 		g->admitted = 0;

@@ -392,6 +392,8 @@ static int use_inherited_group_in_child(mt_group *g)
 		return 70;
 	if (atomic_load(&inherited_calls) != 0)
 		return 71;
+	if (mt_group_wait(g) != ECHILD) /* waiting would never end here */
+		return 72;
 	return 0;
 }
 

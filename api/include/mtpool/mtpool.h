@@ -316,7 +316,8 @@ MT_API int mt_group_spawn(mt_group *group, void (*fn)(void *arg), void *arg);
 /*
  * Blocks until every task spawned into the group has returned; a worker
  * runs other tasks meanwhile. Returns 0, or EINVAL (group NULL or not
- * initialised). All effects of the group's tasks are visible to the
+ * initialised), or ECHILD (the group's pool was created before fork(), in
+ * the child: its tasks would never run there). All effects of the group's tasks are visible to the
  * caller on return.
  */
 MT_API int mt_group_wait(mt_group *group);
