@@ -16,6 +16,8 @@
 #include <criterion/criterion.h>
 #include <mtpool/mtpool.h>
 
+#include "../common/mt_test.h"
+
 #include <errno.h>
 #include <pthread.h>
 #include <semaphore.h>
@@ -201,26 +203,19 @@ Test(fork, child_can_use_the_default_pool, .timeout = 60)
 
 /* fork while the parent's workers are busy: the child must not inherit
  * their queued tasks' state in a way that blocks it. */
-static sem_t busy_started, busy_release;
+static struct mt_test_gate busy_gate;
 
 static void busy(void *arg)
 {
 	(void)arg;
-	sem_post(&busy_started);
-	while (sem_wait(&busy_release) != 0)
-		;
+	mt_test_gate_enter(&busy_gate);
 }
 
 Test(fork, child_can_use_the_default_pool_while_parent_workers_are_busy, .timeout = 60)
 {
 	cr_assert_eq(setenv("MTPOOL_THREADS", "2", 1), 0);
-	cr_assert_eq(sem_init(&busy_started, 0, 0), 0);
-	cr_assert_eq(sem_init(&busy_release, 0, 0), 0);
-	for (int i = 0; i < 2; i++)
-		cr_assert_eq(mt_spawn(NULL, busy, NULL), 0);
-	for (int i = 0; i < 2; i++)
-		while (sem_wait(&busy_started) != 0)
-			;
+	mt_test_gate_init(&busy_gate);
+	mt_test_gate_block(&busy_gate, NULL, 2, busy);
 	/* Both workers are inside busy(); more work is queued behind them. */
 	for (int i = 0; i < 100; i++)
 		cr_assert_eq(mt_spawn(NULL, child_count, NULL), 0);
@@ -229,8 +224,7 @@ Test(fork, child_can_use_the_default_pool_while_parent_workers_are_busy, .timeou
 	if (pid == 0)
 		_exit(use_default_pool_in_child());
 	check_child_status(pid);
-	for (int i = 0; i < 2; i++)
-		sem_post(&busy_release);
+	mt_test_gate_open(&busy_gate, 2);
 	cr_assert_eq(mt_quiesce(NULL), 0);
 	cr_assert_eq(atomic_load(&child_counter), 100);
 }

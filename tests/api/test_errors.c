@@ -20,6 +20,8 @@
 #include <criterion/criterion.h>
 #include <mtpool/mtpool.h>
 
+#include "../common/mt_test.h"
+
 #include "alloc.h"
 
 #include <errno.h>
@@ -27,14 +29,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-
-static mt_pool *make_pool(unsigned threads)
-{
-	mt_config cfg = {.threads = threads};
-	mt_pool *p = mt_pool_create(&cfg);
-	cr_assert_not_null(p, "mt_pool_create(%u) failed: errno %d", threads, errno);
-	return p;
-}
 
 static void fail_all_allocs(void)
 {
@@ -118,7 +112,7 @@ static void check_pool_still_works(mt_pool *p)
 
 Test(enomem, spawn_is_refused_or_runs_exactly_once, .timeout = 60)
 {
-	mt_pool *p = make_pool(2);
+	mt_pool *p = mt_test_pool(2);
 	fail_all_allocs();
 	for (uintptr_t i = 0; i < N; i++)
 		rcs[i] = mt_spawn(p, run_slot, (void *)i);
@@ -139,7 +133,7 @@ static void run_copied_slot(void *arg)
 
 Test(enomem, spawn_copy_inline_size_is_refused_or_runs_exactly_once, .timeout = 60)
 {
-	mt_pool *p = make_pool(2);
+	mt_pool *p = mt_test_pool(2);
 	unsigned char buf[MT_SPAWN_INLINE_BYTES] = {0};
 	fail_all_allocs();
 	for (uintptr_t i = 0; i < N; i++) {
@@ -165,7 +159,7 @@ static void large_task(void *arg)
 
 Test(enomem, spawn_copy_larger_than_inline_is_ENOMEM, .timeout = 60)
 {
-	mt_pool *p = make_pool(2);
+	mt_pool *p = mt_test_pool(2);
 	static const size_t sizes[] = {MT_SPAWN_INLINE_BYTES + 1, 4096, 1u << 20};
 	unsigned char *buf = calloc(1, 1u << 20);
 	cr_assert_not_null(buf);
@@ -188,7 +182,7 @@ Test(enomem, spawn_copy_larger_than_inline_is_ENOMEM, .timeout = 60)
  * when the second fails. */
 Test(enomem, spawn_copy_large_with_one_failure_at_each_position, .timeout = 60)
 {
-	mt_pool *p = make_pool(2);
+	mt_pool *p = mt_test_pool(2);
 	unsigned char buf[4096];
 	memset(buf, 0x5A, sizeof buf);
 	unsigned accepted = 0;
@@ -217,7 +211,7 @@ static void *map_fn(void *x)
 Test(enomem, map_is_refused_before_any_call_or_completes, .timeout = 60)
 {
 	enum { M = 200003 };
-	mt_pool *p = make_pool(2);
+	mt_pool *p = mt_test_pool(2);
 	void **params = malloc(M * sizeof *params);
 	void **results = calloc(M, sizeof *results);
 	cr_assert(params && results);
@@ -253,7 +247,7 @@ static void for_body(size_t i, void *ctx)
 Test(enomem, for_is_refused_before_any_call_or_completes, .timeout = 60)
 {
 	enum { M = 200003 };
-	mt_pool *p = make_pool(2);
+	mt_pool *p = mt_test_pool(2);
 	fail_all_allocs();
 	int rc = mt_for(p, M, for_body, NULL);
 	disarm();
@@ -269,7 +263,7 @@ Test(enomem, for_is_refused_before_any_call_or_completes, .timeout = 60)
 
 Test(enomem, group_spawn_is_refused_or_runs_exactly_once, .timeout = 60)
 {
-	mt_pool *p = make_pool(2);
+	mt_pool *p = mt_test_pool(2);
 	mt_group g;
 	cr_assert_eq(mt_group_init(&g, p), 0);
 	fail_all_allocs();
@@ -307,7 +301,7 @@ static void spawn_children_failing(void *arg)
 
 Test(enomem, spawn_from_worker_is_refused_or_runs_exactly_once, .timeout = 60)
 {
-	mt_pool *p = make_pool(1);
+	mt_pool *p = mt_test_pool(1);
 	cr_assert_eq(mt_spawn(p, spawn_children_failing, NULL), 0);
 	cr_assert_eq(mt_quiesce(p), 0);
 	for (size_t i = 0; i < CHILDREN; i++) {
@@ -343,7 +337,7 @@ static void spawn_children_then_fail(void *arg)
 
 Test(enomem, single_failure_during_worker_spawns_loses_nothing, .timeout = 60)
 {
-	mt_pool *p = make_pool(1);
+	mt_pool *p = mt_test_pool(1);
 	cr_assert_eq(mt_spawn(p, spawn_children_then_fail, NULL), 0);
 	cr_assert_eq(mt_quiesce(p), 0);
 	unsigned refused = 0;

@@ -14,19 +14,13 @@
 #include <criterion/criterion.h>
 #include <mtpool/mtpool.h>
 
+#include "../common/mt_test.h"
+
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
-
-static mt_pool *make_pool(unsigned threads)
-{
-	mt_config cfg = {.threads = threads};
-	mt_pool *p = mt_pool_create(&cfg);
-	cr_assert_not_null(p, "mt_pool_create(%u) failed: errno %d", threads, errno);
-	return p;
-}
 
 /* ---- fib --------------------------------------------------------------- */
 
@@ -70,7 +64,7 @@ static void fib_task(void *arg)
 
 static void check_fib(unsigned threads, unsigned n)
 {
-	fib_pool = make_pool(threads);
+	fib_pool = mt_test_pool(threads);
 	struct fib_arg root = {.n = n};
 	mt_group g;
 	cr_assert_eq(mt_group_init(&g, fib_pool), 0);
@@ -101,7 +95,7 @@ Test(group, fib_25_matches_sequential_on_four_thread_pool, .timeout = 60)
  * worker. */
 Test(group, fib_20_from_main_thread_matches_sequential, .timeout = 60)
 {
-	fib_pool = make_pool(2);
+	fib_pool = mt_test_pool(2);
 	struct fib_arg root = {.n = 20};
 	fib_task(&root);
 	cr_assert_eq(atomic_load(&fib_errors), 0);
@@ -117,7 +111,7 @@ static void fib_detached(void *arg)
 
 Test(group, fib_22_from_a_detached_task_on_one_thread_pool, .timeout = 60)
 {
-	fib_pool = make_pool(1);
+	fib_pool = mt_test_pool(1);
 	struct fib_arg root = {.n = 22};
 	cr_assert_eq(mt_spawn(fib_pool, fib_detached, &root), 0);
 	cr_assert_eq(mt_quiesce(fib_pool), 0);
@@ -158,7 +152,7 @@ static void check_hits(unsigned expected)
 
 Test(group, wait_with_no_tasks_returns_0, .timeout = 60)
 {
-	mt_pool *p = make_pool(2);
+	mt_pool *p = mt_test_pool(2);
 	mt_group g;
 	cr_assert_eq(mt_group_init(&g, p), 0);
 	cr_assert_eq(mt_group_wait(&g), 0);
@@ -167,7 +161,7 @@ Test(group, wait_with_no_tasks_returns_0, .timeout = 60)
 
 Test(group, wide_group_runs_each_task_exactly_once, .timeout = 60)
 {
-	mt_pool *p = make_pool(3);
+	mt_pool *p = mt_test_pool(3);
 	mt_group g;
 	cr_assert_eq(mt_group_init(&g, p), 0);
 	for (uintptr_t i = 0; i < WIDE; i++)
@@ -182,7 +176,7 @@ Test(group, wide_group_runs_each_task_exactly_once, .timeout = 60)
 
 Test(group, can_be_reused_after_wait, .timeout = 60)
 {
-	mt_pool *p = make_pool(2);
+	mt_pool *p = mt_test_pool(2);
 	mt_group g;
 	for (unsigned round = 1; round <= 50; round++) {
 		cr_assert_eq(mt_group_init(&g, p), 0);
@@ -196,8 +190,8 @@ Test(group, can_be_reused_after_wait, .timeout = 60)
 
 Test(group, can_be_reused_on_another_pool_after_wait, .timeout = 60)
 {
-	mt_pool *a = make_pool(1);
-	mt_pool *b = make_pool(2);
+	mt_pool *a = mt_test_pool(1);
+	mt_pool *b = mt_test_pool(2);
 	mt_group g;
 	cr_assert_eq(mt_group_init(&g, a), 0);
 	for (uintptr_t i = 0; i < WIDE; i++)
@@ -224,7 +218,7 @@ static void must_not_run(void *arg)
 
 Test(group, init_NULL_group_is_EINVAL, .timeout = 60)
 {
-	mt_pool *p = make_pool(1);
+	mt_pool *p = mt_test_pool(1);
 	cr_assert_eq(mt_group_init(NULL, p), EINVAL);
 	cr_assert_eq(mt_group_init(NULL, NULL), EINVAL);
 	cr_assert_eq(mt_pool_destroy(p, MT_DRAIN), 0);
@@ -238,7 +232,7 @@ Test(group, spawn_NULL_group_is_EINVAL, .timeout = 60)
 
 Test(group, spawn_NULL_fn_is_EINVAL_and_group_still_works, .timeout = 60)
 {
-	mt_pool *p = make_pool(2);
+	mt_pool *p = mt_test_pool(2);
 	mt_group g;
 	cr_assert_eq(mt_group_init(&g, p), 0);
 	cr_assert_eq(mt_group_spawn(&g, NULL, NULL), EINVAL);
@@ -313,7 +307,7 @@ static unsigned self_tree_size(void)
 
 static void check_self_spawn(unsigned threads)
 {
-	mt_pool *p = make_pool(threads);
+	mt_pool *p = mt_test_pool(threads);
 	mt_group g;
 	cr_assert_eq(mt_group_init(&g, p), 0);
 	struct self_arg root = {.g = &g, .depth = SELF_DEPTH};
@@ -373,7 +367,7 @@ static void *group_user(void *arg)
 
 Test(group, independent_groups_from_four_external_threads, .timeout = 60)
 {
-	shared_pool = make_pool(2);
+	shared_pool = mt_test_pool(2);
 	pthread_t t[WAITERS];
 	for (int k = 0; k < WAITERS; k++)
 		cr_assert_eq(pthread_create(&t[k], NULL, group_user, NULL), 0);

@@ -19,10 +19,11 @@
 #include <criterion/criterion.h>
 #include <mtpool/mtpool.h>
 
+#include "../common/mt_test.h"
+
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
-#include <semaphore.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -30,51 +31,23 @@
 #include <string.h>
 #include <unistd.h>
 
-static void sem_wait_intr(sem_t *s)
-{
-	while (sem_wait(s) != 0)
-		cr_assert_eq(errno, EINTR);
-}
-
-static mt_pool *make_pool(unsigned threads)
-{
-	mt_config cfg = {.threads = threads};
-	mt_pool *p = mt_pool_create(&cfg);
-	cr_assert_not_null(p, "mt_pool_create(%u) failed: errno %d", threads, errno);
-	return p;
-}
-
 /* ---- gate: block every worker ------------------------------------------ */
 
-static sem_t gate_started, gate_open;
-
-static void gate_init(void)
-{
-	cr_assert_eq(sem_init(&gate_started, 0, 0), 0);
-	cr_assert_eq(sem_init(&gate_open, 0, 0), 0);
-}
+static struct mt_test_gate gate;
 
 static void blocker(void *arg)
 {
 	(void)arg;
-	sem_post(&gate_started);
-	sem_wait_intr(&gate_open);
+	mt_test_gate_enter(&gate);
 }
 
-/* Returns once `n` blockers are running, i.e. every worker of an n-thread
- * pool is inside one (a blocked worker cannot take a second). */
-static void block_workers(mt_pool *p, unsigned n, void (*fn)(void *))
+/* An n-thread pool with every worker inside `fn` (which enters the gate). */
+static mt_pool *gated_pool(unsigned n, void (*fn)(void *))
 {
-	for (unsigned i = 0; i < n; i++)
-		cr_assert_eq(mt_spawn(p, fn, NULL), 0);
-	for (unsigned i = 0; i < n; i++)
-		sem_wait_intr(&gate_started);
-}
-
-static void open_gate(unsigned n)
-{
-	for (unsigned i = 0; i < n; i++)
-		sem_post(&gate_open);
+	mt_test_gate_init(&gate);
+	mt_pool *p = mt_test_pool(n);
+	mt_test_gate_block(&gate, p, n, fn);
+	return p;
 }
 
 static atomic_uint counter;
@@ -120,7 +93,7 @@ Test(create, threads_0_uses_MTPOOL_THREADS, .timeout = 60)
 Test(create, explicit_threads_ignore_invalid_MTPOOL_THREADS, .timeout = 60)
 {
 	cr_assert_eq(setenv("MTPOOL_THREADS", "abc", 1), 0);
-	mt_pool *p = make_pool(3);
+	mt_pool *p = mt_test_pool(3);
 	cr_assert_eq(mt_pool_size(p), 3);
 	cr_assert_eq(mt_pool_destroy(p, MT_DRAIN), 0);
 }
@@ -137,7 +110,7 @@ Test(create, sizes_1_2_3_7_are_honoured, .timeout = 60)
 {
 	static const unsigned sizes[] = {1, 2, 3, 7};
 	for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
-		mt_pool *p = make_pool(sizes[i]);
+		mt_pool *p = mt_test_pool(sizes[i]);
 		cr_assert_eq(mt_pool_size(p), sizes[i]);
 		cr_assert_eq(mt_pool_destroy(p, MT_DRAIN), 0);
 	}
@@ -246,7 +219,7 @@ Test(hooks, start_and_stop_run_once_per_worker_index_with_userdata, .timeout = 6
 	static struct hook_log log;
 	log.main_thread = pthread_self();
 	task_log = &log;
-	gate_init();
+	mt_test_gate_init(&gate);
 	mt_config cfg = {.threads = HOOK_THREADS,
 			 .on_worker_start = on_start,
 			 .on_worker_stop = on_stop,
@@ -254,8 +227,8 @@ Test(hooks, start_and_stop_run_once_per_worker_index_with_userdata, .timeout = 6
 	mt_pool *p = mt_pool_create(&cfg);
 	cr_assert_not_null(p, "errno %d", errno);
 	/* One gated task per worker: every worker has run a task. */
-	block_workers(p, HOOK_THREADS, hooks_then_block);
-	open_gate(HOOK_THREADS);
+	mt_test_gate_block(&gate, p, HOOK_THREADS, hooks_then_block);
+	mt_test_gate_open(&gate, HOOK_THREADS);
 	for (int i = 0; i < 1000; i++)
 		cr_assert_eq(mt_spawn(p, check_hooks_in_task, NULL), 0);
 	cr_assert_eq(mt_quiesce(p), 0);
@@ -333,7 +306,7 @@ static void record_name_then_block(void *arg)
 
 static void check_names(const char *prefix_in_cfg, const char *expected_stem)
 {
-	gate_init();
+	mt_test_gate_init(&gate);
 	char prefix_copy[64];
 	mt_config cfg = {.threads = NAME_THREADS};
 	if (prefix_in_cfg) {
@@ -345,8 +318,8 @@ static void check_names(const char *prefix_in_cfg, const char *expected_stem)
 	/* "Copied": the pool must not keep the caller's string. */
 	memset(prefix_copy, 'X', sizeof prefix_copy - 1);
 	prefix_copy[sizeof prefix_copy - 1] = '\0';
-	block_workers(p, NAME_THREADS, record_name_then_block);
-	open_gate(NAME_THREADS);
+	mt_test_gate_block(&gate, p, NAME_THREADS, record_name_then_block);
+	mt_test_gate_open(&gate, NAME_THREADS);
 	cr_assert_eq(mt_pool_destroy(p, MT_DRAIN), 0);
 	cr_assert_eq(atomic_load(&name_errors), 0);
 	for (int w = 0; w < NAME_THREADS; w++) {
@@ -404,7 +377,7 @@ Test(destroy, NULL_is_a_no_op_returning_0)
 
 Test(destroy, invalid_how_is_EINVAL_and_pool_still_works, .timeout = 60)
 {
-	mt_pool *p = make_pool(2);
+	mt_pool *p = mt_test_pool(2);
 	cr_assert_eq(mt_pool_destroy(p, (mt_shutdown)2), EINVAL);
 	cr_assert_eq(mt_pool_destroy(p, (mt_shutdown)-1), EINVAL);
 	cr_assert_eq(mt_pool_destroy_counted(p, (mt_shutdown)77, NULL), EINVAL);
@@ -441,7 +414,7 @@ static void destroy_own_pool(void *arg)
 
 Test(destroy, from_worker_is_EDEADLK, .timeout = 60)
 {
-	mt_pool *p = make_pool(2);
+	mt_pool *p = mt_test_pool(2);
 	cr_assert_eq(mt_spawn(p, destroy_own_pool, NULL), 0);
 	cr_assert_eq(mt_quiesce(p), 0);
 	cr_assert_eq(atomic_load(&rc_destroy), EDEADLK);
@@ -463,8 +436,8 @@ static void destroy_victim(void *arg)
 
 Test(destroy, from_a_worker_of_another_pool_succeeds, .timeout = 60)
 {
-	mt_pool *p = make_pool(1);
-	victim = make_pool(2);
+	mt_pool *p = mt_test_pool(1);
+	victim = mt_test_pool(2);
 	for (int i = 0; i < 100; i++)
 		cr_assert_eq(mt_spawn(victim, count, NULL), 0);
 	cr_assert_eq(mt_spawn(p, destroy_victim, NULL), 0);
@@ -482,7 +455,7 @@ static void quiesce_own_pool(void *arg)
 
 Test(quiesce, from_worker_is_EDEADLK, .timeout = 60)
 {
-	mt_pool *p = make_pool(2);
+	mt_pool *p = mt_test_pool(2);
 	cr_assert_eq(mt_spawn(p, quiesce_own_pool, NULL), 0);
 	cr_assert_eq(mt_quiesce(p), 0);
 	cr_assert_eq(atomic_load(&rc_quiesce), EDEADLK);
@@ -515,8 +488,8 @@ static void quiesce_other_pool(void *arg)
 
 Test(quiesce, from_a_worker_of_another_pool_waits, .timeout = 60)
 {
-	mt_pool *p = make_pool(1);
-	quiesce_target = make_pool(2);
+	mt_pool *p = mt_test_pool(1);
+	quiesce_target = mt_test_pool(2);
 	for (int i = 0; i < 500; i++)
 		cr_assert_eq(mt_spawn(quiesce_target, count, NULL), 0);
 	cr_assert_eq(mt_spawn(p, quiesce_other_pool, NULL), 0);
@@ -553,7 +526,7 @@ static void q_node(void *arg)
 
 Test(quiesce, waits_for_detached_tasks_and_what_they_spawn, .timeout = 60)
 {
-	mt_pool *p = make_pool(3);
+	mt_pool *p = mt_test_pool(3);
 	for (int round = 1; round <= 5; round++) {
 		for (int r = 0; r < Q_ROOTS; r++)
 			cr_assert_eq(mt_spawn(p, q_node, (void *)(uintptr_t)Q_DEPTH), 0);
@@ -567,7 +540,7 @@ Test(quiesce, waits_for_detached_tasks_and_what_they_spawn, .timeout = 60)
 
 Test(quiesce, on_idle_pool_returns_0, .timeout = 60)
 {
-	mt_pool *p = make_pool(2);
+	mt_pool *p = mt_test_pool(2);
 	cr_assert_eq(mt_quiesce(p), 0);
 	cr_assert_eq(mt_quiesce(p), 0);
 	cr_assert_eq(mt_pool_destroy(p, MT_DRAIN), 0);
@@ -580,24 +553,23 @@ Test(quiesce, on_idle_pool_returns_0, .timeout = 60)
 static void count_after_gate(void *arg)
 {
 	(void)arg;
-	sem_post(&gate_started);
-	sem_wait_intr(&gate_open);
+	mt_test_gate_enter(&gate);
 	atomic_fetch_add(&counter, 1);
 }
 
 static void *open_gate_thread(void *arg)
 {
 	(void)arg;
-	sem_post(&gate_open);
+	mt_test_gate_open(&gate, 1);
 	return NULL;
 }
 
 Test(quiesce, waits_for_a_running_task, .timeout = 60)
 {
-	gate_init();
-	mt_pool *p = make_pool(1);
+	mt_test_gate_init(&gate);
+	mt_pool *p = mt_test_pool(1);
 	cr_assert_eq(mt_spawn(p, count_after_gate, NULL), 0);
-	sem_wait_intr(&gate_started); /* the task is running */
+	mt_test_gate_wait_started(&gate, 1); /* the task is running */
 	pthread_t t;
 	cr_assert_eq(pthread_create(&t, NULL, open_gate_thread, NULL), 0);
 	cr_assert_eq(mt_quiesce(p), 0);
@@ -612,13 +584,11 @@ Test(quiesce, waits_for_a_running_task, .timeout = 60)
 
 Test(drain, runs_every_queued_task, .timeout = 60)
 {
-	gate_init();
-	mt_pool *p = make_pool(2);
-	block_workers(p, 2, blocker);
+	mt_pool *p = gated_pool(2, blocker);
 	for (int i = 0; i < QUEUED; i++)
 		cr_assert_eq(mt_spawn(p, count, NULL), 0);
 	cr_assert_eq(atomic_load(&counter), 0); /* all queued behind the gate */
-	open_gate(2);
+	mt_test_gate_open(&gate, 2);
 	uint64_t d = 777;
 	cr_assert_eq(mt_pool_destroy_counted(p, MT_DRAIN, &d), 0);
 	cr_assert_eq(atomic_load(&counter), QUEUED);
@@ -627,7 +597,7 @@ Test(drain, runs_every_queued_task, .timeout = 60)
 
 Test(drain, with_no_work_returns_0, .timeout = 60)
 {
-	mt_pool *p = make_pool(3);
+	mt_pool *p = mt_test_pool(3);
 	cr_assert_eq(mt_pool_destroy(p, MT_DRAIN), 0);
 }
 
@@ -683,25 +653,45 @@ static unsigned wait_for_shutdown(mt_pool *p, int *rc_out)
 	}
 }
 
+/* A destroy running on a helper thread while the pool's workers are gated. */
+struct gated_destroy {
+	struct destroy_call c;
+	pthread_t t;
+	unsigned gated;	 /* workers held at the gate */
+	unsigned probes; /* external probes accepted before the refusal */
+};
+
+/* Starts destroying gated pool p with `how` and returns once shutdown has
+ * begun (an external spawn was refused with ESHUTDOWN). */
+static void start_destroy(struct gated_destroy *d, mt_pool *p, mt_shutdown how)
+{
+	d->c = (struct destroy_call){.pool = p, .how = how, .rc = -1};
+	d->gated = mt_pool_size(p);
+	cr_assert_eq(pthread_create(&d->t, NULL, destroy_thread, &d->c), 0);
+	int refused;
+	d->probes = wait_for_shutdown(p, &refused);
+	cr_assert_eq(refused, ESHUTDOWN);
+}
+
+/* Opens the gate for every worker and checks that the destroy returned 0. */
+static void finish_destroy(struct gated_destroy *d)
+{
+	mt_test_gate_open(&gate, d->gated);
+	cr_assert_eq(pthread_join(d->t, NULL), 0);
+	cr_assert_eq(d->c.rc, 0);
+}
+
 Test(drain, runs_tasks_spawned_by_draining_tasks, .timeout = 60)
 {
-	gate_init();
-	mt_pool *p = make_pool(2);
-	block_workers(p, 2, blocker);
+	mt_pool *p = gated_pool(2, blocker);
 	for (int i = 0; i < QUEUED; i++)
 		cr_assert_eq(mt_spawn(p, parent, NULL), 0);
-	struct destroy_call c = {.pool = p, .how = MT_DRAIN, .rc = -1};
-	pthread_t t;
-	cr_assert_eq(pthread_create(&t, NULL, destroy_thread, &c), 0);
-	int refused;
-	unsigned probes = wait_for_shutdown(p, &refused);
-	cr_assert_eq(refused, ESHUTDOWN);
-	open_gate(2);
-	cr_assert_eq(pthread_join(t, NULL), 0);
-	cr_assert_eq(c.rc, 0);
-	cr_assert_eq(c.discarded, 0);
+	struct gated_destroy d;
+	start_destroy(&d, p, MT_DRAIN);
+	finish_destroy(&d);
+	cr_assert_eq(d.c.discarded, 0);
 	/* `counter` counts parents and accepted probes. */
-	cr_assert_eq(atomic_load(&counter), QUEUED + probes);
+	cr_assert_eq(atomic_load(&counter), QUEUED + d.probes);
 	cr_assert_eq(atomic_load(&child_spawn_errors), 0,
 		     "%u children refused while draining", atomic_load(&child_spawn_errors));
 	cr_assert_eq(atomic_load(&children_accepted), QUEUED);
@@ -762,32 +752,24 @@ static void blocker_then_submit(void *arg)
 
 Test(discard, drops_every_queued_task_and_counts_it, .timeout = 60)
 {
-	gate_init();
-	mt_pool *p = make_pool(2);
-	block_workers(p, 2, blocker);
+	mt_pool *p = gated_pool(2, blocker);
 	for (int i = 0; i < QUEUED; i++)
 		cr_assert_eq(mt_spawn(p, count, NULL), 0);
-	struct destroy_call c = {.pool = p, .how = MT_DISCARD, .rc = -1};
-	pthread_t t;
-	cr_assert_eq(pthread_create(&t, NULL, destroy_thread, &c), 0);
-	int refused;
-	unsigned probes = wait_for_shutdown(p, &refused);
-	cr_assert_eq(refused, ESHUTDOWN);
-	open_gate(2);
-	cr_assert_eq(pthread_join(t, NULL), 0);
-	cr_assert_eq(c.rc, 0);
-	unsigned total = QUEUED + probes;
+	struct gated_destroy d;
+	start_destroy(&d, p, MT_DISCARD);
+	finish_destroy(&d);
+	unsigned total = QUEUED + d.probes;
 	/* Every accepted task ran exactly once or was counted as dropped. */
-	cr_assert_eq(atomic_load(&counter) + c.discarded, total, "ran %u + discarded %llu != %u",
-		     atomic_load(&counter), (unsigned long long)c.discarded, total);
+	cr_assert_eq(atomic_load(&counter) + d.c.discarded, total, "ran %u + discarded %llu != %u",
+		     atomic_load(&counter), (unsigned long long)d.c.discarded, total);
 	/* And since no worker was free from before destroy began until
 	 * shutdown was visible, none of them had started: all dropped. */
-	cr_assert_eq(c.discarded, total);
+	cr_assert_eq(d.c.discarded, total);
 }
 
 Test(discard, with_nothing_queued_reports_0, .timeout = 60)
 {
-	mt_pool *p = make_pool(2);
+	mt_pool *p = mt_test_pool(2);
 	for (int i = 0; i < 100; i++)
 		cr_assert_eq(mt_spawn(p, count, NULL), 0);
 	cr_assert_eq(mt_quiesce(p), 0);
@@ -803,7 +785,7 @@ Test(discard, accounts_for_every_task_when_not_gated, .timeout = 60)
 	 * only that each task ran once or was counted. */
 	for (int round = 0; round < 20; round++) {
 		atomic_store(&counter, 0);
-		mt_pool *p = make_pool(2);
+		mt_pool *p = mt_test_pool(2);
 		for (int i = 0; i < QUEUED; i++)
 			cr_assert_eq(mt_spawn(p, count, NULL), 0);
 		uint64_t d = 0;
@@ -815,15 +797,9 @@ Test(discard, accounts_for_every_task_when_not_gated, .timeout = 60)
 
 Test(shutdown, external_submissions_during_destroy_are_ESHUTDOWN, .timeout = 60)
 {
-	gate_init();
-	mt_pool *p = make_pool(2);
-	block_workers(p, 2, blocker);
-	struct destroy_call c = {.pool = p, .how = MT_DRAIN, .rc = -1};
-	pthread_t t;
-	cr_assert_eq(pthread_create(&t, NULL, destroy_thread, &c), 0);
-	int refused;
-	unsigned probes = wait_for_shutdown(p, &refused);
-	cr_assert_eq(refused, ESHUTDOWN);
+	mt_pool *p = gated_pool(2, blocker);
+	struct gated_destroy d;
+	start_destroy(&d, p, MT_DRAIN);
 	/* Every kind of new submission from this (non-worker) thread. */
 	char byte = 1;
 	cr_assert_eq(mt_spawn(p, count, NULL), ESHUTDOWN);
@@ -837,46 +813,26 @@ Test(shutdown, external_submissions_during_destroy_are_ESHUTDOWN, .timeout = 60)
 		cr_assert_eq(mt_group_spawn(&g, count, NULL), ESHUTDOWN);
 		cr_assert_eq(mt_group_wait(&g), 0);
 	}
-	open_gate(2);
-	cr_assert_eq(pthread_join(t, NULL), 0);
-	cr_assert_eq(c.rc, 0);
-	cr_assert_eq(atomic_load(&counter), probes);
+	finish_destroy(&d);
+	cr_assert_eq(atomic_load(&counter), d.probes);
 }
 
 Test(shutdown, worker_submission_during_discard_is_ESHUTDOWN, .timeout = 60)
 {
-	gate_init();
-	mt_pool *p = make_pool(2);
-	block_workers(p, 2, blocker_then_submit);
-	struct destroy_call c = {.pool = p, .how = MT_DISCARD, .rc = -1};
-	pthread_t t;
-	cr_assert_eq(pthread_create(&t, NULL, destroy_thread, &c), 0);
-	int refused;
-	unsigned probes = wait_for_shutdown(p, &refused);
-	cr_assert_eq(refused, ESHUTDOWN);
-	open_gate(2);
-	cr_assert_eq(pthread_join(t, NULL), 0);
-	cr_assert_eq(c.rc, 0);
+	mt_pool *p = gated_pool(2, blocker_then_submit);
+	struct gated_destroy d;
+	start_destroy(&d, p, MT_DISCARD);
+	finish_destroy(&d);
 	for (int w = 0; w < 2; w++)
 		cr_assert_eq(atomic_load(&gated_spawn_rc[w]), ESHUTDOWN, "worker %d got %d", w,
 			     atomic_load(&gated_spawn_rc[w]));
-	cr_assert_eq(atomic_load(&counter) + c.discarded, probes);
+	cr_assert_eq(atomic_load(&counter) + d.c.discarded, d.probes);
 }
 
-Test(shutdown, worker_maps_and_groups_during_discard_work_as_usual, .timeout = 60)
+/* Both gated workers' mt_map and group (run by blocker_then_submit while
+ * the pool shut down) succeeded with correct results. */
+static void check_gated_maps_and_groups(void)
 {
-	gate_init();
-	mt_pool *p = make_pool(2);
-	block_workers(p, 2, blocker_then_submit);
-	struct destroy_call c = {.pool = p, .how = MT_DISCARD, .rc = -1};
-	pthread_t t;
-	cr_assert_eq(pthread_create(&t, NULL, destroy_thread, &c), 0);
-	int refused;
-	wait_for_shutdown(p, &refused);
-	cr_assert_eq(refused, ESHUTDOWN);
-	open_gate(2);
-	cr_assert_eq(pthread_join(t, NULL), 0);
-	cr_assert_eq(c.rc, 0);
 	for (int w = 0; w < 2; w++) {
 		cr_assert_eq(atomic_load(&gated_map_rc[w]), 0, "worker %d: map rc %d", w,
 			     atomic_load(&gated_map_rc[w]));
@@ -887,48 +843,38 @@ Test(shutdown, worker_maps_and_groups_during_discard_work_as_usual, .timeout = 6
 	}
 }
 
+Test(shutdown, worker_maps_and_groups_during_discard_work_as_usual, .timeout = 60)
+{
+	mt_pool *p = gated_pool(2, blocker_then_submit);
+	struct gated_destroy d;
+	start_destroy(&d, p, MT_DISCARD);
+	finish_destroy(&d);
+	check_gated_maps_and_groups();
+}
+
 Test(shutdown, worker_maps_and_groups_during_drain_work_as_usual, .timeout = 60)
 {
-	gate_init();
-	mt_pool *p = make_pool(2);
-	block_workers(p, 2, blocker_then_submit);
-	struct destroy_call c = {.pool = p, .how = MT_DRAIN, .rc = -1};
-	pthread_t t;
-	cr_assert_eq(pthread_create(&t, NULL, destroy_thread, &c), 0);
-	int refused;
-	unsigned probes = wait_for_shutdown(p, &refused);
-	cr_assert_eq(refused, ESHUTDOWN);
-	open_gate(2);
-	cr_assert_eq(pthread_join(t, NULL), 0);
-	cr_assert_eq(c.rc, 0);
+	mt_pool *p = gated_pool(2, blocker_then_submit);
+	struct gated_destroy d;
+	start_destroy(&d, p, MT_DRAIN);
+	finish_destroy(&d);
 	for (int w = 0; w < 2; w++) {
 		/* Workers' detached spawns are accepted during MT_DRAIN. */
 		cr_assert_eq(atomic_load(&gated_spawn_rc[w]), 0, "worker %d: spawn rc %d", w,
 			     atomic_load(&gated_spawn_rc[w]));
-		cr_assert_eq(atomic_load(&gated_map_rc[w]), 0);
-		cr_assert_eq(atomic_load(&gated_map_bad[w]), 0);
-		cr_assert_eq(atomic_load(&gated_group_rc[w]), 0);
-		cr_assert_eq(atomic_load(&gated_group_ran[w]), 50);
 	}
-	cr_assert_eq(atomic_load(&counter), probes + 2);
+	check_gated_maps_and_groups();
+	cr_assert_eq(atomic_load(&counter), d.probes + 2);
 }
 
 Test(shutdown, second_destroy_while_destroying_is_EBUSY, .timeout = 60)
 {
-	gate_init();
-	mt_pool *p = make_pool(2);
-	block_workers(p, 2, blocker);
-	struct destroy_call c = {.pool = p, .how = MT_DRAIN, .rc = -1};
-	pthread_t t;
-	cr_assert_eq(pthread_create(&t, NULL, destroy_thread, &c), 0);
-	int refused;
-	wait_for_shutdown(p, &refused);
-	cr_assert_eq(refused, ESHUTDOWN);
+	mt_pool *p = gated_pool(2, blocker);
+	struct gated_destroy d;
+	start_destroy(&d, p, MT_DRAIN);
 	cr_assert_eq(mt_pool_destroy(p, MT_DRAIN), EBUSY);
 	cr_assert_eq(mt_pool_destroy(p, MT_DISCARD), EBUSY);
-	open_gate(2);
-	cr_assert_eq(pthread_join(t, NULL), 0);
-	cr_assert_eq(c.rc, 0);
+	finish_destroy(&d);
 }
 
 /* Group tasks queued before a DISCARD are fork-join work: their waiter is
@@ -962,28 +908,20 @@ static void group_waiter_behind_gate(void *arg)
 
 Test(discard, never_drops_group_tasks, .timeout = 60)
 {
-	gate_init();
-	mt_pool *p = make_pool(1);
-	block_workers(p, 1, group_waiter_behind_gate);
-	struct destroy_call c = {.pool = p, .how = MT_DISCARD, .rc = -1};
-	pthread_t t;
-	cr_assert_eq(pthread_create(&t, NULL, destroy_thread, &c), 0);
-	int refused;
-	unsigned probes = wait_for_shutdown(p, &refused);
-	cr_assert_eq(refused, ESHUTDOWN);
-	open_gate(1);
-	cr_assert_eq(pthread_join(t, NULL), 0);
-	cr_assert_eq(c.rc, 0);
+	mt_pool *p = gated_pool(1, group_waiter_behind_gate);
+	struct gated_destroy d;
+	start_destroy(&d, p, MT_DISCARD);
+	finish_destroy(&d);
 	cr_assert_eq(atomic_load(&group_wait_rc), 0);
 	cr_assert_eq(atomic_load(&group_ran), GROUP_TASKS);
-	cr_assert_eq(c.discarded, probes);
+	cr_assert_eq(d.c.discarded, d.probes);
 }
 
 /* Create/destroy back to back, both modes, with and without work. */
 Test(lifecycle, create_destroy_100_times, .timeout = 60)
 {
 	for (int i = 0; i < 100; i++) {
-		mt_pool *p = make_pool(1 + (unsigned)(i % 4));
+		mt_pool *p = mt_test_pool(1 + (unsigned)(i % 4));
 		for (int k = 0; k < i; k++)
 			cr_assert_eq(mt_spawn(p, count, NULL), 0);
 		uint64_t d = 0;

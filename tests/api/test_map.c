@@ -18,6 +18,8 @@
 #include <criterion/criterion.h>
 #include <mtpool/mtpool.h>
 
+#include "../common/mt_test.h"
+
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -25,14 +27,6 @@
 #include <stdlib.h>
 
 #define BIG_N 1000003u
-
-static mt_pool *make_pool(unsigned threads)
-{
-	mt_config cfg = {.threads = threads};
-	mt_pool *p = mt_pool_create(&cfg);
-	cr_assert_not_null(p, "mt_pool_create(%u) failed: errno %d", threads, errno);
-	return p;
-}
 
 /* params[i] = P(i), results[i] must be F(P(i)). P never yields NULL and F
  * is not the identity, so an untouched result slot or aliasing mistakes are
@@ -79,10 +73,18 @@ static void check_map(mt_pool *p, size_t n)
 	free(calls);
 }
 
+/* check_map on a fresh pool of `threads` workers, destroyed afterwards. */
+static void check_map_on_new_pool(unsigned threads, size_t n)
+{
+	mt_pool *p = mt_test_pool(threads);
+	check_map(p, n);
+	cr_assert_eq(mt_pool_destroy(p, MT_DRAIN), 0);
+}
+
 static void check_map_sizes(unsigned threads)
 {
 	static const size_t sizes[] = {0, 1, 2, 63, 64, 65, 1000, BIG_N};
-	mt_pool *p = make_pool(threads);
+	mt_pool *p = mt_test_pool(threads);
 	for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++)
 		check_map(p, sizes[k]);
 	cr_assert_eq(mt_pool_destroy(p, MT_DRAIN), 0);
@@ -90,51 +92,37 @@ static void check_map_sizes(unsigned threads)
 
 Test(map, keeps_input_order_n_0, .timeout = 60)
 {
-	mt_pool *p = make_pool(2);
-	check_map(p, 0);
-	cr_assert_eq(mt_pool_destroy(p, MT_DRAIN), 0);
+	check_map_on_new_pool(2, 0);
 }
 
 Test(map, keeps_input_order_n_1, .timeout = 60)
 {
-	mt_pool *p = make_pool(2);
-	check_map(p, 1);
-	cr_assert_eq(mt_pool_destroy(p, MT_DRAIN), 0);
+	check_map_on_new_pool(2, 1);
 }
 
 Test(map, keeps_input_order_n_2, .timeout = 60)
 {
-	mt_pool *p = make_pool(2);
-	check_map(p, 2);
-	cr_assert_eq(mt_pool_destroy(p, MT_DRAIN), 0);
+	check_map_on_new_pool(2, 2);
 }
 
 Test(map, keeps_input_order_n_63, .timeout = 60)
 {
-	mt_pool *p = make_pool(2);
-	check_map(p, 63);
-	cr_assert_eq(mt_pool_destroy(p, MT_DRAIN), 0);
+	check_map_on_new_pool(2, 63);
 }
 
 Test(map, keeps_input_order_n_64, .timeout = 60)
 {
-	mt_pool *p = make_pool(2);
-	check_map(p, 64);
-	cr_assert_eq(mt_pool_destroy(p, MT_DRAIN), 0);
+	check_map_on_new_pool(2, 64);
 }
 
 Test(map, keeps_input_order_n_65, .timeout = 60)
 {
-	mt_pool *p = make_pool(2);
-	check_map(p, 65);
-	cr_assert_eq(mt_pool_destroy(p, MT_DRAIN), 0);
+	check_map_on_new_pool(2, 65);
 }
 
 Test(map, keeps_input_order_n_1000003, .timeout = 60)
 {
-	mt_pool *p = make_pool(2);
-	check_map(p, BIG_N);
-	cr_assert_eq(mt_pool_destroy(p, MT_DRAIN), 0);
+	check_map_on_new_pool(2, BIG_N);
 }
 
 
@@ -156,7 +144,7 @@ Test(map, keeps_input_order_on_default_pool_via_NULL, .timeout = 60)
 
 Test(map, keeps_input_order_every_n_up_to_300, .timeout = 60)
 {
-	mt_pool *p = make_pool(3);
+	mt_pool *p = mt_test_pool(3);
 	for (size_t n = 0; n <= 300; n++)
 		check_map(p, n);
 	cr_assert_eq(mt_pool_destroy(p, MT_DRAIN), 0);
@@ -182,7 +170,7 @@ static void body_must_not_run(size_t i, void *ctx)
 
 Test(map, n_0_returns_0_with_NULL_params_and_results, .timeout = 60)
 {
-	mt_pool *p = make_pool(2);
+	mt_pool *p = mt_test_pool(2);
 	cr_assert_eq(mt_map(p, must_not_run, NULL, NULL, 0), 0);
 	cr_assert_eq(mt_map(NULL, must_not_run, NULL, NULL, 0), 0);
 	cr_assert_eq(mt_for(p, 0, body_must_not_run, NULL), 0);
@@ -192,7 +180,7 @@ Test(map, n_0_returns_0_with_NULL_params_and_results, .timeout = 60)
 
 Test(map, NULL_fn_is_EINVAL, .timeout = 60)
 {
-	mt_pool *p = make_pool(2);
+	mt_pool *p = mt_test_pool(2);
 	void *params[4] = {P(0), P(1), P(2), P(3)};
 	void *results[4] = {0};
 	cr_assert_eq(mt_map(p, NULL, params, results, 4), EINVAL);
@@ -204,7 +192,7 @@ Test(map, NULL_fn_is_EINVAL, .timeout = 60)
 
 Test(map, NULL_params_or_results_with_n_positive_is_EINVAL, .timeout = 60)
 {
-	mt_pool *p = make_pool(2);
+	mt_pool *p = mt_test_pool(2);
 	void *params[4] = {P(0), P(1), P(2), P(3)};
 	void *results[4] = {0};
 	cr_assert_eq(mt_map(p, must_not_run, NULL, results, 4), EINVAL);
@@ -216,7 +204,7 @@ Test(map, NULL_params_or_results_with_n_positive_is_EINVAL, .timeout = 60)
 
 Test(map, results_may_alias_params, .timeout = 60)
 {
-	mt_pool *p = make_pool(3);
+	mt_pool *p = mt_test_pool(3);
 	static const size_t sizes[] = {1, 2, 63, 64, 65, 100000};
 	for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
 		size_t n = sizes[k];
@@ -266,7 +254,7 @@ static void check_for(mt_pool *p, size_t n)
 static void check_for_sizes(unsigned threads)
 {
 	static const size_t sizes[] = {0, 1, 2, 63, 64, 65, 1000, BIG_N};
-	mt_pool *p = make_pool(threads);
+	mt_pool *p = mt_test_pool(threads);
 	for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++)
 		check_for(p, sizes[k]);
 	cr_assert_eq(mt_pool_destroy(p, MT_DRAIN), 0);
@@ -295,7 +283,7 @@ Test(for, covers_each_index_exactly_once_on_default_pool, .timeout = 60)
 
 Test(for, NULL_body_is_EINVAL, .timeout = 60)
 {
-	mt_pool *p = make_pool(2);
+	mt_pool *p = mt_test_pool(2);
 	cr_assert_eq(mt_for(p, 10, NULL, NULL), EINVAL);
 	cr_assert_eq(mt_for(p, 0, NULL, NULL), EINVAL);
 	cr_assert_eq(mt_pool_destroy(p, MT_DRAIN), 0);
@@ -304,7 +292,7 @@ Test(for, NULL_body_is_EINVAL, .timeout = 60)
 Test(for, NULL_ctx_is_passed_through, .timeout = 60)
 {
 	/* ctx is the caller's; NULL is a legal ctx. */
-	mt_pool *p = make_pool(2);
+	mt_pool *p = mt_test_pool(2);
 	atomic_store(&never_calls, 0);
 	cr_assert_eq(mt_for(p, 100, body_must_not_run, NULL), 0);
 	cr_assert_eq(atomic_load(&never_calls), 100);
@@ -374,14 +362,14 @@ static void concurrent_maps_on(mt_pool *p)
 
 Test(map, from_four_external_threads_at_once_on_two_thread_pool, .timeout = 60)
 {
-	mt_pool *p = make_pool(2);
+	mt_pool *p = mt_test_pool(2);
 	concurrent_maps_on(p);
 	cr_assert_eq(mt_pool_destroy(p, MT_DRAIN), 0);
 }
 
 Test(map, from_four_external_threads_at_once_on_one_thread_pool, .timeout = 60)
 {
-	mt_pool *p = make_pool(1);
+	mt_pool *p = mt_test_pool(1);
 	concurrent_maps_on(p);
 	cr_assert_eq(mt_pool_destroy(p, MT_DRAIN), 0);
 }
@@ -412,7 +400,7 @@ static void map_in_task(void *arg)
 
 Test(map, from_inside_a_detached_task_on_one_thread_pool, .timeout = 60)
 {
-	mt_pool *p = make_pool(1);
+	mt_pool *p = mt_test_pool(1);
 	cr_assert_eq(mt_spawn(p, map_in_task, NULL), 0);
 	cr_assert_eq(mt_quiesce(p), 0);
 	cr_assert_eq(atomic_load(&task_map_rc), 0);
@@ -440,8 +428,8 @@ static void map_on_other_pool(void *arg)
 
 Test(map, from_a_task_of_another_pool, .timeout = 60)
 {
-	mt_pool *a = make_pool(1);
-	map_target = make_pool(2);
+	mt_pool *a = mt_test_pool(1);
+	map_target = mt_test_pool(2);
 	cr_assert_eq(mt_spawn(a, map_on_other_pool, NULL), 0);
 	cr_assert_eq(mt_quiesce(a), 0);
 	cr_assert_eq(atomic_load(&task_map_rc), 0);

@@ -16,18 +16,12 @@
 #include <criterion/criterion.h>
 #include <mtpool/mtpool.h>
 
+#include "../common/mt_test.h"
+
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
-
-static mt_pool *make_pool(unsigned threads)
-{
-	mt_config cfg = {.threads = threads};
-	mt_pool *p = mt_pool_create(&cfg);
-	cr_assert_not_null(p, "mt_pool_create(%u) failed: errno %d", threads, errno);
-	return p;
-}
 
 /* ---- map inside map inside map ----------------------------------------- */
 
@@ -114,7 +108,7 @@ static void three_deep_from_task(void *arg)
 
 static void check_three_deep_from_task(unsigned threads)
 {
-	pool_under_test = make_pool(threads);
+	pool_under_test = mt_test_pool(threads);
 	cr_assert_eq(mt_spawn(pool_under_test, three_deep_from_task, NULL), 0);
 	cr_assert_eq(mt_quiesce(pool_under_test), 0);
 	cr_assert_eq(atomic_load(&outer_rc), 0);
@@ -129,7 +123,7 @@ static void check_three_deep_from_task(unsigned threads)
  * run on workers (or on the main thread when it runs a piece itself). */
 static void check_three_deep_from_main(unsigned threads)
 {
-	pool_under_test = make_pool(threads);
+	pool_under_test = mt_test_pool(threads);
 	void *params[N_OUTER], *results[N_OUTER];
 	for (uintptr_t a = 0; a < N_OUTER; a++)
 		params[a] = (void *)a;
@@ -195,7 +189,7 @@ static void three_deep_mixed_from_task(void *arg)
 
 Test(nested_map, map_for_map_from_a_task_on_one_thread_pool, .timeout = 60)
 {
-	pool_under_test = make_pool(1);
+	pool_under_test = mt_test_pool(1);
 	cr_assert_eq(mt_spawn(pool_under_test, three_deep_mixed_from_task, NULL), 0);
 	cr_assert_eq(mt_quiesce(pool_under_test), 0);
 	cr_assert_eq(atomic_load(&outer_rc), 0);
@@ -238,7 +232,7 @@ static void chain_link(void *arg)
 
 static void check_chain(unsigned threads)
 {
-	mt_pool *p = pool_under_test = make_pool(threads);
+	mt_pool *p = pool_under_test = mt_test_pool(threads);
 	mt_group g;
 	cr_assert_eq(mt_group_init(&g, p), 0);
 	cr_assert_eq(mt_group_spawn(&g, chain_link, (void *)(uintptr_t)1), 0);
@@ -267,7 +261,7 @@ static void chain_root(void *arg)
 
 Test(nested_group, chain_of_2000_waits_from_a_task_on_one_thread_pool, .timeout = 60)
 {
-	mt_pool *p = pool_under_test = make_pool(1);
+	mt_pool *p = pool_under_test = mt_test_pool(1);
 	cr_assert_eq(mt_spawn(p, chain_root, NULL), 0);
 	cr_assert_eq(mt_quiesce(p), 0);
 	cr_assert_eq(atomic_load(&chain_errors), 0);
@@ -287,7 +281,7 @@ static void chain_root_group(void *arg)
 
 Test(nested_group, four_concurrent_chains_finish_on_two_thread_pool, .timeout = 60)
 {
-	mt_pool *p = pool_under_test = make_pool(2);
+	mt_pool *p = pool_under_test = mt_test_pool(2);
 	mt_group g;
 	cr_assert_eq(mt_group_init(&g, p), 0);
 	for (int i = 0; i < CHAINS; i++)

@@ -16,9 +16,10 @@
 #include <criterion/criterion.h>
 #include <mtpool/mtpool.h>
 
+#include "../common/mt_test.h"
+
 #include <errno.h>
 #include <pthread.h>
-#include <semaphore.h>
 #include <stdalign.h>
 #include <stdatomic.h>
 #include <stddef.h>
@@ -27,20 +28,6 @@
 #include <string.h>
 
 #define N_TASKS 10000
-
-static void sem_wait_intr(sem_t *s)
-{
-	while (sem_wait(s) != 0)
-		cr_assert_eq(errno, EINTR);
-}
-
-static mt_pool *make_pool(unsigned threads)
-{
-	mt_config cfg = {.threads = threads};
-	mt_pool *p = mt_pool_create(&cfg);
-	cr_assert_not_null(p, "mt_pool_create(%u) failed: errno %d", threads, errno);
-	return p;
-}
 
 /* ---- exactly once ------------------------------------------------------ */
 
@@ -60,7 +47,7 @@ static void check_each_ran_once(size_t n)
 
 Test(spawn, runs_each_task_exactly_once, .timeout = 60)
 {
-	mt_pool *p = make_pool(4);
+	mt_pool *p = mt_test_pool(4);
 	for (uintptr_t i = 0; i < N_TASKS; i++)
 		cr_assert_eq(mt_spawn(p, count_slot, (void *)i), 0);
 	cr_assert_eq(mt_quiesce(p), 0);
@@ -72,7 +59,7 @@ Test(spawn, runs_each_task_exactly_once, .timeout = 60)
 
 Test(spawn, runs_each_task_exactly_once_on_one_thread_pool, .timeout = 60)
 {
-	mt_pool *p = make_pool(1);
+	mt_pool *p = mt_test_pool(1);
 	for (uintptr_t i = 0; i < N_TASKS; i++)
 		cr_assert_eq(mt_spawn(p, count_slot, (void *)i), 0);
 	cr_assert_eq(mt_quiesce(p), 0);
@@ -144,44 +131,43 @@ static void spawn_copy_of_size(mt_pool *p, size_t size)
 		cr_assert_eq(atomic_load(&copy_null_arg), 0, "size %zu passed NULL", size);
 }
 
+/* spawn_copy_of_size on a fresh pool of `threads` workers, destroyed
+ * afterwards. */
+static void spawn_copy_on_new_pool(unsigned threads, size_t size)
+{
+	mt_pool *p = mt_test_pool(threads);
+	spawn_copy_of_size(p, size);
+	cr_assert_eq(mt_pool_destroy(p, MT_DRAIN), 0);
+}
+
 Test(spawn_copy, task_sees_original_bytes_size_0_passes_NULL, .timeout = 60)
 {
-	mt_pool *p = make_pool(2);
-	spawn_copy_of_size(p, 0);
-	cr_assert_eq(mt_pool_destroy(p, MT_DRAIN), 0);
+	spawn_copy_on_new_pool(2, 0);
 }
 
 Test(spawn_copy, task_sees_original_bytes_size_1, .timeout = 60)
 {
-	mt_pool *p = make_pool(2);
-	spawn_copy_of_size(p, 1);
-	cr_assert_eq(mt_pool_destroy(p, MT_DRAIN), 0);
+	spawn_copy_on_new_pool(2, 1);
 }
 
 Test(spawn_copy, task_sees_original_bytes_size_inline_max, .timeout = 60)
 {
-	mt_pool *p = make_pool(2);
-	spawn_copy_of_size(p, MT_SPAWN_INLINE_BYTES);
-	cr_assert_eq(mt_pool_destroy(p, MT_DRAIN), 0);
+	spawn_copy_on_new_pool(2, MT_SPAWN_INLINE_BYTES);
 }
 
 Test(spawn_copy, task_sees_original_bytes_size_inline_max_plus_1, .timeout = 60)
 {
-	mt_pool *p = make_pool(2);
-	spawn_copy_of_size(p, MT_SPAWN_INLINE_BYTES + 1);
-	cr_assert_eq(mt_pool_destroy(p, MT_DRAIN), 0);
+	spawn_copy_on_new_pool(2, MT_SPAWN_INLINE_BYTES + 1);
 }
 
 Test(spawn_copy, task_sees_original_bytes_size_4096, .timeout = 60)
 {
-	mt_pool *p = make_pool(2);
-	spawn_copy_of_size(p, 4096);
-	cr_assert_eq(mt_pool_destroy(p, MT_DRAIN), 0);
+	spawn_copy_on_new_pool(2, 4096);
 }
 
 Test(spawn_copy, task_sees_original_bytes_every_size_0_to_200, .timeout = 60)
 {
-	mt_pool *p = make_pool(2);
+	mt_pool *p = mt_test_pool(2);
 	for (size_t size = 0; size <= 200; size++)
 		spawn_copy_of_size(p, size);
 	cr_assert_eq(mt_pool_destroy(p, MT_DRAIN), 0);
@@ -189,7 +175,7 @@ Test(spawn_copy, task_sees_original_bytes_every_size_0_to_200, .timeout = 60)
 
 Test(spawn_copy, size_0_with_non_NULL_arg_passes_NULL, .timeout = 60)
 {
-	mt_pool *p = make_pool(2);
+	mt_pool *p = mt_test_pool(2);
 	int x = 42;
 	copy_expected_size = 0;
 	atomic_store(&copy_runs, 0);
@@ -230,7 +216,7 @@ static void count_small_blob(void *arg)
 
 Test(spawn_copy, many_queued_large_copies_each_keep_their_bytes, .timeout = 60)
 {
-	mt_pool *p = make_pool(4);
+	mt_pool *p = mt_test_pool(4);
 	struct id_blob b;
 	memset(&b, 0, sizeof b);
 	for (uint32_t i = 0; i < N_TASKS; i++) {
@@ -245,7 +231,7 @@ Test(spawn_copy, many_queued_large_copies_each_keep_their_bytes, .timeout = 60)
 
 Test(spawn_copy, many_queued_inline_copies_each_keep_their_bytes, .timeout = 60)
 {
-	mt_pool *p = make_pool(4);
+	mt_pool *p = mt_test_pool(4);
 	struct small_blob b;
 	for (uint32_t i = 0; i < N_TASKS; i++) {
 		b.id = i;
@@ -269,7 +255,7 @@ static void must_not_run(void *arg)
 
 Test(spawn, NULL_fn_is_EINVAL, .timeout = 60)
 {
-	mt_pool *p = make_pool(2);
+	mt_pool *p = mt_test_pool(2);
 	cr_assert_eq(mt_spawn(p, NULL, NULL), EINVAL);
 	cr_assert_eq(mt_spawn(p, NULL, &never_calls), EINVAL);
 	cr_assert_eq(mt_spawn(NULL, NULL, NULL), EINVAL);
@@ -278,7 +264,7 @@ Test(spawn, NULL_fn_is_EINVAL, .timeout = 60)
 
 Test(spawn_copy, NULL_fn_is_EINVAL, .timeout = 60)
 {
-	mt_pool *p = make_pool(2);
+	mt_pool *p = mt_test_pool(2);
 	int x = 1;
 	cr_assert_eq(mt_spawn_copy(p, NULL, &x, sizeof x), EINVAL);
 	cr_assert_eq(mt_spawn_copy(p, NULL, NULL, 0), EINVAL);
@@ -287,7 +273,7 @@ Test(spawn_copy, NULL_fn_is_EINVAL, .timeout = 60)
 
 Test(spawn_copy, NULL_arg_with_size_is_EINVAL_and_never_calls_fn, .timeout = 60)
 {
-	mt_pool *p = make_pool(2);
+	mt_pool *p = mt_test_pool(2);
 	cr_assert_eq(mt_spawn_copy(p, must_not_run, NULL, 1), EINVAL);
 	cr_assert_eq(mt_spawn_copy(p, must_not_run, NULL, MT_SPAWN_INLINE_BYTES + 1), EINVAL);
 	cr_assert_eq(mt_spawn_copy(p, must_not_run, NULL, 4096), EINVAL);
@@ -298,7 +284,7 @@ Test(spawn_copy, NULL_arg_with_size_is_EINVAL_and_never_calls_fn, .timeout = 60)
 
 Test(spawn_copy, NULL_arg_with_size_0_is_accepted_and_passes_NULL, .timeout = 60)
 {
-	mt_pool *p = make_pool(2);
+	mt_pool *p = mt_test_pool(2);
 	copy_expected_size = 0;
 	atomic_store(&copy_runs, 0);
 	atomic_store(&copy_null_arg, 0);
@@ -315,7 +301,7 @@ Test(identity, worker_index_is_minus_1_and_current_pool_NULL_on_main_thread, .ti
 {
 	cr_assert_eq(mt_worker_index(), -1);
 	cr_assert_null(mt_current_pool());
-	mt_pool *p = make_pool(2);
+	mt_pool *p = mt_test_pool(2);
 	/* Creating a pool does not make the creator a worker. */
 	cr_assert_eq(mt_worker_index(), -1);
 	cr_assert_null(mt_current_pool());
@@ -332,7 +318,7 @@ static void *identity_of_plain_thread(void *arg)
 
 Test(identity, worker_index_is_minus_1_on_a_plain_thread, .timeout = 60)
 {
-	mt_pool *p = make_pool(2);
+	mt_pool *p = mt_test_pool(2);
 	int out[2] = {0, 0};
 	pthread_t t;
 	cr_assert_eq(pthread_create(&t, NULL, identity_of_plain_thread, out), 0);
@@ -357,7 +343,7 @@ static void record_identity(void *arg)
 
 Test(identity, worker_index_in_range_and_current_pool_in_tasks, .timeout = 60)
 {
-	mt_pool *p = make_pool(ID_POOL_SIZE);
+	mt_pool *p = mt_test_pool(ID_POOL_SIZE);
 	cr_assert_eq(mt_pool_size(p), ID_POOL_SIZE);
 	for (uintptr_t i = 0; i < ID_TASKS; i++) {
 		atomic_store(&id_seen[i], -100);
@@ -374,26 +360,23 @@ Test(identity, worker_index_in_range_and_current_pool_in_tasks, .timeout = 60)
 
 /* With every worker blocked in its own task, each worker runs exactly one of
  * them: the indices seen must be exactly 0 .. size-1, each once. */
-static sem_t gate_started, gate_open;
+static struct mt_test_gate gate;
 
 static void identity_then_block(void *arg)
 {
 	uintptr_t i = (uintptr_t)arg;
 	atomic_store(&id_seen[i], mt_worker_index());
 	atomic_store(&id_pool_seen[i], mt_current_pool());
-	sem_post(&gate_started);
-	sem_wait_intr(&gate_open);
+	mt_test_gate_enter(&gate);
 }
 
 Test(identity, blocked_workers_have_distinct_indices_0_to_size_minus_1, .timeout = 60)
 {
-	cr_assert_eq(sem_init(&gate_started, 0, 0), 0);
-	cr_assert_eq(sem_init(&gate_open, 0, 0), 0);
-	mt_pool *p = make_pool(ID_POOL_SIZE);
+	mt_test_gate_init(&gate);
+	mt_pool *p = mt_test_pool(ID_POOL_SIZE);
 	for (uintptr_t i = 0; i < ID_POOL_SIZE; i++)
 		cr_assert_eq(mt_spawn(p, identity_then_block, (void *)i), 0);
-	for (int i = 0; i < ID_POOL_SIZE; i++)
-		sem_wait_intr(&gate_started);
+	mt_test_gate_wait_started(&gate, ID_POOL_SIZE);
 	int seen[ID_POOL_SIZE] = {0};
 	for (size_t i = 0; i < ID_POOL_SIZE; i++) {
 		int w = atomic_load(&id_seen[i]);
@@ -403,8 +386,7 @@ Test(identity, blocked_workers_have_distinct_indices_0_to_size_minus_1, .timeout
 	}
 	for (int w = 0; w < ID_POOL_SIZE; w++)
 		cr_assert_eq(seen[w], 1, "index %d seen %d times", w, seen[w]);
-	for (int i = 0; i < ID_POOL_SIZE; i++)
-		sem_post(&gate_open);
+	mt_test_gate_open(&gate, ID_POOL_SIZE);
 	cr_assert_eq(mt_pool_destroy(p, MT_DRAIN), 0);
 }
 
@@ -417,8 +399,8 @@ static void record_pool_only(void *arg)
 
 Test(identity, current_pool_distinguishes_two_pools, .timeout = 60)
 {
-	mt_pool *a = make_pool(1);
-	mt_pool *b = make_pool(1);
+	mt_pool *a = mt_test_pool(1);
+	mt_pool *b = mt_test_pool(1);
 	_Atomic(mt_pool *) seen_a = NULL, seen_b = NULL;
 	cr_assert_eq(mt_spawn(a, record_pool_only, &seen_a), 0);
 	cr_assert_eq(mt_spawn(b, record_pool_only, &seen_b), 0);
@@ -464,7 +446,7 @@ static unsigned tree_size(unsigned depth)
 
 static void spawn_tree_on(unsigned threads)
 {
-	mt_pool *p = make_pool(threads);
+	mt_pool *p = mt_test_pool(threads);
 	cr_assert_eq(mt_spawn(p, tree_node, (void *)(uintptr_t)DEPTH), 0);
 	/* mt_quiesce waits for tasks spawned by tasks too. */
 	cr_assert_eq(mt_quiesce(p), 0);
@@ -505,8 +487,8 @@ static void spawn_onto_other(void *arg)
 
 Test(spawn, from_a_task_onto_another_pool_runs_there, .timeout = 60)
 {
-	mt_pool *a = make_pool(2);
-	other_pool = make_pool(2);
+	mt_pool *a = mt_test_pool(2);
+	other_pool = mt_test_pool(2);
 	atomic_int rc = -1;
 	cr_assert_eq(mt_spawn(a, spawn_onto_other, &rc), 0);
 	cr_assert_eq(mt_quiesce(a), 0);
@@ -539,7 +521,7 @@ static void *submit_slice(void *arg)
 
 Test(spawn, from_four_external_threads_runs_each_task_exactly_once, .timeout = 60)
 {
-	shared_pool = make_pool(3);
+	shared_pool = mt_test_pool(3);
 	pthread_t t[SUBMITTERS];
 	for (uintptr_t k = 0; k < SUBMITTERS; k++)
 		cr_assert_eq(pthread_create(&t[k], NULL, submit_slice, (void *)k), 0);

@@ -13,20 +13,12 @@
 #include <criterion/criterion.h>
 #include <mtpool/mtpool.h>
 
+#include "../common/mt_test.h"
+
 #include <errno.h>
-#include <semaphore.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
-#include <time.h>
-
-static mt_pool *make_pool(unsigned threads)
-{
-	mt_config cfg = {.threads = threads};
-	mt_pool *p = mt_pool_create(&cfg);
-	cr_assert_not_null(p, "mt_pool_create(%u) failed: errno %d", threads, errno);
-	return p;
-}
 
 static atomic_uint counter;
 
@@ -36,30 +28,11 @@ static void count(void *arg)
 	atomic_fetch_add_explicit(&counter, 1, memory_order_relaxed);
 }
 
-static mt_stats stats_of(const mt_pool *p)
-{
-	mt_stats s;
-	cr_assert_eq(mt_pool_stats(p, &s), 0);
-	return s;
-}
-
-/* Polls until every worker is parked. Bounded only by the test timeout. */
-static mt_stats wait_all_parked(const mt_pool *p)
-{
-	const struct timespec pause = {.tv_sec = 0, .tv_nsec = 1000000};
-	for (;;) {
-		mt_stats s = stats_of(p);
-		if (s.workers_parked == s.workers)
-			return s;
-		nanosleep(&pause, NULL);
-	}
-}
-
 #define K 5000
 
 Test(stats, NULL_out_is_EINVAL, .timeout = 60)
 {
-	mt_pool *p = make_pool(1);
+	mt_pool *p = mt_test_pool(1);
 	cr_assert_eq(mt_pool_stats(p, NULL), EINVAL);
 	cr_assert_eq(mt_pool_stats(NULL, NULL), EINVAL);
 	cr_assert_eq(mt_pool_destroy(p, MT_DRAIN), 0);
@@ -67,8 +40,8 @@ Test(stats, NULL_out_is_EINVAL, .timeout = 60)
 
 Test(stats, fresh_pool_counts_nothing, .timeout = 60)
 {
-	mt_pool *p = make_pool(3);
-	mt_stats s = stats_of(p);
+	mt_pool *p = mt_test_pool(3);
+	mt_stats s = mt_test_stats(p);
 	cr_assert_eq(s.workers, 3);
 	cr_assert_eq(s.tasks_run, 0);
 	cr_assert_eq(s.tasks_detached, 0);
@@ -83,11 +56,11 @@ Test(stats, fresh_pool_counts_nothing, .timeout = 60)
 
 Test(stats, after_K_detached_tasks_and_quiesce, .timeout = 60)
 {
-	mt_pool *p = make_pool(3);
+	mt_pool *p = mt_test_pool(3);
 	for (int i = 0; i < K; i++)
 		cr_assert_eq(mt_spawn(p, count, NULL), 0);
 	cr_assert_eq(mt_quiesce(p), 0);
-	mt_stats s = stats_of(p);
+	mt_stats s = mt_test_stats(p);
 	cr_assert_eq(atomic_load(&counter), K);
 	cr_assert_geq(s.tasks_run, K, "tasks_run %llu", (unsigned long long)s.tasks_run);
 	cr_assert_eq(s.tasks_detached, K, "tasks_detached %llu",
@@ -103,12 +76,12 @@ Test(stats, after_K_detached_tasks_and_quiesce, .timeout = 60)
 
 Test(stats, spawn_copy_counts_as_detached, .timeout = 60)
 {
-	mt_pool *p = make_pool(2);
+	mt_pool *p = mt_test_pool(2);
 	char buf[200] = {0};
 	for (int i = 0; i < 100; i++)
 		cr_assert_eq(mt_spawn_copy(p, count, buf, (size_t)i * 2u), 0);
 	cr_assert_eq(mt_quiesce(p), 0);
-	mt_stats s = stats_of(p);
+	mt_stats s = mt_test_stats(p);
 	cr_assert_eq(s.tasks_detached, 100);
 	cr_assert_geq(s.tasks_run, 100);
 	cr_assert_eq(s.queued, 0);
@@ -125,12 +98,12 @@ static void spawn_ten(void *arg)
 
 Test(stats, worker_spawns_are_detached_but_not_injected, .timeout = 60)
 {
-	mt_pool *p = make_pool(2);
+	mt_pool *p = mt_test_pool(2);
 	for (int i = 0; i < 100; i++)
 		cr_assert_eq(mt_spawn(p, spawn_ten, NULL), 0);
 	cr_assert_eq(mt_quiesce(p), 0);
 	cr_assert_eq(atomic_load(&counter), 1000);
-	mt_stats s = stats_of(p);
+	mt_stats s = mt_test_stats(p);
 	cr_assert_eq(s.tasks_detached, 1100);
 	cr_assert_eq(s.injected, 100);
 	cr_assert_geq(s.tasks_run, 1100);
@@ -140,47 +113,39 @@ Test(stats, worker_spawns_are_detached_but_not_injected, .timeout = 60)
 
 /* queued counts accepted-but-unfinished detached tasks: with every worker
  * gated, exactly the gated tasks plus those behind them. */
-static sem_t started, gate;
+static struct mt_test_gate gate;
 
 static void blocker(void *arg)
 {
 	(void)arg;
-	sem_post(&started);
-	while (sem_wait(&gate) != 0)
-		;
+	mt_test_gate_enter(&gate);
 }
 
 Test(stats, queued_counts_running_and_waiting_detached_tasks, .timeout = 60)
 {
-	cr_assert_eq(sem_init(&started, 0, 0), 0);
-	cr_assert_eq(sem_init(&gate, 0, 0), 0);
-	mt_pool *p = make_pool(2);
-	for (int i = 0; i < 2; i++)
-		cr_assert_eq(mt_spawn(p, blocker, NULL), 0);
-	for (int i = 0; i < 2; i++)
-		while (sem_wait(&started) != 0)
-			;
+	mt_test_gate_init(&gate);
+	mt_pool *p = mt_test_pool(2);
+	mt_test_gate_block(&gate, p, 2, blocker);
 	for (int i = 0; i < 50; i++)
 		cr_assert_eq(mt_spawn(p, count, NULL), 0);
-	mt_stats s = stats_of(p);
+	mt_stats s = mt_test_stats(p);
 	cr_assert_eq(s.queued, 52, "queued %llu", (unsigned long long)s.queued);
 	cr_assert_eq(s.tasks_detached, 52);
 	cr_assert_eq(s.workers_parked, 0, "a worker is parked while running a task");
-	for (int i = 0; i < 2; i++)
-		sem_post(&gate);
+	mt_test_gate_open(&gate, 2);
 	cr_assert_eq(mt_quiesce(p), 0);
-	s = stats_of(p);
+	s = mt_test_stats(p);
 	cr_assert_eq(s.queued, 0);
 	cr_assert_eq(mt_pool_destroy(p, MT_DRAIN), 0);
 }
 
 Test(stats, idle_workers_all_park, .timeout = 60)
 {
-	mt_pool *p = make_pool(4);
+	mt_pool *p = mt_test_pool(4);
 	for (int i = 0; i < K; i++)
 		cr_assert_eq(mt_spawn(p, count, NULL), 0);
 	cr_assert_eq(mt_quiesce(p), 0);
-	mt_stats s = wait_all_parked(p);
+	mt_stats s = mt_test_wait_all_parked(p, 1000000);
 	cr_assert_eq(s.workers, 4);
 	cr_assert_eq(s.workers_parked, 4);
 	cr_assert_geq(s.parks, 1);
@@ -189,8 +154,8 @@ Test(stats, idle_workers_all_park, .timeout = 60)
 
 Test(stats, fresh_pool_workers_park_without_work, .timeout = 60)
 {
-	mt_pool *p = make_pool(3);
-	mt_stats s = wait_all_parked(p);
+	mt_pool *p = mt_test_pool(3);
+	mt_stats s = mt_test_wait_all_parked(p, 1000000);
 	cr_assert_geq(s.parks, 3, "parks %llu with all 3 parked", (unsigned long long)s.parks);
 	cr_assert_eq(mt_pool_destroy(p, MT_DRAIN), 0);
 }
@@ -199,13 +164,13 @@ Test(stats, fresh_pool_workers_park_without_work, .timeout = 60)
  * grow. */
 Test(stats, parked_pool_wakes_for_work_and_parks_again, .timeout = 60)
 {
-	mt_pool *p = make_pool(2);
-	mt_stats before = wait_all_parked(p);
+	mt_pool *p = mt_test_pool(2);
+	mt_stats before = mt_test_wait_all_parked(p, 1000000);
 	for (int i = 0; i < 100; i++)
 		cr_assert_eq(mt_spawn(p, count, NULL), 0);
 	cr_assert_eq(mt_quiesce(p), 0);
 	cr_assert_eq(atomic_load(&counter), 100);
-	mt_stats after = wait_all_parked(p);
+	mt_stats after = mt_test_wait_all_parked(p, 1000000);
 	cr_assert_gt(after.wakes, before.wakes, "no wake-up counted");
 	cr_assert_gt(after.parks, before.parks, "no new park counted");
 	cr_assert_geq(after.tasks_run, 100);
@@ -215,12 +180,12 @@ Test(stats, parked_pool_wakes_for_work_and_parks_again, .timeout = 60)
 /* Counters only grow. */
 Test(stats, totals_never_decrease, .timeout = 60)
 {
-	mt_pool *p = make_pool(2);
-	mt_stats prev = stats_of(p);
+	mt_pool *p = mt_test_pool(2);
+	mt_stats prev = mt_test_stats(p);
 	for (int round = 0; round < 50; round++) {
 		for (int i = 0; i < 100; i++)
 			cr_assert_eq(mt_spawn(p, count, NULL), 0);
-		mt_stats s = stats_of(p);
+		mt_stats s = mt_test_stats(p);
 		cr_assert_geq(s.tasks_run, prev.tasks_run);
 		cr_assert_geq(s.tasks_detached, prev.tasks_detached);
 		cr_assert_geq(s.steals, prev.steals);
@@ -246,10 +211,10 @@ Test(stats, map_pieces_are_not_detached, .timeout = 60)
 {
 	enum { M = 100000 };
 	static void *params[M], *results[M];
-	mt_pool *p = make_pool(2);
-	mt_stats before = stats_of(p);
+	mt_pool *p = mt_test_pool(2);
+	mt_stats before = mt_test_stats(p);
 	cr_assert_eq(mt_map(p, ident, params, results, M), 0);
-	mt_stats s = stats_of(p);
+	mt_stats s = mt_test_stats(p);
 	cr_assert_eq(s.tasks_detached, before.tasks_detached);
 	cr_assert_eq(s.queued, 0);
 	cr_assert_eq(mt_pool_destroy(p, MT_DRAIN), 0);
@@ -274,12 +239,12 @@ Test(stats, NULL_pool_means_default_pool, .timeout = 60)
 Test(stats, one_spawn_to_a_parked_pool_wakes_exactly_one_worker,
      .timeout = 60)
 {
-	mt_pool *p = make_pool(8);
+	mt_pool *p = mt_test_pool(8);
 	for (int round = 0; round < 20; round++) {
-		mt_stats before = wait_all_parked(p);
+		mt_stats before = mt_test_wait_all_parked(p, 1000000);
 		cr_assert_eq(mt_spawn(p, count, NULL), 0);
 		cr_assert_eq(mt_quiesce(p), 0);
-		mt_stats after = wait_all_parked(p);
+		mt_stats after = mt_test_wait_all_parked(p, 1000000);
 		cr_assert_eq(after.wakes - before.wakes, 1,
 			     "round %d: %llu wakes for one task", round,
 			     (unsigned long long)(after.wakes - before.wakes));

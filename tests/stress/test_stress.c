@@ -18,6 +18,8 @@
 #include <criterion/criterion.h>
 #include <mtpool/mtpool.h>
 
+#include "../common/mt_test.h"
+
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -25,31 +27,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
-#define MT_TEST_SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
-#define MT_TEST_SANITIZED 1
-#endif
-#endif
-#ifndef MT_TEST_SANITIZED
-#define MT_TEST_SANITIZED 0
-#endif
-
 /* Task counts: plain / sanitized. */
 #define MILLION (MT_TEST_SANITIZED ? 250000u : 1000000u)
 #define MIXED_ITERS (MT_TEST_SANITIZED ? 300 : 2000)
 #define LIFECYCLES (MT_TEST_SANITIZED ? 100 : 200)
 
 #define SUBMITTERS 4
-
-static mt_pool *make_pool(unsigned threads)
-{
-	mt_config cfg = {.threads = threads};
-	mt_pool *p = mt_pool_create(&cfg);
-	cr_assert_not_null(p, "mt_pool_create(%u) failed: errno %d", threads, errno);
-	return p;
-}
 
 /* ---- a million tasks, each exactly once -------------------------------- */
 
@@ -118,7 +101,7 @@ Test(stress, million_tasks_from_four_threads_on_default_pool_each_run_once, .tim
 
 Test(stress, million_tasks_from_four_threads_on_16_workers_each_run_once, .timeout = 60)
 {
-	mt_pool *p = make_pool(16);
+	mt_pool *p = mt_test_pool(16);
 	million_from_four_threads(p);
 	cr_assert_eq(mt_pool_destroy(p, MT_DRAIN), 0);
 }
@@ -138,7 +121,7 @@ static void spawn_children(void *arg)
 
 Test(stress, million_tasks_spawned_from_workers_on_16_workers_each_run_once, .timeout = 60)
 {
-	mt_pool *p = target = make_pool(16);
+	mt_pool *p = target = mt_test_pool(16);
 	seen = calloc(MILLION, sizeof *seen);
 	cr_assert_not_null(seen);
 	for (uintptr_t r = 0; r < ROOTS; r++)
@@ -267,9 +250,11 @@ static void *mixed_worker(void *arg)
 	return (void *)bad;
 }
 
-Test(stress, maps_spawns_and_groups_from_four_threads_on_16_workers, .timeout = 60)
+/* SUBMITTERS threads run mixed_worker against a fresh `workers` pool; every
+ * thread must pass its checks and every detached spawn must have run. */
+static void check_mixed_on(unsigned workers)
 {
-	mixed_pool = make_pool(16);
+	mixed_pool = mt_test_pool(workers);
 	cr_assert_eq(pthread_barrier_init(&go, NULL, SUBMITTERS), 0);
 	pthread_t t[SUBMITTERS];
 	for (uintptr_t k = 0; k < SUBMITTERS; k++)
@@ -285,22 +270,14 @@ Test(stress, maps_spawns_and_groups_from_four_threads_on_16_workers, .timeout = 
 	cr_assert_eq(mt_pool_destroy(mixed_pool, MT_DRAIN), 0);
 }
 
+Test(stress, maps_spawns_and_groups_from_four_threads_on_16_workers, .timeout = 60)
+{
+	check_mixed_on(16);
+}
+
 Test(stress, maps_spawns_and_groups_from_four_threads_on_1_worker, .timeout = 60)
 {
-	mixed_pool = make_pool(1);
-	cr_assert_eq(pthread_barrier_init(&go, NULL, SUBMITTERS), 0);
-	pthread_t t[SUBMITTERS];
-	for (uintptr_t k = 0; k < SUBMITTERS; k++)
-		cr_assert_eq(pthread_create(&t[k], NULL, mixed_worker, (void *)k), 0);
-	for (int k = 0; k < SUBMITTERS; k++) {
-		void *rc;
-		cr_assert_eq(pthread_join(t[k], &rc), 0);
-		cr_assert_null(rc, "thread %d failed at check %d", k, (int)(uintptr_t)rc);
-	}
-	cr_assert_eq(mt_quiesce(mixed_pool), 0);
-	cr_assert_eq(atomic_load(&detached_runs),
-		     (unsigned)(SUBMITTERS * MIXED_ITERS * SPAWNS_PER_ITER));
-	cr_assert_eq(mt_pool_destroy(mixed_pool, MT_DRAIN), 0);
+	check_mixed_on(1);
 }
 
 /* ---- create / destroy in a loop ---------------------------------------- */
@@ -328,7 +305,7 @@ Test(stress, create_destroy_loop_alternating_drain_and_discard_accounts_for_ever
 {
 	for (int i = 0; i < LIFECYCLES; i++) {
 		atomic_store(&loop_runs, 0);
-		mt_pool *p = make_pool(1 + (unsigned)(i % 5) * 3u); /* 1, 4, 7, 10, 13 */
+		mt_pool *p = mt_test_pool(1 + (unsigned)(i % 5) * 3u); /* 1, 4, 7, 10, 13 */
 		unsigned queued = 50u + (unsigned)(i % 7) * 100u;
 		unsigned parents = queued / 10;
 		for (unsigned k = 0; k < queued - parents; k++)
@@ -363,7 +340,7 @@ Test(stress, sixteen_pools_alive_at_once, .timeout = 60)
 	mt_pool *pools[POOLS];
 	atomic_store(&loop_runs, 0);
 	for (int i = 0; i < POOLS; i++)
-		pools[i] = make_pool(2);
+		pools[i] = mt_test_pool(2);
 	for (int round = 0; round < 100; round++)
 		for (int i = 0; i < POOLS; i++)
 			cr_assert_eq(mt_spawn(pools[i], loop_count, NULL), 0);

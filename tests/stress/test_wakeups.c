@@ -21,6 +21,8 @@
 #include <criterion/criterion.h>
 #include <mtpool/mtpool.h>
 
+#include "../common/mt_test.h"
+
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
@@ -28,51 +30,12 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
-#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
-#define SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
-#define SANITIZED 1
-#endif
-#endif
-#ifndef SANITIZED
-#define SANITIZED 0
-#endif
-
-#define ROUNDS (SANITIZED ? 500 : 2000)
+#define ROUNDS (MT_TEST_SANITIZED ? 500 : 2000)
 #define EXTERNAL_THREADS 4
-#define EXTERNAL_ROUNDS (SANITIZED ? 200 : 500)
-#define CHAIN (SANITIZED ? 20000 : 200000)
-#define HOPS (SANITIZED ? 300 : 2000)
-#define RACE_SPAWNS (SANITIZED ? 20000 : 200000)
-
-static mt_pool *make_pool(unsigned threads)
-{
-	mt_config cfg = {.threads = threads};
-	mt_pool *p = mt_pool_create(&cfg);
-	cr_assert_not_null(p, "mt_pool_create(%u): errno %d", threads, errno);
-	return p;
-}
-
-static mt_stats stats_of(mt_pool *p)
-{
-	mt_stats s;
-	cr_assert_eq(mt_pool_stats(p, &s), 0);
-	return s;
-}
-
-/* Returns once every worker of p has announced sleep at one instant
- * (asleep flags are snapshots; they cannot all be set while a task
- * is queued and visible, see the re-check in mt__park). */
-static void wait_all_parked(mt_pool *p)
-{
-	for (;;) {
-		mt_stats s = stats_of(p);
-		if (s.workers_parked == s.workers)
-			return;
-		sched_yield();
-	}
-}
+#define EXTERNAL_ROUNDS (MT_TEST_SANITIZED ? 200 : 500)
+#define CHAIN (MT_TEST_SANITIZED ? 20000 : 200000)
+#define HOPS (MT_TEST_SANITIZED ? 300 : 2000)
+#define RACE_SPAWNS (MT_TEST_SANITIZED ? 20000 : 200000)
 
 static void set_flag(void *arg)
 {
@@ -84,17 +47,17 @@ static void set_flag(void *arg)
 
 static void one_task_into_a_parked_pool(unsigned threads)
 {
-	mt_pool *p = make_pool(threads);
+	mt_pool *p = mt_test_pool(threads);
 	_Atomic int flag;
 	for (int r = 0; r < ROUNDS; r++) {
-		wait_all_parked(p);
+		(void)mt_test_wait_all_parked(p, 0);
 		atomic_store_explicit(&flag, 0, memory_order_relaxed);
 		cr_assert_eq(mt_spawn(p, set_flag, &flag), 0);
 		cr_assert_eq(mt_quiesce(p), 0);
 		cr_assert(atomic_load_explicit(&flag, memory_order_relaxed),
 			  "round %d: quiesce returned before the task ran", r);
 	}
-	mt_stats s = stats_of(p);
+	mt_stats s = mt_test_stats(p);
 	/* The pool really parked and was really woken. Not once per round:
 	 * a worker seen announcing sleep may still find the task in its
 	 * re-check and cancel the sleep, with no park and no wake counted. */
@@ -134,7 +97,7 @@ static void *external_submitter(void *unused)
 	_Atomic int flag;
 	pthread_barrier_wait(&external_go);
 	for (int r = 0; r < EXTERNAL_ROUNDS; r++) {
-		wait_all_parked(shared_pool);
+		(void)mt_test_wait_all_parked(shared_pool, 0);
 		atomic_store_explicit(&flag, 0, memory_order_relaxed);
 		if (mt_spawn(shared_pool, set_flag, &flag) != 0 ||
 		    mt_quiesce(shared_pool) != 0 ||
@@ -148,7 +111,7 @@ Test(wakeups, four_threads_spawning_into_a_parked_16_worker_pool_all_finish,
      .timeout = 60)
 {
 	pthread_t th[EXTERNAL_THREADS];
-	shared_pool = make_pool(16);
+	shared_pool = mt_test_pool(16);
 	cr_assert_eq(pthread_barrier_init(&external_go, NULL, EXTERNAL_THREADS), 0);
 	for (int i = 0; i < EXTERNAL_THREADS; i++)
 		cr_assert_eq(pthread_create(&th[i], NULL, external_submitter,
@@ -159,7 +122,7 @@ Test(wakeups, four_threads_spawning_into_a_parked_16_worker_pool_all_finish,
 		cr_assert_null(failed, "submitter %d saw a task not run", i);
 	}
 	pthread_barrier_destroy(&external_go);
-	mt_stats s = stats_of(shared_pool);
+	mt_stats s = mt_test_stats(shared_pool);
 	cr_assert_eq(s.tasks_run, EXTERNAL_THREADS * EXTERNAL_ROUNDS);
 	cr_assert_gt(s.parks, 0);
 	cr_assert_gt(s.wakes, 0);
@@ -188,14 +151,14 @@ static void chain(void *unused)
 Test(wakeups, a_task_respawning_itself_from_a_worker_runs_to_the_end,
      .timeout = 60)
 {
-	mt_pool *p = make_pool(16);
+	mt_pool *p = mt_test_pool(16);
 	atomic_store(&chain_left, CHAIN); /* seq_cst: before the pool sees it */
-	wait_all_parked(p);
+	(void)mt_test_wait_all_parked(p, 0);
 	cr_assert_eq(mt_spawn(p, chain, NULL), 0);
 	cr_assert_eq(mt_quiesce(p), 0);
 	cr_assert_not(atomic_load(&spawn_failed));
 	cr_assert_eq(atomic_load(&chain_left), 0);
-	cr_assert_eq(stats_of(p).tasks_run, CHAIN);
+	cr_assert_eq(mt_test_stats(p).tasks_run, CHAIN);
 	cr_assert_eq(mt_pool_destroy(p, MT_DRAIN), 0);
 }
 
@@ -229,12 +192,12 @@ static void hop(void *unused)
 Test(wakeups, a_task_bouncing_between_two_parked_pools_runs_to_the_end,
      .timeout = 60)
 {
-	ping = make_pool(4);
-	pong = make_pool(4);
+	ping = mt_test_pool(4);
+	pong = mt_test_pool(4);
 	cr_assert_eq(sem_init(&hops_done, 0, 0), 0);
 	atomic_store(&hops_left, HOPS); /* seq_cst: before the pools see it */
-	wait_all_parked(ping);
-	wait_all_parked(pong);
+	(void)mt_test_wait_all_parked(ping, 0);
+	(void)mt_test_wait_all_parked(pong, 0);
 	cr_assert_eq(mt_spawn(ping, hop, NULL), 0);
 	while (sem_wait(&hops_done) != 0)
 		cr_assert_eq(errno, EINTR);
@@ -242,10 +205,10 @@ Test(wakeups, a_task_bouncing_between_two_parked_pools_runs_to_the_end,
 	cr_assert_eq(mt_quiesce(pong), 0);
 	cr_assert_not(atomic_load(&spawn_failed));
 	cr_assert_eq(atomic_load(&hops_left), 0);
-	cr_assert_eq(stats_of(ping).tasks_run + stats_of(pong).tasks_run, HOPS);
+	cr_assert_eq(mt_test_stats(ping).tasks_run + mt_test_stats(pong).tasks_run, HOPS);
 	/* Every hop woke a parked pool (the first one too, see above),
 	 * unless a worker seen announcing sleep cancelled it on its own. */
-	cr_assert_gt(stats_of(ping).wakes + stats_of(pong).wakes, 0);
+	cr_assert_gt(mt_test_stats(ping).wakes + mt_test_stats(pong).wakes, 0);
 	cr_assert_eq(mt_pool_destroy(ping, MT_DRAIN), 0);
 	cr_assert_eq(mt_pool_destroy(pong, MT_DRAIN), 0);
 	sem_destroy(&hops_done);
@@ -291,7 +254,7 @@ Test(wakeups, quiesce_racing_with_spawns_waits_for_all_spawned_before_it,
      .timeout = 60)
 {
 	pthread_t th;
-	race_pool = make_pool(4);
+	race_pool = mt_test_pool(4);
 	cr_assert_eq(pthread_create(&th, NULL, spawner, NULL), 0);
 	long quiesces = 0;
 	for (;;) {
@@ -321,7 +284,7 @@ Test(wakeups, quiesce_racing_with_spawns_waits_for_all_spawned_before_it,
  * announcing sleep, re-checking, or asleep. A busy delay of random length
  * (jitter, not a wait for a state) spreads the spawns over that path. */
 
-#define JITTER_ROUNDS (SANITIZED ? 5000 : 50000)
+#define JITTER_ROUNDS (MT_TEST_SANITIZED ? 5000 : 50000)
 
 static void jitter(uint64_t *rng)
 {
@@ -335,7 +298,7 @@ static void jitter(uint64_t *rng)
 
 static void spawn_during_wind_down(unsigned threads)
 {
-	mt_pool *p = make_pool(threads);
+	mt_pool *p = mt_test_pool(threads);
 	_Atomic int flag;
 	uint64_t rng = 0x9e3779b97f4a7c15u;
 	for (int r = 0; r < JITTER_ROUNDS; r++) {
@@ -345,7 +308,7 @@ static void spawn_during_wind_down(unsigned threads)
 		cr_assert_eq(mt_quiesce(p), 0);
 		cr_assert(atomic_load_explicit(&flag, memory_order_relaxed));
 	}
-	cr_assert_eq(stats_of(p).tasks_run, JITTER_ROUNDS);
+	cr_assert_eq(mt_test_stats(p).tasks_run, JITTER_ROUNDS);
 	cr_assert_eq(mt_pool_destroy(p, MT_DRAIN), 0);
 }
 
