@@ -204,7 +204,9 @@ MT_API mt_pool *mt_current_pool(void);
  * Returns 0, or:
  *   EINVAL     fn is NULL;
  *   ENOMEM     no memory for the task (fn is not called);
- *   ESHUTDOWN  the pool is being destroyed;
+ *   ESHUTDOWN  the pool is being destroyed (see mt_pool_destroy for the
+ *              one exception, workers' spawns during MT_DRAIN);
+ *   ECHILD     the pool was created before fork() (in the child);
  *   other      errno values from mt_default_pool() when pool is NULL.
  * CONTEXT: any thread. Never waits for a task; lock-free except on
  * allocation and when the injection ring is full (an outside submitter
@@ -229,10 +231,11 @@ MT_API int mt_spawn_copy(mt_pool *pool, void (*fn)(void *arg),
  * Blocks until no detached task of the pool is queued or running,
  * including detached tasks spawned by detached tasks. Returns 0, or:
  *   EDEADLK   called from a worker of this pool;
+ *   ECHILD    the pool was created before fork() (in the child);
  *   other     errno values from mt_default_pool() when pool is NULL.
  * CONTEXT: not from this pool's workers. Blocks (sleeps on an event
- * count; no spinning). Tasks submitted concurrently with the call may or may not be
- * waited for.
+ * count; no spinning). Tasks submitted concurrently with the call may or
+ * may not be waited for.
  */
 MT_API int mt_quiesce(mt_pool *pool);
 
