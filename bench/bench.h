@@ -136,6 +136,15 @@ void bench_seq_fill(uint64_t *a, size_t n);
 int bench_pthreads_for(unsigned parts, size_t n,
 		       void (*body)(size_t i, void *ctx), void *ctx);
 
+/* results[i] = fn(params[i]) through a runtime's own parallel_for, for
+ * runtimes whose map idiom is their loop (GLib, libuv). Returns what
+ * parallel_for returns. */
+int bench_map_via_for(int (*parallel_for)(size_t n,
+					  void (*body)(size_t i, void *ctx),
+					  void *ctx),
+		      void *(*fn)(void *param), void *const *params,
+		      void **results, size_t n);
+
 /* wait_parked for runtimes that cannot report parking: waits, at most
  * `timeout_ns`, until every thread of the process other than the caller
  * is asleep in the kernel (state S or D in /proc/self/task/TID/stat) at

@@ -149,3 +149,27 @@ const struct bench_runtime bench_rt_seq = {
 	.wait_parked = NULL,
 	.why_no_parked = "no threads to park",
 };
+
+struct map_ctx {
+	void *(*fn)(void *param);
+	void *const *params;
+	void **results;
+};
+
+static void map_body(size_t i, void *ctx)
+{
+	struct map_ctx *m = ctx;
+
+	m->results[i] = m->fn(m->params[i]);
+}
+
+int bench_map_via_for(int (*parallel_for)(size_t n,
+					  void (*body)(size_t i, void *ctx),
+					  void *ctx),
+		      void *(*fn)(void *param), void *const *params,
+		      void **results, size_t n)
+{
+	struct map_ctx m = { fn, params, results };
+
+	return parallel_for(n, map_body, &m);
+}

@@ -177,25 +177,10 @@ static int uv_rt_parallel_for(size_t n, void (*body)(size_t i, void *ctx),
 	return 0;
 }
 
-struct map_ctx {
-	void *(*fn)(void *param);
-	void *const *params;
-	void **results;
-};
-
-static void map_body(size_t i, void *ctx)
-{
-	struct map_ctx *m = ctx;
-
-	m->results[i] = m->fn(m->params[i]);
-}
-
 static int uv_rt_map(void *(*fn)(void *param), void *const *params,
 		     void **results, size_t n)
 {
-	struct map_ctx m = { fn, params, results };
-
-	return uv_rt_parallel_for(n, map_body, &m);
+	return bench_map_via_for(uv_rt_parallel_for, fn, params, results, n);
 }
 
 const struct bench_runtime bench_rt_uv = {

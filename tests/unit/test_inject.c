@@ -34,20 +34,11 @@
 #include "inject.h"
 #include "task.h"
 
-#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
-#define SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
-#define SANITIZED 1
-#endif
-#endif
-#ifndef SANITIZED
-#define SANITIZED 0
-#endif
+#include "../common/mt_test.h" /* MT_TEST_SANITIZED */
 
 /* Items per MPMC stress run: on 2 cores with 16 threads the sanitized
  * runs stay under ~10 s each; the interleavings are the same. */
-#define STRESS_N (SANITIZED ? 100000u : 400000u)
+#define STRESS_N (MT_TEST_SANITIZED ? 100000u : 400000u)
 
 static struct mt_task *new_tasks(size_t n)
 {

@@ -28,18 +28,9 @@
 #include "futex.h"
 #include "latch.h"
 
-#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
-#define SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
-#define SANITIZED 1
-#endif
-#endif
-#ifndef SANITIZED
-#define SANITIZED 0
-#endif
+#include "../common/mt_test.h" /* MT_TEST_SANITIZED */
 
-#define ROUNDS (SANITIZED ? 1000 : 3000)
+#define ROUNDS (MT_TEST_SANITIZED ? 1000 : 3000)
 #define NFINISHERS 8
 
 static uint32_t count_of(struct mt_latch *l)
