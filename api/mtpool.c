@@ -174,8 +174,7 @@ int mt_map(mt_pool *pool, void *(*fn)(void *param), void *const *params,
 	if (params == NULL || results == NULL)
 		return EINVAL;
 	struct mt_batch b = {
-		.n = n, .map_fn = fn, .params = params, .results = results
-	};
+		.n = n, .map_fn = fn, .params = params, .results = results};
 	return run_batch(pool, &b);
 }
 
@@ -186,7 +185,7 @@ int mt_for(mt_pool *pool, size_t n, void (*body)(size_t i, void *ctx),
 		return EINVAL;
 	if (n == 0)
 		return 0;
-	struct mt_batch b = { .n = n, .body = body, .ctx = ctx };
+	struct mt_batch b = {.n = n, .body = body, .ctx = ctx};
 	return run_batch(pool, &b);
 }
 
@@ -197,7 +196,7 @@ int mt_for_range(mt_pool *pool, size_t n,
 		return EINVAL;
 	if (n == 0)
 		return 0;
-	struct mt_batch b = { .n = n, .range_body = body, .ctx = ctx };
+	struct mt_batch b = {.n = n, .range_body = body, .ctx = ctx};
 	return run_batch(pool, &b);
 }
 
@@ -206,10 +205,10 @@ int mt_for_range(mt_pool *pool, size_t n,
 #define MT_GROUP_MAGIC 0x6d744750u /* "mtGP": catches uninitialised groups */
 
 struct group_impl {
-	struct mt_pool *pool;	/* I */
-	struct mt_latch latch;	/* A: pending tasks of the group */
-	uint32_t magic;		/* I */
-	uint32_t admitted;	/* waiter only: counted in external_pending */
+	struct mt_pool *pool;  /* I */
+	struct mt_latch latch; /* A: pending tasks of the group */
+	uint32_t magic;	       /* I */
+	uint32_t admitted;     /* waiter only: counted in external_pending */
 };
 
 _Static_assert(sizeof(struct group_impl) <= sizeof(mt_group),
@@ -350,10 +349,10 @@ int mt_pool_stats(const mt_pool *pool, mt_stats *out)
 	memset(out, 0, sizeof(*out));
 	sum_workers(p, out);
 	out->queued = mt__detached_pending(p);
-	out->tasks_detached =
-		atomic_load_explicit(&p->detached_admitted, memory_order_relaxed) -
-		atomic_load_explicit(&p->detached_backed_out,
-				     memory_order_relaxed);
+	out->tasks_detached = atomic_load_explicit(&p->detached_admitted,
+						   memory_order_relaxed) -
+			      atomic_load_explicit(&p->detached_backed_out,
+						   memory_order_relaxed);
 	out->wakes = load_stat(&p->n_wakes);
 	out->workers = p->nworkers;
 	return 0;
@@ -362,15 +361,25 @@ int mt_pool_stats(const mt_pool *pool, mt_stats *out)
 const char *mt_strerror(int err)
 {
 	switch (err) {
-	case 0: return "success";
-	case EINVAL: return "invalid argument";
-	case ENOMEM: return "out of memory";
-	case EAGAIN: return "could not create a worker thread";
-	case ESHUTDOWN: return "the pool is shutting down";
-	case EDEADLK: return "would deadlock: called from one of the pool's own workers";
-	case EBUSY: return "the pool is already being destroyed";
-	case EOVERFLOW: return "too many pending tasks in the group";
-	case ECHILD: return "the pool was created before fork() and has no workers in this process";
-	default: return "unknown error";
+	case 0:
+		return "success";
+	case EINVAL:
+		return "invalid argument";
+	case ENOMEM:
+		return "out of memory";
+	case EAGAIN:
+		return "could not create a worker thread";
+	case ESHUTDOWN:
+		return "the pool is shutting down";
+	case EDEADLK:
+		return "would deadlock: called from one of the pool's own workers";
+	case EBUSY:
+		return "the pool is already being destroyed";
+	case EOVERFLOW:
+		return "too many pending tasks in the group";
+	case ECHILD:
+		return "the pool was created before fork() and has no workers in this process";
+	default:
+		return "unknown error";
 	}
 }

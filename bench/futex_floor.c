@@ -46,7 +46,8 @@ static void *sleeper(void *arg)
 	(void)arg;
 	for (;;) {
 		uint32_t seen = atomic_load(&word);
-		syscall(SYS_futex, &word, FUTEX_WAIT_PRIVATE, seen, NULL, NULL, 0);
+		syscall(SYS_futex, &word, FUTEX_WAIT_PRIVATE, seen, NULL, NULL,
+			0);
 		if (atomic_load(&word) == seen)
 			continue; /* spurious */
 		atomic_store(&stamp, now_ns());
@@ -65,7 +66,7 @@ static int cmp(const void *a, const void *b)
 static void probe(const char *label)
 {
 	int64_t lat[PROBES];
-	const struct timespec gap = { 0, 2000000 }, poll = { 0, 20000 };
+	const struct timespec gap = {0, 2000000}, poll = {0, 20000};
 	for (int i = 0; i < PROBES; i++) {
 		nanosleep(&gap, NULL);
 		atomic_store(&stamp, 0);

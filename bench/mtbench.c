@@ -99,15 +99,25 @@ struct sizes {
 };
 
 static const struct sizes full_sizes = {
-	.detached = 1000000, .fill = 10000000, .small_calls = 20000,
-	.small_n = 64, .fib_n = 32, .wake_samples = 200,
-	.idle_ns = 1000000000, .unbal_n = 10000,
+	.detached = 1000000,
+	.fill = 10000000,
+	.small_calls = 20000,
+	.small_n = 64,
+	.fib_n = 32,
+	.wake_samples = 200,
+	.idle_ns = 1000000000,
+	.unbal_n = 10000,
 };
 
 static const struct sizes quick_sizes = {
-	.detached = 100000, .fill = 1000000, .small_calls = 2000,
-	.small_n = 64, .fib_n = 25, .wake_samples = 30,
-	.idle_ns = 100000000, .unbal_n = 2000,
+	.detached = 100000,
+	.fill = 1000000,
+	.small_calls = 2000,
+	.small_n = 64,
+	.fib_n = 25,
+	.wake_samples = 30,
+	.idle_ns = 100000000,
+	.unbal_n = 2000,
 };
 
 struct options {
@@ -124,8 +134,8 @@ struct options {
 static struct options opt;
 static struct sizes sz;
 static FILE *csv;
-static int failed;  /* a wrong result or a failed runtime call */
-static int missed;  /* a target missed */
+static int failed; /* a wrong result or a failed runtime call */
+static int missed; /* a target missed */
 
 /* What is running now, for the watchdog's message. */
 static const char *volatile stage = "start-up";
@@ -253,16 +263,18 @@ static void row_fail(const struct bench_runtime *rt, struct row *r, int err)
 			r->workload);
 	} else {
 		r->result = "ERROR";
-		fprintf(stderr, "mtbench: %s: %s: %s\n", rt->name,
-			r->workload, strerror(err));
+		fprintf(stderr, "mtbench: %s: %s: %s\n", rt->name, r->workload,
+			strerror(err));
 	}
 }
 
-static struct row row_new(const char *workload, const char *unit,
-			  double target)
+static struct row row_new(const char *workload, const char *unit, double target)
 {
-	struct row r = { .workload = workload, .value = NAN, .unit = unit,
-			 .n = opt.reps, .target = target };
+	struct row r = {.workload = workload,
+			.value = NAN,
+			.unit = unit,
+			.n = opt.reps,
+			.target = target};
 
 	stage = workload;
 	return r;
@@ -282,8 +294,7 @@ static void emit_na(const struct bench_runtime *rt, struct row *r,
 
 /* One timed repetition: stores its figure in *out; returns 0, a positive
  * errno from the runtime, or WRONG. */
-typedef int (*once_fn)(const struct bench_runtime *rt, void *ctx,
-		       double *out);
+typedef int (*once_fn)(const struct bench_runtime *rt, void *ctx, double *out);
 
 static int median_of(const struct bench_runtime *rt, once_fn once, void *ctx,
 		     double *median)
@@ -326,12 +337,11 @@ static int detached_check(const struct bench_runtime *rt)
 			return err;
 	if ((err = rt->quiesce()) != 0)
 		return err;
-	return atomic_load_explicit(&count, memory_order_relaxed) == n ? 0
-								      : WRONG;
+	return atomic_load_explicit(&count, memory_order_relaxed) == n ? 0 :
+									 WRONG;
 }
 
-static int detached_once(const struct bench_runtime *rt, void *ctx,
-			 double *out)
+static int detached_once(const struct bench_runtime *rt, void *ctx, double *out)
 {
 	uint64_t t0 = bench_now_ns();
 	int err;
@@ -411,8 +421,8 @@ static int fill_once(const struct bench_runtime *rt, void *ctx, double *out)
 /* Median ns/item of the fill with rt->parallel_for, or of the plain loop. */
 static int fill_median(const struct bench_runtime *rt, int plain, double *ns)
 {
-	struct fill_ctx c = { .a = malloc(sz.fill * sizeof *c.a),
-			      .plain = plain };
+	struct fill_ctx c = {.a = malloc(sz.fill * sizeof *c.a),
+			     .plain = plain};
 	int err;
 
 	if (!c.a)
@@ -434,8 +444,7 @@ struct small_ctx {
 	void *results[64];
 };
 
-static int small_once(const struct bench_runtime *rt, void *ctx,
-		      double *out)
+static int small_once(const struct bench_runtime *rt, void *ctx, double *out)
 {
 	struct small_ctx *c = ctx;
 	uint64_t t0;
@@ -536,8 +545,7 @@ static void unbal_body(size_t i, void *ctx)
 	c->hits[i]++;
 }
 
-static int unbal_once(const struct bench_runtime *rt, void *ctx,
-		      double *out)
+static int unbal_once(const struct bench_runtime *rt, void *ctx, double *out)
 {
 	struct unbal_ctx *c = ctx;
 	uint64_t t0;
@@ -590,8 +598,8 @@ static void wl_unbalanced(const struct bench_runtime *rt)
 	} else {
 		r.value = par / ideal;
 		r2.value = par / (seq / opt.threads);
-		snprintf(r.baseline, sizeof r.baseline, "ideal %.2f ms, par %.2f",
-			 ideal, par);
+		snprintf(r.baseline, sizeof r.baseline,
+			 "ideal %.2f ms, par %.2f", ideal, par);
 		snprintf(r2.baseline, sizeof r2.baseline, "seq %.2f ms", seq);
 	}
 	emit(rt, &r);
@@ -619,7 +627,7 @@ static void wake_task(void *arg)
 static int wake_once(const struct bench_runtime *rt, uint64_t park_timeout,
 		     double *us)
 {
-	struct wake_probe p = { 0 };
+	struct wake_probe p = {0};
 	uint64_t t0;
 	int err;
 
@@ -661,8 +669,8 @@ static void wl_wake(const struct bench_runtime *rt)
 
 	med.n = p99.n = n;
 	if (!rt->wait_parked || !rt->spawn_detached || !rt->quiesce) {
-		const char *why = rt->wait_parked ? rt->why_no_detached
-						  : rt->why_no_parked;
+		const char *why = rt->wait_parked ? rt->why_no_detached :
+						    rt->why_no_parked;
 
 		emit_na(rt, &med, why);
 		emit_na(rt, &p99, why);
@@ -672,7 +680,8 @@ static void wl_wake(const struct bench_runtime *rt)
 	err = s ? wake_samples(rt, s, n) : ENOMEM;
 	if (err == ETIMEDOUT) {
 		med.result = p99.result = "MISS";
-		snprintf(med.baseline, sizeof med.baseline, "pool did not park");
+		snprintf(med.baseline, sizeof med.baseline,
+			 "pool did not park");
 		missed = 1;
 	} else if (err != 0) {
 		row_fail(rt, &med, err);
@@ -680,7 +689,8 @@ static void wl_wake(const struct bench_runtime *rt)
 	} else {
 		med.value = quantile(s, n, 0.5);
 		p99.value = quantile(s, n, 0.99);
-		snprintf(med.baseline, sizeof med.baseline, "min %.2f us", s[0]);
+		snprintf(med.baseline, sizeof med.baseline, "min %.2f us",
+			 s[0]);
 	}
 	free(s);
 	emit(rt, &med);
@@ -760,8 +770,8 @@ static void wl_idle_one(const struct bench_runtime *rt, struct row *r,
 	int err;
 
 	if (!rt->parallel_for || (parked && !rt->wait_parked)) {
-		emit_na(rt, r, rt->parallel_for ? rt->why_no_parked
-						: rt->why_no_for);
+		emit_na(rt, r,
+			rt->parallel_for ? rt->why_no_parked : rt->why_no_for);
 		return;
 	}
 	idle_unparked = 0;
@@ -783,8 +793,8 @@ static void wl_idle_one(const struct bench_runtime *rt, struct row *r,
 static void wl_idle(const struct bench_runtime *rt)
 {
 	struct row parked = row_new("idle CPU, all parked", "ms/s", 0.1);
-	struct row after = row_new("idle CPU, 1 s right after map", "ms/s",
-				   NAN);
+	struct row after =
+		row_new("idle CPU, 1 s right after map", "ms/s", NAN);
 
 	wl_idle_one(rt, &parked, 1);
 	wl_idle_one(rt, &after, 0);
@@ -808,8 +818,7 @@ static void *spin_thread(void *arg)
  * threads * one-thread time / all-threads time, about `threads` on an
  * idle machine and less when other processes hold CPUs. Every parallel
  * figure of the run is only as good as this one. */
-static int capacity_once(const struct bench_runtime *rt, void *ctx,
-			 double *out)
+static int capacity_once(const struct bench_runtime *rt, void *ctx, double *out)
 {
 	pthread_t *t = malloc(opt.threads * sizeof *t);
 	uint64_t t0 = bench_now_ns(), one, all;
@@ -822,7 +831,8 @@ static int capacity_once(const struct bench_runtime *rt, void *ctx,
 	one = bench_now_ns() - t0;
 	t0 = bench_now_ns();
 	while (err == 0 && made + 1 < opt.threads)
-		if ((err = pthread_create(&t[made], NULL, spin_thread, NULL)) == 0)
+		if ((err = pthread_create(&t[made], NULL, spin_thread, NULL)) ==
+		    0)
 			made++;
 	spin_thread(NULL);
 	while (made > 0)
@@ -855,8 +865,7 @@ struct figures {
 };
 
 /* One repetition of the raw-pthreads baseline (bench_pthreads_for). */
-static int fill_pt_once(const struct bench_runtime *rt, void *ctx,
-			double *out)
+static int fill_pt_once(const struct bench_runtime *rt, void *ctx, double *out)
 {
 	uint64_t *a = ctx, t0;
 	int err;
@@ -943,8 +952,7 @@ static void fill_range_body(size_t lo, size_t hi, void *ctx)
 		a[i] = (uint64_t)i * 2 + 1;
 }
 
-static int fill_rg_once(const struct bench_runtime *rt, void *ctx,
-			double *out)
+static int fill_rg_once(const struct bench_runtime *rt, void *ctx, double *out)
 {
 	uint64_t *a = ctx, t0;
 	int err;
@@ -965,8 +973,9 @@ static void wl_fill_range(const struct bench_runtime *rt, struct figures *f)
 	int err;
 
 	if (!rt->parallel_for_range || !rt->parallel_for) {
-		emit_na(rt, &r, rt->why_no_range ? rt->why_no_range
-						 : "no range form of for");
+		emit_na(rt, &r,
+			rt->why_no_range ? rt->why_no_range :
+					   "no range form of for");
 		return;
 	}
 	a = malloc(sz.fill * sizeof *a);
@@ -976,8 +985,8 @@ static void wl_fill_range(const struct bench_runtime *rt, struct figures *f)
 		row_fail(rt, &r, err);
 	else {
 		r.value = rg;
-		snprintf(r.baseline, sizeof r.baseline,
-			 "%.2fx over plain loop", f->fill_seq / rg);
+		snprintf(r.baseline, sizeof r.baseline, "%.2fx over plain loop",
+			 f->fill_seq / rg);
 	}
 	emit(rt, &r);
 }
@@ -1077,22 +1086,24 @@ static void run_one_worker(const struct bench_runtime *rt,
 	if (err != 0)
 		row_fail(rt, &r, err);
 	else {
-		r.value = (one - f->fib_seq) * 1e6 / (double)fib_spawns(sz.fib_n);
+		r.value =
+			(one - f->fib_seq) * 1e6 / (double)fib_spawns(sz.fib_n);
 		snprintf(r.baseline, sizeof r.baseline, "1w %.2f, seq %.2f ms",
 			 one, f->fib_seq);
 	}
 	emit(rt, &r);
 }
 
-static void oversub_row(const struct bench_runtime *rt, struct row *r,
-			int err, double over, double right)
+static void oversub_row(const struct bench_runtime *rt, struct row *r, int err,
+			double over, double right)
 {
 	if (err != 0)
 		row_fail(rt, r, err);
 	else {
 		r->value = over / right;
-		snprintf(r->baseline, sizeof r->baseline, "%uw %.3g vs %uw %.3g",
-			 opt.oversub, over, opt.threads, right);
+		snprintf(r->baseline, sizeof r->baseline,
+			 "%uw %.3g vs %uw %.3g", opt.oversub, over, opt.threads,
+			 right);
 	}
 	emit(rt, r);
 }
@@ -1128,7 +1139,7 @@ static void run_oversubscribed(const struct bench_runtime *rt,
 
 static void run_runtime(const struct bench_runtime *rt)
 {
-	struct figures f = { NAN, NAN, NAN, NAN };
+	struct figures f = {NAN, NAN, NAN, NAN};
 
 	printf("\n== %s: %s; %u workers, oversubscribed %u; median of %u%s\n",
 	       rt->name, rt->note, opt.threads, opt.oversub, opt.reps,
@@ -1274,7 +1285,8 @@ static void make_labels(void)
 	fmt_count(n, sizeof n, sz.fill);
 	snprintf(lbl.fill, sizeof lbl.fill, "for %s items", n);
 	snprintf(lbl.fill_sp, sizeof lbl.fill_sp, "for %s items: speedup", n);
-	snprintf(lbl.fill_rg, sizeof lbl.fill_rg, "for %s items: range body", n);
+	snprintf(lbl.fill_rg, sizeof lbl.fill_rg, "for %s items: range body",
+		 n);
 	snprintf(lbl.fill_pt, sizeof lbl.fill_pt, "for %s items: raw pthreads",
 		 n);
 	snprintf(lbl.over_fill, sizeof lbl.over_fill,
@@ -1283,8 +1295,8 @@ static void make_labels(void)
 	snprintf(lbl.fib_sp, sizeof lbl.fib_sp, "fib(%u) speedup", sz.fib_n);
 	snprintf(lbl.fib1, sizeof lbl.fib1, "fib(%u) 1 worker: overhead",
 		 sz.fib_n);
-	snprintf(lbl.over_fib, sizeof lbl.over_fib, "oversub %uw: fib(%u) ratio",
-		 opt.oversub, sz.fib_n);
+	snprintf(lbl.over_fib, sizeof lbl.over_fib,
+		 "oversub %uw: fib(%u) ratio", opt.oversub, sz.fib_n);
 }
 
 static int setup(int argc, char **argv)

@@ -177,15 +177,15 @@ static void chunk_run(struct job *job)
 }
 
 /* Pushes chunks[0 .. k-1] of b; returns how many were pushed. */
-static unsigned push_chunks(struct batch *b, struct chunk *chunks,
-			    unsigned k, size_t n)
+static unsigned push_chunks(struct batch *b, struct chunk *chunks, unsigned k,
+			    size_t n)
 {
 	GError *error = NULL;
 	unsigned pushed = 0;
 
 	for (unsigned j = 0; j < k; j++) {
-		chunks[j] = (struct chunk){ { chunk_run }, b, n * j / k,
-					    n * (j + 1) / k };
+		chunks[j] = (struct chunk){
+			{chunk_run}, b, n * j / k, n * (j + 1) / k};
 		if (!g_thread_pool_push(pool, &chunks[j], &error)) {
 			g_error_free(error);
 			break;
@@ -199,7 +199,7 @@ static int glib_parallel_for(size_t n, void (*body)(size_t i, void *ctx),
 			     void *ctx)
 {
 	struct chunk chunks[CHUNKS_PER_THREAD * 64];
-	struct batch b = { .body = body, .ctx = ctx };
+	struct batch b = {.body = body, .ctx = ctx};
 	size_t max = nthreads * CHUNKS_PER_THREAD;
 	unsigned k, pushed;
 
@@ -232,9 +232,8 @@ static int glib_map(void *(*fn)(void *param), void *const *params,
 
 const struct bench_runtime bench_rt_glib = {
 	.name = "glib",
-	.note = "GLib " STR(GLIB_MAJOR_VERSION) "." STR(GLIB_MINOR_VERSION) "."
-		STR(GLIB_MICRO_VERSION)
-		" GThreadPool (exclusive), 4 chunks per thread, caller waits",
+	.note = "GLib " STR(GLIB_MAJOR_VERSION) "." STR(GLIB_MINOR_VERSION) "." STR(
+		GLIB_MICRO_VERSION) " GThreadPool (exclusive), 4 chunks per thread, caller waits",
 	.init = glib_init,
 	.fini = glib_fini,
 	.spawn_detached = glib_spawn_detached,

@@ -42,7 +42,7 @@ static atomic_int fib_err;
 
 static int rt_init(unsigned threads)
 {
-	mt_config cfg = { .threads = threads, .name_prefix = "mtbench" };
+	mt_config cfg = {.threads = threads, .name_prefix = "mtbench"};
 
 	pool = mt_pool_create(&cfg);
 	return pool ? 0 : errno;
@@ -79,8 +79,8 @@ static int rt_parallel_for_range(size_t n,
 	return mt_for_range(pool, n, body, ctx);
 }
 
-static int rt_map(void *(*fn)(void *param), void *const *params,
-		  void **results, size_t n)
+static int rt_map(void *(*fn)(void *param), void *const *params, void **results,
+		  size_t n)
 {
 	return mt_map(pool, fn, params, results, n);
 }
@@ -134,7 +134,7 @@ static uint64_t pfib(unsigned n)
 
 static int rt_fib(unsigned n, uint64_t *out)
 {
-	struct fib_frame root = { .n = n };
+	struct fib_frame root = {.n = n};
 	mt_group g;
 	int err;
 
@@ -170,9 +170,8 @@ static int rt_wait_parked(uint64_t timeout_ns)
 
 const struct bench_runtime bench_rt_mtpool = {
 	.name = "mtpool",
-	.note = "mtpool " STR(MTPOOL_VERSION_MAJOR) "." STR(MTPOOL_VERSION_MINOR)
-		"." STR(MTPOOL_VERSION_PATCH)
-		", explicit pool (mt_pool_create), fib root run on a worker",
+	.note = "mtpool " STR(MTPOOL_VERSION_MAJOR) "." STR(MTPOOL_VERSION_MINOR) "." STR(
+		MTPOOL_VERSION_PATCH) ", explicit pool (mt_pool_create), fib root run on a worker",
 	.init = rt_init,
 	.fini = rt_fini,
 	.spawn_detached = rt_spawn_detached,

@@ -119,8 +119,8 @@ int bench_pthreads_for(unsigned parts, size_t n,
 	int err = p && t ? 0 : ENOMEM;
 
 	for (unsigned k = 0; err == 0 && k < parts; k++)
-		p[k] = (struct split_part){ n * k / parts, n * (k + 1) / parts,
-					    body, ctx };
+		p[k] = (struct split_part){n * k / parts, n * (k + 1) / parts,
+					   body, ctx};
 	/* The caller runs the last part, as a pool's caller would wait. */
 	while (err == 0 && made + 1 < parts)
 		if ((err = pthread_create(&t[made], NULL, split_run,
@@ -169,7 +169,7 @@ int bench_map_via_for(int (*parallel_for)(size_t n,
 		      void *(*fn)(void *param), void *const *params,
 		      void **results, size_t n)
 {
-	struct map_ctx m = { fn, params, results };
+	struct map_ctx m = {fn, params, results};
 
 	return parallel_for(n, map_body, &m);
 }

@@ -53,7 +53,8 @@
 
 #include "bench.h"
 
-namespace {
+namespace
+{
 
 /* The live instance, created by init() and destroyed by fini(); main
  * thread only. */
@@ -63,10 +64,9 @@ struct instance {
 	tbb::task_arena det;
 
 	explicit instance(unsigned threads)
-		: limit(tbb::global_control::max_allowed_parallelism,
-			threads + 1),
-		  fj(static_cast<int>(threads), 1),
-		  det(static_cast<int>(threads), 0)
+	    : limit(tbb::global_control::max_allowed_parallelism, threads + 1),
+	      fj(static_cast<int>(threads), 1),
+	      det(static_cast<int>(threads), 0)
 	{
 		fj.initialize();
 		det.initialize();
@@ -119,7 +119,8 @@ int tbb_spawn_detached(void (*fn)(void *arg), void *arg)
 	try {
 		live->det.enqueue([fn, arg] {
 			fn(arg);
-			if (pending.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+			if (pending.fetch_sub(1, std::memory_order_acq_rel) ==
+			    1) {
 				std::lock_guard<std::mutex> lk(idle_mutex);
 				idle_cv.notify_all();
 			}

@@ -165,8 +165,10 @@ static int uv_rt_parallel_for(size_t n, void (*body)(size_t i, void *ctx),
 	for (unsigned j = 0; j < k; j++) {
 		struct chunk *c = &chunks[j];
 
-		*c = (struct chunk){ .lo = n * j / k, .hi = n * (j + 1) / k,
-				     .body = body, .ctx = ctx };
+		*c = (struct chunk){.lo = n * j / k,
+				    .hi = n * (j + 1) / k,
+				    .body = body,
+				    .ctx = ctx};
 		/* A chunk that cannot be queued runs here. */
 		if (uv_queue_work(&loop, &c->req, chunk_work, nop_after) != 0)
 			chunk_work(&c->req);
@@ -185,8 +187,8 @@ static int uv_rt_map(void *(*fn)(void *param), void *const *params,
 
 const struct bench_runtime bench_rt_uv = {
 	.name = "uv",
-	.note = "libuv " STR(UV_VERSION_MAJOR) "." STR(UV_VERSION_MINOR) "."
-		STR(UV_VERSION_PATCH) " uv_queue_work, caller is the loop thread, 4 chunks per thread",
+	.note = "libuv " STR(UV_VERSION_MAJOR) "." STR(UV_VERSION_MINOR) "." STR(
+		UV_VERSION_PATCH) " uv_queue_work, caller is the loop thread, 4 chunks per thread",
 	.init = uv_rt_init,
 	.fini = uv_rt_fini,
 	.spawn_detached = uv_rt_spawn_detached,

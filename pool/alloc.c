@@ -13,18 +13,22 @@ static _Atomic long fault_failures = -1;  /* < 0: fail all once triggered */
 
 static int injected_failure(void)
 {
-	long left = atomic_load_explicit(&fault_countdown, memory_order_relaxed);
+	long left =
+		atomic_load_explicit(&fault_countdown, memory_order_relaxed);
 	if (left < 0)
 		return 0;
 	if (left > 0) {
-		atomic_fetch_sub_explicit(&fault_countdown, 1, memory_order_relaxed);
+		atomic_fetch_sub_explicit(&fault_countdown, 1,
+					  memory_order_relaxed);
 		return 0;
 	}
-	long fails = atomic_load_explicit(&fault_failures, memory_order_relaxed);
+	long fails =
+		atomic_load_explicit(&fault_failures, memory_order_relaxed);
 	if (fails == 0)
 		return 0;
 	if (fails > 0)
-		atomic_fetch_sub_explicit(&fault_failures, 1, memory_order_relaxed);
+		atomic_fetch_sub_explicit(&fault_failures, 1,
+					  memory_order_relaxed);
 	return 1;
 }
 

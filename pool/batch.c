@@ -126,9 +126,8 @@ static void release_joins(struct mt_batch *b, struct mt_task **tasks,
 {
 	for (unsigned i = 0; i < k; i++) {
 		/* acq_rel: pairs with the worker's fetch_or (task.h). */
-		uint8_t old = atomic_fetch_or_explicit(&tasks[i]->state,
-						       MT_JOIN_OWNER,
-						       memory_order_acq_rel);
+		uint8_t old = atomic_fetch_or_explicit(
+			&tasks[i]->state, MT_JOIN_OWNER, memory_order_acq_rel);
 		if (old & MT_JOIN_WORKER)
 			mt__task_free(tasks[i]);
 		else

@@ -38,13 +38,13 @@ struct mt_batch {
 	unsigned participants;		 /* I: caller + join tasks */
 	/* The work: map (fn, params, results), for (body, ctx) or
 	 * for_range (range_body, ctx); exactly one function is set. */
-	void *(*map_fn)(void *);	 /* I */
-	void *const *params;		 /* I */
-	void **results;			 /* I: disjoint items per chunk */
-	void (*body)(size_t, void *);	 /* I */
+	void *(*map_fn)(void *);      /* I */
+	void *const *params;	      /* I */
+	void **results;		      /* I: disjoint items per chunk */
+	void (*body)(size_t, void *); /* I */
 	void (*range_body)(size_t, size_t, void *); /* I */
-	void *ctx;			 /* I */
-	struct mt_latch latch;		 /* A: join tasks still running */
+	void *ctx;				    /* I */
+	struct mt_latch latch; /* A: join tasks still running */
 };
 
 /* Runs the batch on `pool` with the caller participating; returns 0, or

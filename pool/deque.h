@@ -57,9 +57,10 @@
  * a thief may read a slot while the owner overwrites it after wrap-around;
  * the thief's CAS on top then fails and the value it read is discarded. */
 struct mt_deque_buf {
-	int64_t mask;			    /* I: capacity - 1 */
-	struct mt_deque_buf *retired_next;  /* O: older buffers, freed at destroy */
-	_Atomic(void *) slots[];	    /* A: relaxed, see above */
+	int64_t mask; /* I: capacity - 1 */
+	struct mt_deque_buf
+		*retired_next;	 /* O: older buffers, freed at destroy */
+	_Atomic(void *) slots[]; /* A: relaxed, see above */
 };
 
 /*
@@ -69,7 +70,8 @@ struct mt_deque_buf {
  */
 struct mt_deque {
 	_Alignas(MT_CACHELINE) _Atomic int64_t top; /* A: next index to steal */
-	_Alignas(MT_CACHELINE) _Atomic int64_t bottom; /* A (written by O): next push index */
+	_Alignas(MT_CACHELINE) _Atomic int64_t
+		bottom; /* A (written by O): next push index */
 	_Atomic(struct mt_deque_buf *) buf; /* A (written by O): current ring */
 	struct mt_deque_buf *retired;	    /* O: list of outgrown rings */
 };

@@ -104,21 +104,24 @@ static struct mt_inject_cell *claim_push(struct mt_inject *q, size_t *pos_out)
 		struct mt_inject_cell *c = &q->cells[pos & q->mask];
 		/* acquire: pairs with the consumer's release of seq, so its read
 		 * of the item of the previous lap is done before we overwrite. */
-		size_t seq = atomic_load_explicit(&c->seq, memory_order_acquire);
+		size_t seq =
+			atomic_load_explicit(&c->seq, memory_order_acquire);
 		intptr_t diff = pos_diff(seq, pos);
 		if (diff == 0) {
 			/* relaxed CAS: claiming the position publishes nothing;
 			 * the cell's seq store below does. */
 			if (atomic_compare_exchange_weak_explicit(
 				    &q->tail, &pos, pos + 1,
-				    memory_order_relaxed, memory_order_relaxed)) {
+				    memory_order_relaxed,
+				    memory_order_relaxed)) {
 				*pos_out = pos;
 				return c;
 			}
 		} else if (diff < 0) {
 			return NULL; /* a full lap behind: the ring is full */
 		} else {
-			pos = atomic_load_explicit(&q->tail, memory_order_relaxed);
+			pos = atomic_load_explicit(&q->tail,
+						   memory_order_relaxed);
 		}
 	}
 }
@@ -147,24 +150,28 @@ static struct mt_task *ring_pop(struct mt_inject *q)
 		struct mt_inject_cell *c = &q->cells[pos & q->mask];
 		/* acquire: pairs with the producer's store of seq = pos + 1,
 		 * making the item and the task's contents visible. */
-		size_t seq = atomic_load_explicit(&c->seq, memory_order_acquire);
+		size_t seq =
+			atomic_load_explicit(&c->seq, memory_order_acquire);
 		intptr_t diff = pos_diff(seq, pos + 1);
 		if (diff == 0) {
 			if (atomic_compare_exchange_weak_explicit(
 				    &q->head, &pos, pos + 1,
-				    memory_order_relaxed, memory_order_relaxed)) {
+				    memory_order_relaxed,
+				    memory_order_relaxed)) {
 				struct mt_task *t = atomic_load_explicit(
 					&c->item, memory_order_relaxed);
 				/* release: our read of item happens before
 				 * the next lap's producer overwrites it. */
-				atomic_store_explicit(&c->seq, pos + q->mask + 1,
+				atomic_store_explicit(&c->seq,
+						      pos + q->mask + 1,
 						      memory_order_release);
 				return t;
 			}
 		} else if (diff < 0) {
 			return NULL; /* empty (or the producer of pos not done) */
 		} else {
-			pos = atomic_load_explicit(&q->head, memory_order_relaxed);
+			pos = atomic_load_explicit(&q->head,
+						   memory_order_relaxed);
 		}
 	}
 }
@@ -183,6 +190,6 @@ int mt__inject_maybe_nonempty(struct mt_inject *q)
 	 * only costs one more search round. */
 	size_t head = atomic_load_explicit(&q->head, memory_order_seq_cst);
 	size_t tail = atomic_load_explicit(&q->tail, memory_order_seq_cst);
-	return head != tail ||
-	       atomic_load_explicit(&q->overflow_len, memory_order_seq_cst) != 0;
+	return head != tail || atomic_load_explicit(&q->overflow_len,
+						    memory_order_seq_cst) != 0;
 }

@@ -47,7 +47,7 @@ struct mt_task;
 #define MT_INJECT_LOG2 14
 
 struct mt_inject_cell {
-	_Atomic size_t seq;	       /* A: see inject.c */
+	_Atomic size_t seq;		/* A: see inject.c */
 	_Atomic(struct mt_task *) item; /* A: relaxed, published by seq */
 };
 
@@ -56,11 +56,11 @@ struct mt_inject {
 	_Alignas(MT_CACHELINE) _Atomic size_t head; /* A: next cell to pop */
 	_Alignas(MT_CACHELINE) _Atomic size_t tail; /* A: next cell to push */
 	_Alignas(MT_CACHELINE) struct mt_inject_cell *cells; /* I */
-	size_t mask;				  /* I */
-	_Atomic size_t overflow_len;		  /* A: written under the lock */
+	size_t mask;					     /* I */
+	_Atomic size_t overflow_len; /* A: written under the lock */
 	pthread_mutex_t overflow_lock;
-	struct mt_task *overflow_head;		  /* M */
-	struct mt_task *overflow_tail;		  /* M */
+	struct mt_task *overflow_head; /* M */
+	struct mt_task *overflow_tail; /* M */
 };
 
 MT_HIDDEN int mt__inject_init(struct mt_inject *q, unsigned log2_cells);

@@ -25,8 +25,8 @@ void mt__latch_count_down(struct mt_latch *l)
 {
 	/* release: publishes the task's effects to the waiter's acquire.
 	 * After this RMW the latch may be gone: only the address is used. */
-	uint32_t old = atomic_fetch_sub_explicit(&l->word, 2u,
-						 memory_order_release);
+	uint32_t old =
+		atomic_fetch_sub_explicit(&l->word, 2u, memory_order_release);
 	assert((old >> 1) > 0); /* more count-downs than adds */
 	if (old == (2u | MT_LATCH_WAITER))
 		mt__os_wake((const uint32_t *)&l->word, 1);
@@ -36,7 +36,8 @@ void mt__latch_block(struct mt_latch *l)
 {
 	for (;;) {
 		/* acquire: on zero, pairs with the last release decrement. */
-		uint32_t w = atomic_load_explicit(&l->word, memory_order_acquire);
+		uint32_t w =
+			atomic_load_explicit(&l->word, memory_order_acquire);
 		if ((w >> 1) == 0)
 			return;
 		if (!(w & MT_LATCH_WAITER)) {

@@ -200,8 +200,10 @@ void mt__wake_all(struct mt_pool *pool)
 static int should_wake(struct mt_pool *pool)
 {
 	/* relaxed: ordered after the caller's fence (F_s) where it matters. */
-	return atomic_load_explicit(&pool->n_searching, memory_order_relaxed) == 0 &&
-	       atomic_load_explicit(&pool->n_sleeping, memory_order_relaxed) > 0;
+	return atomic_load_explicit(&pool->n_searching, memory_order_relaxed) ==
+		       0 &&
+	       atomic_load_explicit(&pool->n_sleeping, memory_order_relaxed) >
+		       0;
 }
 
 void mt__notify_external(struct mt_pool *pool)
@@ -239,19 +241,22 @@ int mt__park(struct mt_worker *w)
 {
 	struct mt_pool *pool = w->pool;
 	if (mt__park_test_hook != NULL)
-		mt__park_test_hook(w); /* tests: hold w just before it announces */
+		mt__park_test_hook(
+			w); /* tests: hold w just before it announces */
 	/* Snapshot first: any wake after this point changes the value. */
 	uint32_t snap = ck_ec32_value(&w->park_ec);
-	atomic_store_explicit(&w->last_cpu, sched_getcpu(), memory_order_relaxed);
+	atomic_store_explicit(&w->last_cpu, sched_getcpu(),
+			      memory_order_relaxed);
 	atomic_store_explicit(&w->asleep, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&pool->n_sleeping, 1, memory_order_relaxed);
 	atomic_thread_fence(memory_order_seq_cst); /* F_z, pairs with F_s */
 	if ((mt__pool_has_visible_work(pool) || mt__pool_may_exit(pool)) &&
 	    cancel_sleep(w))
 		return 0;
-	atomic_store_explicit(&w->n_parks,
-			      atomic_load_explicit(&w->n_parks, memory_order_relaxed) + 1,
-			      memory_order_relaxed);
+	atomic_store_explicit(
+		&w->n_parks,
+		atomic_load_explicit(&w->n_parks, memory_order_relaxed) + 1,
+		memory_order_relaxed);
 	while (ck_ec32_value(&w->park_ec) == snap)
 		ck_ec32_wait(&w->park_ec, &mt__ck_ec_mode, snap, NULL);
 	return 1;

@@ -42,7 +42,8 @@ static void reset_after_fork(void)
 	pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
 	memcpy(&default_lock, &fresh, sizeof(fresh));
 	atomic_store_explicit(&default_pool, NULL, memory_order_relaxed);
-	atomic_fetch_add_explicit(&mt__fork_generation, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&mt__fork_generation, 1,
+				  memory_order_relaxed);
 	mt__task_depot_reset_after_fork();
 	mt__worker_forget_after_fork();
 }
@@ -176,7 +177,8 @@ static int init_queues(struct mt_pool *p, unsigned *ndeques)
 /* Stops and joins the first `started` workers (creation failed later). */
 static void stop_started(struct mt_pool *p, unsigned started)
 {
-	atomic_store_explicit(&p->state, MT_POOL_DRAINING, memory_order_seq_cst);
+	atomic_store_explicit(&p->state, MT_POOL_DRAINING,
+			      memory_order_seq_cst);
 	mt__wake_all(p);
 	for (unsigned i = 0; i < started; i++)
 		pthread_join(p->workers[i].thread, NULL);
@@ -192,10 +194,10 @@ static int start_workers(struct mt_pool *p, size_t stack_size)
 	unsigned i = 0;
 	mt__latch_add(&p->started, p->nworkers);
 	for (; err == 0 && i < p->nworkers; i++) {
-		err = mt__fault_thread_create_fails()
-			      ? EAGAIN
-			      : pthread_create(&p->workers[i].thread, &attr,
-					       mt__worker_main, &p->workers[i]);
+		err = mt__fault_thread_create_fails() ?
+			      EAGAIN :
+			      pthread_create(&p->workers[i].thread, &attr,
+					     mt__worker_main, &p->workers[i]);
 		if (err != 0)
 			break;
 	}
@@ -230,9 +232,9 @@ static struct mt_pool *create_pool(const mt_config *cfg, int *err)
 		init_worker(p, i);
 	*err = init_queues(p, &ndeques);
 	if (*err == 0) {
-		size_t stack = (cfg != NULL && cfg->stack_size != 0)
-				       ? cfg->stack_size
-				       : (size_t)8 << 20;
+		size_t stack = (cfg != NULL && cfg->stack_size != 0) ?
+				       cfg->stack_size :
+				       (size_t)8 << 20;
 		*err = start_workers(p, stack);
 	}
 	if (*err != 0) {
@@ -292,8 +294,8 @@ mt_pool *mt__resolve_pool_slow(mt_pool *pool, int *err)
 			*err = errno;
 		return pool;
 	}
-	if (pool->fork_gen != atomic_load_explicit(&mt__fork_generation,
-						   memory_order_relaxed)) {
+	if (pool->fork_gen !=
+	    atomic_load_explicit(&mt__fork_generation, memory_order_relaxed)) {
 		*err = ECHILD;
 		return NULL;
 	}
@@ -329,8 +331,8 @@ static int destroy_checks(mt_pool *pool, mt_shutdown how)
 {
 	if (how != MT_DRAIN && how != MT_DISCARD)
 		return EINVAL;
-	if (pool->fork_gen != atomic_load_explicit(&mt__fork_generation,
-						   memory_order_relaxed))
+	if (pool->fork_gen !=
+	    atomic_load_explicit(&mt__fork_generation, memory_order_relaxed))
 		return ECHILD;
 	if (pool->is_default)
 		return EINVAL;
@@ -338,10 +340,9 @@ static int destroy_checks(mt_pool *pool, mt_shutdown how)
 		return EDEADLK;
 	int expected = 0;
 	/* relaxed: only decides which caller destroys; joins order the rest. */
-	if (!atomic_compare_exchange_strong_explicit(&pool->destroying,
-						     &expected, 1,
-						     memory_order_relaxed,
-						     memory_order_relaxed))
+	if (!atomic_compare_exchange_strong_explicit(
+		    &pool->destroying, &expected, 1, memory_order_relaxed,
+		    memory_order_relaxed))
 		return EBUSY;
 	return 0;
 }

@@ -48,26 +48,26 @@ enum mt_pool_state {
 };
 
 struct mt_worker {
-	struct mt_deque deque;		 /* own deque; see deque.h legend */
-	struct mt_pool *pool;		 /* I */
-	unsigned index;			 /* I */
-	uint64_t rng;			 /* O: victim selection */
-	unsigned help_depth;		 /* O: nested helping waits */
-	pthread_t thread;		 /* I (set by the creator before start) */
+	struct mt_deque deque; /* own deque; see deque.h legend */
+	struct mt_pool *pool;  /* I */
+	unsigned index;	       /* I */
+	uint64_t rng;	       /* O: victim selection */
+	unsigned help_depth;   /* O: nested helping waits */
+	pthread_t thread;      /* I (set by the creator before start) */
 	/* The parking line: wakers write it, the owner sleeps on it. */
 	_Alignas(MT_CACHELINE) struct ck_ec32 park_ec; /* A: see park.c */
-	_Atomic uint32_t asleep;	 /* A: 1 = parked, not yet claimed */
-	_Atomic int last_cpu;		 /* A: relaxed; CPU it parked on */
+	_Atomic uint32_t asleep; /* A: 1 = parked, not yet claimed */
+	_Atomic int last_cpu;	 /* A: relaxed; CPU it parked on */
 	/* Stats, on their own line so readers don't disturb the deque. */
 	_Alignas(MT_CACHELINE) _Atomic uint64_t n_run; /* S */
-	_Atomic uint64_t n_steals;	 /* S */
-	_Atomic uint64_t n_parks;	 /* S */
-	_Atomic uint64_t n_inline;	 /* S */
-	_Atomic uint64_t n_discarded;	 /* S */
-	_Atomic uint64_t n_detached_done; /* A: detached tasks run or dropped,
+	_Atomic uint64_t n_steals;		       /* S */
+	_Atomic uint64_t n_parks;		       /* S */
+	_Atomic uint64_t n_inline;		       /* S */
+	_Atomic uint64_t n_discarded;		       /* S */
+	_Atomic uint64_t n_detached_done;  /* A: detached tasks run or dropped,
 					   * published by the owner with a
 					   * seq_cst store (worker.c) */
-	uint32_t done_unpublished;	 /* O: finished, not yet published */
+	uint32_t done_unpublished;	   /* O: finished, not yet published */
 	_Atomic uint64_t n_injected_taken; /* S: tasks taken from inject */
 };
 
@@ -84,24 +84,24 @@ _Static_assert(offsetof(struct mt_worker, park_ec) >=
 
 struct mt_pool {
 	/* Read-mostly line. */
-	unsigned nworkers;		 /* I */
-	struct mt_worker *workers;	 /* I: nworkers entries */
-	int is_default;			 /* I */
+	unsigned nworkers;		    /* I */
+	struct mt_worker *workers;	    /* I: nworkers entries */
+	int is_default;			    /* I */
 	void (*on_start)(unsigned, void *); /* I */
 	void (*on_stop)(unsigned, void *);  /* I */
-	void *userdata;			 /* I */
-	char name_prefix[16];		 /* I */
-	_Atomic int state;		 /* A: enum mt_pool_state */
-	_Atomic int destroying;		 /* A: EBUSY guard for destroy */
-	unsigned fork_gen;		 /* I: mt__fork_generation at creation */
-	struct mt_latch started;	 /* A: counts workers not yet started */
+	void *userdata;			    /* I */
+	char name_prefix[16];		    /* I */
+	_Atomic int state;		    /* A: enum mt_pool_state */
+	_Atomic int destroying;		    /* A: EBUSY guard for destroy */
+	unsigned fork_gen;	 /* I: mt__fork_generation at creation */
+	struct mt_latch started; /* A: counts workers not yet started */
 
-	struct mt_inject inject;	 /* A: external submissions */
+	struct mt_inject inject; /* A: external submissions */
 
 	/* Sleep bookkeeping, written on every park and wake. */
 	_Alignas(MT_CACHELINE) _Atomic uint32_t n_sleeping; /* A */
-	_Atomic uint32_t n_searching;	 /* A */
-	_Atomic uint64_t n_wakes;	 /* A: relaxed counter */
+	_Atomic uint32_t n_searching;			    /* A */
+	_Atomic uint64_t n_wakes; /* A: relaxed counter */
 
 	/* Detached work in flight is counted without a counter that both
 	 * submitters and workers write (that line would bounce between cores
@@ -114,9 +114,8 @@ struct mt_pool {
 	 * threads that are not workers of this pool); workers do not exit
 	 * during destroy while one is in flight. */
 	_Atomic uint64_t external_pending; /* A */
-	_Atomic uint32_t quiesce_waiters; /* A */
-	struct ck_ec32 quiesce_ec;	 /* A: bumped when pending hits 0 */
-
+	_Atomic uint32_t quiesce_waiters;  /* A */
+	struct ck_ec32 quiesce_ec;	   /* A: bumped when pending hits 0 */
 };
 
 /* The calling thread's worker (any pool), or NULL. Inline: every

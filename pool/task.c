@@ -48,8 +48,8 @@ struct task_cache {
 static MT_THREAD_LOCAL struct task_cache cache;
 
 static pthread_mutex_t depot_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct magazine *depot_full;  /* M: depot_lock */
-static struct magazine *depot_empty; /* M: depot_lock */
+static struct magazine *depot_full;	   /* M: depot_lock */
+static struct magazine *depot_empty;	   /* M: depot_lock */
 static unsigned depot_nfull, depot_nempty; /* M: depot_lock */
 
 static pthread_once_t exit_key_once = PTHREAD_ONCE_INIT;

@@ -65,16 +65,16 @@ enum mt_join_state {
 /* Field legend: I set by the submitter before the task is published
  * (the queue's release/acquire hands it over), A atomic. */
 struct mt_task {
-	void (*fn)(void *arg);	   /* I: DETACHED and GROUP */
-	void *arg;		   /* I: argument passed to fn */
+	void (*fn)(void *arg); /* I: DETACHED and GROUP */
+	void *arg;	       /* I: argument passed to fn */
 	union {
-		struct mt_latch *latch;	  /* I: GROUP */
-		struct mt_batch *batch;	  /* I: JOIN */
+		struct mt_latch *latch; /* I: GROUP */
+		struct mt_batch *batch; /* I: JOIN */
 	} u;
-	struct mt_task *next;	   /* link in the injection overflow list */
-	void *heap_copy;	   /* I: large mt_spawn_copy argument, freed after fn */
-	uint8_t kind;		   /* I: enum mt_task_kind */
-	_Atomic uint8_t state;	   /* A: enum mt_join_state bits (JOIN only) */
+	struct mt_task *next; /* link in the injection overflow list */
+	void *heap_copy; /* I: large mt_spawn_copy argument, freed after fn */
+	uint8_t kind;	 /* I: enum mt_task_kind */
+	_Atomic uint8_t state; /* A: enum mt_join_state bits (JOIN only) */
 	/* Small copied arguments live here; aligned for any type. */
 	_Alignas(16) unsigned char inline_arg[MT_SPAWN_INLINE_BYTES];
 };

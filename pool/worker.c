@@ -63,7 +63,8 @@ void mt__worker_forget_after_fork(void)
  * readers in mt_pool_stats only need some recent value). */
 static inline void bump(_Atomic uint64_t *c)
 {
-	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1,
+	atomic_store_explicit(c,
+			      atomic_load_explicit(c, memory_order_relaxed) + 1,
 			      memory_order_relaxed);
 }
 
@@ -158,8 +159,9 @@ static void wake_if_last(struct mt_pool *pool)
 {
 	int waiters = atomic_load_explicit(&pool->quiesce_waiters,
 					   memory_order_seq_cst) != 0;
-	int closing = atomic_load_explicit(&pool->state, memory_order_seq_cst) !=
-		      MT_POOL_LIVE;
+	int closing =
+		atomic_load_explicit(&pool->state, memory_order_seq_cst) !=
+		MT_POOL_LIVE;
 	if (!(waiters || closing) || mt__detached_pending(pool) != 0)
 		return;
 	if (waiters)
@@ -175,8 +177,8 @@ void mt__publish_done(struct mt_pool *pool, struct mt_worker *w)
 	/* Owner-only counter, but a seq_cst store: it is the first half of
 	 * the Dekker pairs above (an xchg on x86, on a line no other thread
 	 * writes). */
-	uint64_t n = atomic_load_explicit(&w->n_detached_done,
-					  memory_order_relaxed);
+	uint64_t n =
+		atomic_load_explicit(&w->n_detached_done, memory_order_relaxed);
 	atomic_store_explicit(&w->n_detached_done, n + w->done_unpublished,
 			      memory_order_seq_cst);
 	w->done_unpublished = 0;

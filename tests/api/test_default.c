@@ -51,16 +51,20 @@ Test(default_pool, eight_racing_first_users_get_the_same_pool, .timeout = 60)
 	cr_assert_eq(pthread_barrier_init(&start_line, NULL, RACERS), 0);
 	pthread_t t[RACERS];
 	for (uintptr_t k = 0; k < RACERS; k++)
-		cr_assert_eq(pthread_create(&t[k], NULL, race_to_default, (void *)k), 0);
+		cr_assert_eq(pthread_create(&t[k], NULL, race_to_default,
+					    (void *)k),
+			     0);
 	for (int k = 0; k < RACERS; k++)
 		cr_assert_eq(pthread_join(t[k], NULL), 0);
 	for (int k = 0; k < RACERS; k++) {
-		cr_assert_not_null(seen[k], "racer %d got NULL, errno %d", k, seen_errno[k]);
+		cr_assert_not_null(seen[k], "racer %d got NULL, errno %d", k,
+				   seen_errno[k]);
 		cr_assert_eq(seen[k], seen[0], "racer %d got another pool", k);
 	}
 	cr_assert_eq(mt_default_pool(), seen[0]);
 	/* Exactly one pool's worth of workers exists. */
-	cr_assert_eq(mt_pool_size(NULL), (unsigned)sysconf(_SC_NPROCESSORS_ONLN));
+	cr_assert_eq(mt_pool_size(NULL),
+		     (unsigned)sysconf(_SC_NPROCESSORS_ONLN));
 	pthread_barrier_destroy(&start_line);
 }
 
@@ -90,7 +94,9 @@ Test(default_pool, eight_racing_NULL_spawns_share_one_pool, .timeout = 60)
 	cr_assert_eq(pthread_barrier_init(&start_line, NULL, RACERS), 0);
 	pthread_t t[RACERS];
 	for (uintptr_t k = 0; k < RACERS; k++)
-		cr_assert_eq(pthread_create(&t[k], NULL, race_to_spawn, (void *)k), 0);
+		cr_assert_eq(pthread_create(&t[k], NULL, race_to_spawn,
+					    (void *)k),
+			     0);
 	for (int k = 0; k < RACERS; k++)
 		cr_assert_eq(pthread_join(t[k], NULL), 0);
 	for (int k = 0; k < RACERS; k++)
@@ -130,7 +136,9 @@ static void *square(void *x)
  * distinct code naming the failing step. */
 static int use_default_pool_in_child(void)
 {
-	enum { M = 5003 };
+	enum {
+		M = 5003
+	};
 	static void *params[M], *results[M];
 	mt_pool *d = mt_default_pool();
 	if (d == NULL)
@@ -165,7 +173,9 @@ static int use_default_pool_in_child(void)
 
 static void use_default_pool_in_parent(void)
 {
-	enum { M = 1000 };
+	enum {
+		M = 1000
+	};
 	static void *params[M], *results[M];
 	for (uintptr_t i = 0; i < M; i++)
 		params[i] = (void *)i;
@@ -185,7 +195,8 @@ static void check_child_status(pid_t pid)
 	cr_assert_eq(r, pid);
 	cr_assert(WIFEXITED(status), "child did not exit normally (signal %d)",
 		  WIFSIGNALED(status) ? WTERMSIG(status) : 0);
-	cr_assert_eq(WEXITSTATUS(status), 0, "child failed at step %d", WEXITSTATUS(status));
+	cr_assert_eq(WEXITSTATUS(status), 0, "child failed at step %d",
+		     WEXITSTATUS(status));
 }
 
 Test(fork, child_can_use_the_default_pool, .timeout = 60)
@@ -211,7 +222,8 @@ static void busy(void *arg)
 	mt_test_gate_enter(&busy_gate);
 }
 
-Test(fork, child_can_use_the_default_pool_while_parent_workers_are_busy, .timeout = 60)
+Test(fork, child_can_use_the_default_pool_while_parent_workers_are_busy,
+     .timeout = 60)
 {
 	cr_assert_eq(setenv("MTPOOL_THREADS", "2", 1), 0);
 	mt_test_gate_init(&busy_gate);
@@ -229,7 +241,8 @@ Test(fork, child_can_use_the_default_pool_while_parent_workers_are_busy, .timeou
 	cr_assert_eq(atomic_load(&child_counter), 100);
 }
 
-Test(fork, child_of_a_process_that_never_used_the_pool_can_use_it, .timeout = 60)
+Test(fork, child_of_a_process_that_never_used_the_pool_can_use_it,
+     .timeout = 60)
 {
 	pid_t pid = fork();
 	cr_assert_neq(pid, -1);
@@ -282,7 +295,8 @@ Test(exit, with_blocked_and_queued_default_pool_work_neither_hangs_nor_crashes,
 	pid_t pid = fork();
 	cr_assert_neq(pid, -1);
 	if (pid == 0) {
-		if (setenv("MTPOOL_THREADS", "2", 1) != 0 || sem_init(&never_posted, 0, 0) != 0)
+		if (setenv("MTPOOL_THREADS", "2", 1) != 0 ||
+		    sem_init(&never_posted, 0, 0) != 0)
 			_exit(40);
 		mt_pool *d = mt_default_pool();
 		if (d == NULL)
@@ -356,7 +370,8 @@ static int use_inherited_pool_in_child(mt_pool *p)
 	return use_default_pool_in_child();
 }
 
-Test(fork, explicit_pool_in_child_returns_ECHILD_and_parent_keeps_it, .timeout = 60)
+Test(fork, explicit_pool_in_child_returns_ECHILD_and_parent_keeps_it,
+     .timeout = 60)
 {
 	mt_config cfg = {.threads = 2};
 	mt_pool *p = mt_pool_create(&cfg);

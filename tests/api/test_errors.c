@@ -59,11 +59,14 @@ static unsigned check_accounting(size_t n)
 	unsigned refused = 0;
 	for (size_t i = 0; i < n; i++) {
 		if (rcs[i] == 0) {
-			cr_assert_eq(atomic_load(&runs[i]), 1, "accepted task %zu ran %u times", i,
+			cr_assert_eq(atomic_load(&runs[i]), 1,
+				     "accepted task %zu ran %u times", i,
 				     atomic_load(&runs[i]));
 		} else {
-			cr_assert_eq(rcs[i], ENOMEM, "submission %zu returned %d", i, rcs[i]);
-			cr_assert_eq(atomic_load(&runs[i]), 0, "refused task %zu ran", i);
+			cr_assert_eq(rcs[i], ENOMEM,
+				     "submission %zu returned %d", i, rcs[i]);
+			cr_assert_eq(atomic_load(&runs[i]), 0,
+				     "refused task %zu ran", i);
 			refused++;
 		}
 	}
@@ -86,7 +89,9 @@ static void after_count(void *arg)
 
 static void check_pool_still_works(mt_pool *p)
 {
-	enum { M = 10007 };
+	enum {
+		M = 10007
+	};
 	static void *params[M], *results[M];
 	atomic_store(&after_runs, 0);
 	for (uintptr_t i = 0; i < 1000; i++)
@@ -131,7 +136,8 @@ static void run_copied_slot(void *arg)
 		atomic_fetch_add(&runs[i], 1);
 }
 
-Test(enomem, spawn_copy_inline_size_is_refused_or_runs_exactly_once, .timeout = 60)
+Test(enomem, spawn_copy_inline_size_is_refused_or_runs_exactly_once,
+     .timeout = 60)
 {
 	mt_pool *p = mt_test_pool(2);
 	unsigned char buf[MT_SPAWN_INLINE_BYTES] = {0};
@@ -160,7 +166,8 @@ static void large_task(void *arg)
 Test(enomem, spawn_copy_larger_than_inline_is_ENOMEM, .timeout = 60)
 {
 	mt_pool *p = mt_test_pool(2);
-	static const size_t sizes[] = {MT_SPAWN_INLINE_BYTES + 1, 4096, 1u << 20};
+	static const size_t sizes[] = {MT_SPAWN_INLINE_BYTES + 1, 4096,
+				       1u << 20};
 	unsigned char *buf = calloc(1, 1u << 20);
 	cr_assert_not_null(buf);
 	fail_all_allocs();
@@ -171,7 +178,8 @@ Test(enomem, spawn_copy_larger_than_inline_is_ENOMEM, .timeout = 60)
 	free(buf);
 	cr_assert_eq(mt_quiesce(p), 0);
 	for (int k = 0; k < 3; k++)
-		cr_assert_eq(rc[k], ENOMEM, "size %zu returned %d", sizes[k], rc[k]);
+		cr_assert_eq(rc[k], ENOMEM, "size %zu returned %d", sizes[k],
+			     rc[k]);
 	cr_assert_eq(atomic_load(&large_runs), 0);
 	check_pool_still_works(p);
 	cr_assert_eq(mt_pool_destroy(p, MT_DRAIN), 0);
@@ -210,7 +218,9 @@ static void *map_fn(void *x)
 
 Test(enomem, map_is_refused_before_any_call_or_completes, .timeout = 60)
 {
-	enum { M = 200003 };
+	enum {
+		M = 200003
+	};
 	mt_pool *p = mt_test_pool(2);
 	void **params = malloc(M * sizeof *params);
 	void **results = calloc(M, sizeof *results);
@@ -226,7 +236,8 @@ Test(enomem, map_is_refused_before_any_call_or_completes, .timeout = 60)
 			cr_assert_eq((uintptr_t)results[i], i * 3u + 1u);
 	} else {
 		cr_assert_eq(rc, ENOMEM, "rc %d", rc);
-		cr_assert_eq(atomic_load(&map_calls), 0, "fn called %u times before ENOMEM",
+		cr_assert_eq(atomic_load(&map_calls), 0,
+			     "fn called %u times before ENOMEM",
 			     atomic_load(&map_calls));
 	}
 	free(params);
@@ -246,7 +257,9 @@ static void for_body(size_t i, void *ctx)
 
 Test(enomem, for_is_refused_before_any_call_or_completes, .timeout = 60)
 {
-	enum { M = 200003 };
+	enum {
+		M = 200003
+	};
 	mt_pool *p = mt_test_pool(2);
 	fail_all_allocs();
 	int rc = mt_for(p, M, for_body, NULL);
@@ -306,10 +319,12 @@ Test(enomem, spawn_from_worker_is_refused_or_runs_exactly_once, .timeout = 60)
 	cr_assert_eq(mt_quiesce(p), 0);
 	for (size_t i = 0; i < CHILDREN; i++) {
 		if (child_rcs[i] == 0)
-			cr_assert_eq(atomic_load(&child_runs[i]), 1, "child %zu ran %u times", i,
+			cr_assert_eq(atomic_load(&child_runs[i]), 1,
+				     "child %zu ran %u times", i,
 				     atomic_load(&child_runs[i]));
 		else {
-			cr_assert_eq(child_rcs[i], ENOMEM, "child %zu rc %d", i, child_rcs[i]);
+			cr_assert_eq(child_rcs[i], ENOMEM, "child %zu rc %d", i,
+				     child_rcs[i]);
 			cr_assert_eq(atomic_load(&child_runs[i]), 0);
 		}
 	}
@@ -343,7 +358,8 @@ Test(enomem, single_failure_during_worker_spawns_loses_nothing, .timeout = 60)
 	unsigned refused = 0;
 	for (size_t i = 0; i < CHILDREN; i++) {
 		if (child_rcs[i] == 0)
-			cr_assert_eq(atomic_load(&child_runs[i]), 1, "child %zu ran %u times", i,
+			cr_assert_eq(atomic_load(&child_runs[i]), 1,
+				     "child %zu ran %u times", i,
 				     atomic_load(&child_runs[i]));
 		else {
 			cr_assert_eq(child_rcs[i], ENOMEM);
@@ -395,11 +411,13 @@ static void create_with_failure_at_each_allocation(long fail_count)
 		if (p != NULL)
 			break;
 		cr_assert_eq(err, ENOMEM, "k = %ld: errno %d", k, err);
-		cr_assert_eq(atomic_load(&hook_starts), atomic_load(&hook_stops),
+		cr_assert_eq(atomic_load(&hook_starts),
+			     atomic_load(&hook_stops),
 			     "k = %ld: a worker was left running", k);
 	}
 	cr_assert_not_null(p, "creation never succeeded");
-	cr_assert_gt(k, 0, "creation with the first allocation failing succeeded");
+	cr_assert_gt(k, 0,
+		     "creation with the first allocation failing succeeded");
 	cr_assert_eq(mt_pool_size(p), 3);
 	check_pool_still_works(p);
 	cr_assert_eq(mt_pool_destroy(p, MT_DRAIN), 0);
@@ -412,12 +430,14 @@ Test(enomem, pool_create_fails_cleanly_at_every_allocation_then_fail_all,
 	create_with_failure_at_each_allocation(-1);
 }
 
-Test(enomem, pool_create_fails_cleanly_at_every_single_allocation, .timeout = 60)
+Test(enomem, pool_create_fails_cleanly_at_every_single_allocation,
+     .timeout = 60)
 {
 	create_with_failure_at_each_allocation(1);
 }
 
-Test(enomem, pool_create_k_0_to_40_is_NULL_ENOMEM_or_a_working_pool, .timeout = 60)
+Test(enomem, pool_create_k_0_to_40_is_NULL_ENOMEM_or_a_working_pool,
+     .timeout = 60)
 {
 	for (long k = 0; k <= 40; k++) {
 		mt_config cfg = {.threads = 2};
@@ -475,8 +495,10 @@ static void check_env_rejected(const char *value)
 {
 	cr_assert_eq(setenv("MTPOOL_THREADS", value, 1), 0);
 	errno = 0;
-	cr_assert_null(mt_default_pool(), "MTPOOL_THREADS=\"%s\" accepted", value);
-	cr_assert_eq(errno, EINVAL, "MTPOOL_THREADS=\"%s\": errno %d", value, errno);
+	cr_assert_null(mt_default_pool(), "MTPOOL_THREADS=\"%s\" accepted",
+		       value);
+	cr_assert_eq(errno, EINVAL, "MTPOOL_THREADS=\"%s\": errno %d", value,
+		     errno);
 	/* Functions taking NULL report mt_default_pool()'s error. */
 	void *params[1] = {NULL}, *results[1];
 	mt_group g;
@@ -544,7 +566,8 @@ Test(env, MTPOOL_THREADS_3_gives_three_worker_default_pool, .timeout = 60)
 	check_pool_still_works(p);
 }
 
-Test(env, MTPOOL_THREADS_fixed_after_failure_is_picked_up_on_retry, .timeout = 60)
+Test(env, MTPOOL_THREADS_fixed_after_failure_is_picked_up_on_retry,
+     .timeout = 60)
 {
 	cr_assert_eq(setenv("MTPOOL_THREADS", "abc", 1), 0);
 	errno = 0;
@@ -561,8 +584,9 @@ Test(env, MTPOOL_THREADS_fixed_after_failure_is_picked_up_on_retry, .timeout = 6
 
 Test(strerror, is_never_NULL_or_empty)
 {
-	static const int errs[] = {0,	   ESHUTDOWN, EDEADLK, EBUSY, EINVAL, ENOMEM,
-				   EAGAIN, EOVERFLOW, -1,      99999, 1 << 30};
+	static const int errs[] = {0,	   ESHUTDOWN, EDEADLK, EBUSY,
+				   EINVAL, ENOMEM,    EAGAIN,  EOVERFLOW,
+				   -1,	   99999,     1 << 30};
 	for (size_t i = 0; i < sizeof errs / sizeof errs[0]; i++) {
 		const char *s = mt_strerror(errs[i]);
 		cr_assert_not_null(s, "mt_strerror(%d) is NULL", errs[i]);

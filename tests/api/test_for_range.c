@@ -28,16 +28,18 @@ static void mark_range(size_t lo, size_t hi, void *ctx)
 
 static void check_cover(unsigned threads, size_t n)
 {
-	mt_config cfg = { .threads = threads };
+	mt_config cfg = {.threads = threads};
 	mt_pool *p = mt_pool_create(&cfg);
 	cr_assert_not_null(p);
-	struct coverage c = { .n = n, .hits = calloc(n ? n : 1, 1) };
+	struct coverage c = {.n = n, .hits = calloc(n ? n : 1, 1)};
 	cr_assert_not_null(c.hits);
 	cr_assert_eq(mt_for_range(p, n, mark_range, &c), 0);
-	cr_assert_eq(atomic_load(&c.bad_range), 0, "empty or out-of-range chunk");
+	cr_assert_eq(atomic_load(&c.bad_range), 0,
+		     "empty or out-of-range chunk");
 	for (size_t i = 0; i < n; i++)
-		cr_assert_eq(atomic_load(&c.hits[i]), 1, "index %zu covered %u times",
-			     i, (unsigned)atomic_load(&c.hits[i]));
+		cr_assert_eq(atomic_load(&c.hits[i]), 1,
+			     "index %zu covered %u times", i,
+			     (unsigned)atomic_load(&c.hits[i]));
 	cr_assert_leq(atomic_load(&c.chunks), n ? n : 0,
 		      "never more chunks than items");
 	free((void *)c.hits);
@@ -59,15 +61,14 @@ Test(for_range, covers_each_index_once_n_1000003_four_threads, .timeout = 60)
 	check_cover(4, 1000003);
 }
 
-Test(for_range, covers_each_index_once_n_100000_sixteen_threads,
-     .timeout = 60)
+Test(for_range, covers_each_index_once_n_100000_sixteen_threads, .timeout = 60)
 {
 	check_cover(16, 100000);
 }
 
 Test(for_range, n_0_returns_0_without_calling_body, .timeout = 60)
 {
-	struct coverage c = { .n = 0 };
+	struct coverage c = {.n = 0};
 	cr_assert_eq(mt_for_range(NULL, 0, mark_range, &c), 0);
 	cr_assert_eq(atomic_load(&c.chunks), 0);
 }

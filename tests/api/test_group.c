@@ -52,7 +52,8 @@ static void fib_task(void *arg)
 	}
 	struct fib_arg left = {.n = f->n - 1}, right = {.n = f->n - 2};
 	mt_group g;
-	if (mt_group_init(&g, fib_pool) != 0 || mt_group_spawn(&g, fib_task, &left) != 0 ||
+	if (mt_group_init(&g, fib_pool) != 0 ||
+	    mt_group_spawn(&g, fib_task, &left) != 0 ||
 	    mt_group_spawn(&g, fib_task, &right) != 0) {
 		atomic_fetch_add(&fib_errors, 1);
 		return;
@@ -71,8 +72,9 @@ static void check_fib(unsigned threads, unsigned n)
 	cr_assert_eq(mt_group_spawn(&g, fib_task, &root), 0);
 	cr_assert_eq(mt_group_wait(&g), 0);
 	cr_assert_eq(atomic_load(&fib_errors), 0);
-	cr_assert_eq(root.result, fib_seq(n), "fib(%u) = %llu, expected %llu", n,
-		     (unsigned long long)root.result, (unsigned long long)fib_seq(n));
+	cr_assert_eq(root.result, fib_seq(n), "fib(%u) = %llu, expected %llu",
+		     n, (unsigned long long)root.result,
+		     (unsigned long long)fib_seq(n));
 	cr_assert_eq(mt_pool_destroy(fib_pool, MT_DRAIN), 0);
 }
 
@@ -140,13 +142,15 @@ static atomic_uchar hits[WIDE];
 
 static void hit(void *arg)
 {
-	atomic_fetch_add_explicit(&hits[(uintptr_t)arg], 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&hits[(uintptr_t)arg], 1,
+				  memory_order_relaxed);
 }
 
 static void check_hits(unsigned expected)
 {
 	for (size_t i = 0; i < WIDE; i++)
-		cr_assert_eq(atomic_load(&hits[i]), expected, "task %zu ran %d times (want %u)", i,
+		cr_assert_eq(atomic_load(&hits[i]), expected,
+			     "task %zu ran %d times (want %u)", i,
 			     atomic_load(&hits[i]), expected);
 }
 
@@ -321,12 +325,14 @@ static void check_self_spawn(unsigned threads)
 	cr_assert_eq(atomic_load(&self_runs), self_tree_size());
 }
 
-Test(group, spawn_from_inside_a_task_of_the_group_is_waited_for_one_thread, .timeout = 60)
+Test(group, spawn_from_inside_a_task_of_the_group_is_waited_for_one_thread,
+     .timeout = 60)
 {
 	check_self_spawn(1);
 }
 
-Test(group, spawn_from_inside_a_task_of_the_group_is_waited_for_four_threads, .timeout = 60)
+Test(group, spawn_from_inside_a_task_of_the_group_is_waited_for_four_threads,
+     .timeout = 60)
 {
 	check_self_spawn(4);
 }
@@ -374,7 +380,8 @@ Test(group, independent_groups_from_four_external_threads, .timeout = 60)
 	for (int k = 0; k < WAITERS; k++) {
 		void *rc;
 		cr_assert_eq(pthread_join(t[k], &rc), 0);
-		cr_assert_null(rc, "waiter %d failed with code %d", k, (int)(uintptr_t)rc);
+		cr_assert_null(rc, "waiter %d failed with code %d", k,
+			       (int)(uintptr_t)rc);
 	}
 	cr_assert_eq(mt_pool_destroy(shared_pool, MT_DRAIN), 0);
 }

@@ -214,7 +214,8 @@ static void hooks_then_block(void *arg)
 	blocker(arg);
 }
 
-Test(hooks, start_and_stop_run_once_per_worker_index_with_userdata, .timeout = 60)
+Test(hooks, start_and_stop_run_once_per_worker_index_with_userdata,
+     .timeout = 60)
 {
 	static struct hook_log log;
 	log.main_thread = pthread_self();
@@ -233,17 +234,21 @@ Test(hooks, start_and_stop_run_once_per_worker_index_with_userdata, .timeout = 6
 		cr_assert_eq(mt_spawn(p, check_hooks_in_task, NULL), 0);
 	cr_assert_eq(mt_quiesce(p), 0);
 	for (int i = 0; i < HOOK_THREADS; i++)
-		cr_assert_eq(atomic_load(&log.stop[i]), 0, "stop hook of %d ran while live", i);
+		cr_assert_eq(atomic_load(&log.stop[i]), 0,
+			     "stop hook of %d ran while live", i);
 	cr_assert_eq(mt_pool_destroy(p, MT_DRAIN), 0);
 	for (int i = 0; i < HOOK_THREADS; i++) {
-		cr_assert_eq(atomic_load(&log.start[i]), 1, "start hook of worker %d ran %d times",
-			     i, atomic_load(&log.start[i]));
-		cr_assert_eq(atomic_load(&log.stop[i]), 1, "stop hook of worker %d ran %d times", i,
+		cr_assert_eq(atomic_load(&log.start[i]), 1,
+			     "start hook of worker %d ran %d times", i,
+			     atomic_load(&log.start[i]));
+		cr_assert_eq(atomic_load(&log.stop[i]), 1,
+			     "stop hook of worker %d ran %d times", i,
 			     atomic_load(&log.stop[i]));
 	}
 	cr_assert_eq(atomic_load(&log.bad_index), 0);
 	cr_assert_eq(atomic_load(&log.bad_order), 0);
-	cr_assert_eq(atomic_load(&log.on_main), 0, "a hook ran on the creating thread");
+	cr_assert_eq(atomic_load(&log.on_main), 0,
+		     "a hook ran on the creating thread");
 	cr_assert_eq(atomic_load(&hook_wrong_userdata), 0);
 	cr_assert_eq(atomic_load(&task_saw_no_start), 0);
 	cr_assert_eq(atomic_load(&task_saw_stop), 0);
@@ -276,7 +281,8 @@ static void on_start_only(unsigned index, void *userdata)
 Test(hooks, either_hook_may_be_NULL, .timeout = 60)
 {
 	static atomic_int starts[HOOK_THREADS];
-	mt_config cfg = {.threads = HOOK_THREADS, .on_worker_start = on_start_only,
+	mt_config cfg = {.threads = HOOK_THREADS,
+			 .on_worker_start = on_start_only,
 			 .userdata = starts};
 	mt_pool *p = mt_pool_create(&cfg);
 	cr_assert_not_null(p, "errno %d", errno);
@@ -297,7 +303,8 @@ static void record_name_then_block(void *arg)
 	(void)arg;
 	int w = mt_worker_index();
 	char name[32] = {0};
-	if (w < 0 || w >= NAME_THREADS || pthread_getname_np(pthread_self(), name, sizeof name))
+	if (w < 0 || w >= NAME_THREADS ||
+	    pthread_getname_np(pthread_self(), name, sizeof name))
 		atomic_fetch_add(&name_errors, 1);
 	else
 		memcpy(names_seen[w], name, sizeof name);
@@ -329,7 +336,8 @@ static void check_names(const char *prefix_in_cfg, const char *expected_stem)
 		 * kernel", which would give every worker the same name). */
 		char suffix[16], expected[64];
 		int slen = snprintf(suffix, sizeof suffix, "-%d", w);
-		snprintf(expected, sizeof expected, "%.*s%s", 15 - slen, expected_stem, suffix);
+		snprintf(expected, sizeof expected, "%.*s%s", 15 - slen,
+			 expected_stem, suffix);
 		cr_assert_str_eq(names_seen[w], expected, "worker %d", w);
 	}
 }
@@ -409,7 +417,8 @@ static void destroy_own_pool(void *arg)
 	(void)arg;
 	atomic_store(&rc_destroy, mt_pool_destroy(mt_current_pool(), MT_DRAIN));
 	atomic_store(&rc_destroy_counted,
-		     mt_pool_destroy_counted(mt_current_pool(), MT_DISCARD, NULL));
+		     mt_pool_destroy_counted(mt_current_pool(), MT_DISCARD,
+					     NULL));
 }
 
 Test(destroy, from_worker_is_EDEADLK, .timeout = 60)
@@ -520,7 +529,8 @@ static void q_node(void *arg)
 	uintptr_t depth = (uintptr_t)arg;
 	atomic_fetch_add_explicit(&counter, 1, memory_order_relaxed);
 	for (uintptr_t i = 0; depth > 0 && i < Q_FANOUT; i++)
-		if (mt_spawn(mt_current_pool(), q_node, (void *)(depth - 1)) != 0)
+		if (mt_spawn(mt_current_pool(), q_node, (void *)(depth - 1)) !=
+		    0)
 			atomic_fetch_add(&q_errors, 1);
 }
 
@@ -529,10 +539,13 @@ Test(quiesce, waits_for_detached_tasks_and_what_they_spawn, .timeout = 60)
 	mt_pool *p = mt_test_pool(3);
 	for (int round = 1; round <= 5; round++) {
 		for (int r = 0; r < Q_ROOTS; r++)
-			cr_assert_eq(mt_spawn(p, q_node, (void *)(uintptr_t)Q_DEPTH), 0);
+			cr_assert_eq(mt_spawn(p, q_node,
+					      (void *)(uintptr_t)Q_DEPTH),
+				     0);
 		cr_assert_eq(mt_quiesce(p), 0);
 		/* Checked right after quiesce returns. */
-		cr_assert_eq(atomic_load(&counter), (unsigned)round * Q_ROOTS * q_tree_size());
+		cr_assert_eq(atomic_load(&counter),
+			     (unsigned)round * Q_ROOTS * q_tree_size());
 	}
 	cr_assert_eq(atomic_load(&q_errors), 0);
 	cr_assert_eq(mt_pool_destroy(p, MT_DRAIN), 0);
@@ -592,7 +605,8 @@ Test(drain, runs_every_queued_task, .timeout = 60)
 	uint64_t d = 777;
 	cr_assert_eq(mt_pool_destroy_counted(p, MT_DRAIN, &d), 0);
 	cr_assert_eq(atomic_load(&counter), QUEUED);
-	cr_assert_eq(d, 0, "MT_DRAIN reported %llu discarded", (unsigned long long)d);
+	cr_assert_eq(d, 0, "MT_DRAIN reported %llu discarded",
+		     (unsigned long long)d);
 }
 
 Test(drain, with_no_work_returns_0, .timeout = 60)
@@ -693,7 +707,8 @@ Test(drain, runs_tasks_spawned_by_draining_tasks, .timeout = 60)
 	/* `counter` counts parents and accepted probes. */
 	cr_assert_eq(atomic_load(&counter), QUEUED + d.probes);
 	cr_assert_eq(atomic_load(&child_spawn_errors), 0,
-		     "%u children refused while draining", atomic_load(&child_spawn_errors));
+		     "%u children refused while draining",
+		     atomic_load(&child_spawn_errors));
 	cr_assert_eq(atomic_load(&children_accepted), QUEUED);
 	cr_assert_eq(atomic_load(&children_run), QUEUED);
 }
@@ -732,11 +747,14 @@ static void blocker_then_submit(void *arg)
 		return;
 	mt_pool *self = mt_current_pool();
 	atomic_store(&gated_spawn_rc[w], mt_spawn(self, count, NULL));
-	enum { M = 300 };
+	enum {
+		M = 300
+	};
 	void *params[M], *results[M];
 	for (uintptr_t i = 0; i < M; i++)
 		params[i] = (void *)i;
-	atomic_store(&gated_map_rc[w], mt_map(self, plus_one, params, results, M));
+	atomic_store(&gated_map_rc[w],
+		     mt_map(self, plus_one, params, results, M));
 	int bad = 0;
 	for (uintptr_t i = 0; i < M; i++)
 		bad += results[i] != (void *)(i + 1);
@@ -760,8 +778,9 @@ Test(discard, drops_every_queued_task_and_counts_it, .timeout = 60)
 	finish_destroy(&d);
 	unsigned total = QUEUED + d.probes;
 	/* Every accepted task ran exactly once or was counted as dropped. */
-	cr_assert_eq(atomic_load(&counter) + d.c.discarded, total, "ran %u + discarded %llu != %u",
-		     atomic_load(&counter), (unsigned long long)d.c.discarded, total);
+	cr_assert_eq(atomic_load(&counter) + d.c.discarded, total,
+		     "ran %u + discarded %llu != %u", atomic_load(&counter),
+		     (unsigned long long)d.c.discarded, total);
 	/* And since no worker was free from before destroy began until
 	 * shutdown was visible, none of them had started: all dropped. */
 	cr_assert_eq(d.c.discarded, total);
@@ -790,8 +809,9 @@ Test(discard, accounts_for_every_task_when_not_gated, .timeout = 60)
 			cr_assert_eq(mt_spawn(p, count, NULL), 0);
 		uint64_t d = 0;
 		cr_assert_eq(mt_pool_destroy_counted(p, MT_DISCARD, &d), 0);
-		cr_assert_eq(atomic_load(&counter) + d, QUEUED, "round %d: ran %u + dropped %llu",
-			     round, atomic_load(&counter), (unsigned long long)d);
+		cr_assert_eq(atomic_load(&counter) + d, QUEUED,
+			     "round %d: ran %u + dropped %llu", round,
+			     atomic_load(&counter), (unsigned long long)d);
 	}
 }
 
@@ -824,7 +844,8 @@ Test(shutdown, worker_submission_during_discard_is_ESHUTDOWN, .timeout = 60)
 	start_destroy(&d, p, MT_DISCARD);
 	finish_destroy(&d);
 	for (int w = 0; w < 2; w++)
-		cr_assert_eq(atomic_load(&gated_spawn_rc[w]), ESHUTDOWN, "worker %d got %d", w,
+		cr_assert_eq(atomic_load(&gated_spawn_rc[w]), ESHUTDOWN,
+			     "worker %d got %d", w,
 			     atomic_load(&gated_spawn_rc[w]));
 	cr_assert_eq(atomic_load(&counter) + d.c.discarded, d.probes);
 }
@@ -834,16 +855,19 @@ Test(shutdown, worker_submission_during_discard_is_ESHUTDOWN, .timeout = 60)
 static void check_gated_maps_and_groups(void)
 {
 	for (int w = 0; w < 2; w++) {
-		cr_assert_eq(atomic_load(&gated_map_rc[w]), 0, "worker %d: map rc %d", w,
+		cr_assert_eq(atomic_load(&gated_map_rc[w]), 0,
+			     "worker %d: map rc %d", w,
 			     atomic_load(&gated_map_rc[w]));
 		cr_assert_eq(atomic_load(&gated_map_bad[w]), 0);
-		cr_assert_eq(atomic_load(&gated_group_rc[w]), 0, "worker %d: group rc %d", w,
+		cr_assert_eq(atomic_load(&gated_group_rc[w]), 0,
+			     "worker %d: group rc %d", w,
 			     atomic_load(&gated_group_rc[w]));
 		cr_assert_eq(atomic_load(&gated_group_ran[w]), 50);
 	}
 }
 
-Test(shutdown, worker_maps_and_groups_during_discard_work_as_usual, .timeout = 60)
+Test(shutdown, worker_maps_and_groups_during_discard_work_as_usual,
+     .timeout = 60)
 {
 	mt_pool *p = gated_pool(2, blocker_then_submit);
 	struct gated_destroy d;
@@ -860,7 +884,8 @@ Test(shutdown, worker_maps_and_groups_during_drain_work_as_usual, .timeout = 60)
 	finish_destroy(&d);
 	for (int w = 0; w < 2; w++) {
 		/* Workers' detached spawns are accepted during MT_DRAIN. */
-		cr_assert_eq(atomic_load(&gated_spawn_rc[w]), 0, "worker %d: spawn rc %d", w,
+		cr_assert_eq(atomic_load(&gated_spawn_rc[w]), 0,
+			     "worker %d: spawn rc %d", w,
 			     atomic_load(&gated_spawn_rc[w]));
 	}
 	check_gated_maps_and_groups();
@@ -925,7 +950,9 @@ Test(lifecycle, create_destroy_100_times, .timeout = 60)
 		for (int k = 0; k < i; k++)
 			cr_assert_eq(mt_spawn(p, count, NULL), 0);
 		uint64_t d = 0;
-		cr_assert_eq(mt_pool_destroy_counted(p, (i & 1) ? MT_DISCARD : MT_DRAIN, &d), 0);
+		cr_assert_eq(mt_pool_destroy_counted(
+				     p, (i & 1) ? MT_DISCARD : MT_DRAIN, &d),
+			     0);
 		if (!(i & 1))
 			cr_assert_eq(d, 0);
 	}

@@ -63,8 +63,10 @@ static void check_map(mt_pool *p, size_t n)
 	}
 	cr_assert_eq(mt_map(p, f_counted, params, results, n), 0, "n = %zu", n);
 	for (size_t i = 0; i < n; i++) {
-		cr_assert_eq(results[i], F(P(i)), "n = %zu: results[%zu] wrong", n, i);
-		cr_assert_eq(atomic_load(&calls[i]), 1, "n = %zu: fn called %d times for %zu", n,
+		cr_assert_eq(results[i], F(P(i)), "n = %zu: results[%zu] wrong",
+			     n, i);
+		cr_assert_eq(atomic_load(&calls[i]), 1,
+			     "n = %zu: fn called %d times for %zu", n,
 			     atomic_load(&calls[i]), i);
 		cr_assert_eq(params[i], P(i), "params[%zu] modified", i);
 	}
@@ -124,7 +126,6 @@ Test(map, keeps_input_order_n_1000003, .timeout = 60)
 {
 	check_map_on_new_pool(2, BIG_N);
 }
-
 
 Test(map, keeps_input_order_all_sizes_on_one_thread_pool, .timeout = 60)
 {
@@ -214,7 +215,8 @@ Test(map, results_may_alias_params, .timeout = 60)
 			buf[i] = P(i);
 		cr_assert_eq(mt_map(p, F, buf, buf, n), 0);
 		for (size_t i = 0; i < n; i++)
-			cr_assert_eq(buf[i], F(P(i)), "n = %zu, slot %zu", n, i);
+			cr_assert_eq(buf[i], F(P(i)), "n = %zu, slot %zu", n,
+				     i);
 		free(buf);
 	}
 	cr_assert_eq(mt_pool_destroy(p, MT_DRAIN), 0);
@@ -246,7 +248,8 @@ static void check_for(mt_pool *p, size_t n)
 	cr_assert_eq(mt_for(p, n, for_body, &c), 0, "n = %zu", n);
 	cr_assert_eq(atomic_load(&c.out_of_range), 0);
 	for (size_t i = 0; i < n; i++)
-		cr_assert_eq(atomic_load(&c.hits[i]), 1, "n = %zu: index %zu hit %d times", n, i,
+		cr_assert_eq(atomic_load(&c.hits[i]), 1,
+			     "n = %zu: index %zu hit %d times", n, i,
 			     atomic_load(&c.hits[i]));
 	free(c.hits);
 }
@@ -325,7 +328,8 @@ static void *mapper(void *arg)
 		return (void *)1;
 	pthread_barrier_wait(&mappers_ready);
 	for (int r = 0; r < MAP_ROUNDS && !bad; r++) {
-		uintptr_t base = (k * MAP_ROUNDS + (uintptr_t)r) * MAP_N * 2u + 1u;
+		uintptr_t base =
+			(k * MAP_ROUNDS + (uintptr_t)r) * MAP_N * 2u + 1u;
 		for (size_t i = 0; i < MAP_N; i++) {
 			params[i] = (void *)(base + i);
 			results[i] = NULL;
@@ -355,7 +359,8 @@ static void concurrent_maps_on(mt_pool *p)
 	for (int k = 0; k < MAPPERS; k++) {
 		void *rc;
 		cr_assert_eq(pthread_join(t[k], &rc), 0);
-		cr_assert_null(rc, "mapper %d failed with code %d", k, (int)(uintptr_t)rc);
+		cr_assert_null(rc, "mapper %d failed with code %d", k,
+			       (int)(uintptr_t)rc);
 	}
 	pthread_barrier_destroy(&mappers_ready);
 }
@@ -387,11 +392,14 @@ static atomic_int task_map_bad = -1;
 static void map_in_task(void *arg)
 {
 	(void)arg;
-	enum { N = 5000 };
+	enum {
+		N = 5000
+	};
 	static void *params[N], *results[N];
 	for (size_t i = 0; i < N; i++)
 		params[i] = P(i);
-	atomic_store(&task_map_rc, mt_map(mt_current_pool(), F, params, results, N));
+	atomic_store(&task_map_rc,
+		     mt_map(mt_current_pool(), F, params, results, N));
 	int bad = 0;
 	for (size_t i = 0; i < N; i++)
 		bad += results[i] != F(P(i));
@@ -415,7 +423,9 @@ static mt_pool *map_target;
 static void map_on_other_pool(void *arg)
 {
 	(void)arg;
-	enum { N = 3000 };
+	enum {
+		N = 3000
+	};
 	static void *params[N], *results[N];
 	for (size_t i = 0; i < N; i++)
 		params[i] = P(i);

@@ -103,7 +103,8 @@ static void three_deep_from_task(void *arg)
 	void *params[N_OUTER];
 	for (uintptr_t a = 0; a < N_OUTER; a++)
 		params[a] = (void *)a;
-	atomic_store(&outer_rc, mt_map(pool_under_test, outer_fn, params, outer_results, N_OUTER));
+	atomic_store(&outer_rc, mt_map(pool_under_test, outer_fn, params,
+				       outer_results, N_OUTER));
 }
 
 static void check_three_deep_from_task(unsigned threads)
@@ -114,8 +115,8 @@ static void check_three_deep_from_task(unsigned threads)
 	cr_assert_eq(atomic_load(&outer_rc), 0);
 	cr_assert_eq(atomic_load(&nested_errors), 0);
 	for (uintptr_t a = 0; a < N_OUTER; a++)
-		cr_assert_eq((uintptr_t)outer_results[a], expected_outer(a), "outer %zu",
-			     (size_t)a);
+		cr_assert_eq((uintptr_t)outer_results[a], expected_outer(a),
+			     "outer %zu", (size_t)a);
 	cr_assert_eq(mt_pool_destroy(pool_under_test, MT_DRAIN), 0);
 }
 
@@ -127,10 +128,12 @@ static void check_three_deep_from_main(unsigned threads)
 	void *params[N_OUTER], *results[N_OUTER];
 	for (uintptr_t a = 0; a < N_OUTER; a++)
 		params[a] = (void *)a;
-	cr_assert_eq(mt_map(pool_under_test, outer_fn, params, results, N_OUTER), 0);
+	cr_assert_eq(
+		mt_map(pool_under_test, outer_fn, params, results, N_OUTER), 0);
 	cr_assert_eq(atomic_load(&nested_errors), 0);
 	for (uintptr_t a = 0; a < N_OUTER; a++)
-		cr_assert_eq((uintptr_t)results[a], expected_outer(a), "outer %zu", (size_t)a);
+		cr_assert_eq((uintptr_t)results[a], expected_outer(a),
+			     "outer %zu", (size_t)a);
 	cr_assert_eq(mt_pool_destroy(pool_under_test, MT_DRAIN), 0);
 }
 
@@ -163,7 +166,8 @@ struct for_ctx {
 static void middle_body(size_t b, void *ctx)
 {
 	struct for_ctx *c = ctx;
-	c->sums[b] = (uintptr_t)middle_fn((void *)(c->a << 32 | (uintptr_t)b << 16));
+	c->sums[b] =
+		(uintptr_t)middle_fn((void *)(c->a << 32 | (uintptr_t)b << 16));
 }
 
 static void *outer_for_fn(void *param)
@@ -183,14 +187,15 @@ static void three_deep_mixed_from_task(void *arg)
 	void *params[N_OUTER];
 	for (uintptr_t a = 0; a < N_OUTER; a++)
 		params[a] = (void *)a;
-	atomic_store(&outer_rc,
-		     mt_map(pool_under_test, outer_for_fn, params, outer_results, N_OUTER));
+	atomic_store(&outer_rc, mt_map(pool_under_test, outer_for_fn, params,
+				       outer_results, N_OUTER));
 }
 
 Test(nested_map, map_for_map_from_a_task_on_one_thread_pool, .timeout = 60)
 {
 	pool_under_test = mt_test_pool(1);
-	cr_assert_eq(mt_spawn(pool_under_test, three_deep_mixed_from_task, NULL), 0);
+	cr_assert_eq(
+		mt_spawn(pool_under_test, three_deep_mixed_from_task, NULL), 0);
 	cr_assert_eq(mt_quiesce(pool_under_test), 0);
 	cr_assert_eq(atomic_load(&outer_rc), 0);
 	cr_assert_eq(atomic_load(&nested_errors), 0);
@@ -215,8 +220,9 @@ static void chain_link(void *arg)
 {
 	uintptr_t depth = (uintptr_t)arg;
 	int seen = atomic_load(&chain_max_depth);
-	while ((uintptr_t)seen < depth && !atomic_compare_exchange_weak(&chain_max_depth, &seen,
-									(int)depth))
+	while ((uintptr_t)seen < depth &&
+	       !atomic_compare_exchange_weak(&chain_max_depth, &seen,
+					     (int)depth))
 		;
 	if (depth == CHAIN)
 		return;
@@ -242,12 +248,14 @@ static void check_chain(unsigned threads)
 	cr_assert_eq(mt_pool_destroy(p, MT_DRAIN), 0);
 }
 
-Test(nested_group, chain_of_2000_waits_finishes_on_one_thread_pool, .timeout = 60)
+Test(nested_group, chain_of_2000_waits_finishes_on_one_thread_pool,
+     .timeout = 60)
 {
 	check_chain(1);
 }
 
-Test(nested_group, chain_of_2000_waits_finishes_on_two_thread_pool, .timeout = 60)
+Test(nested_group, chain_of_2000_waits_finishes_on_two_thread_pool,
+     .timeout = 60)
 {
 	check_chain(2);
 }
@@ -259,7 +267,8 @@ static void chain_root(void *arg)
 	chain_link((void *)(uintptr_t)1);
 }
 
-Test(nested_group, chain_of_2000_waits_from_a_task_on_one_thread_pool, .timeout = 60)
+Test(nested_group, chain_of_2000_waits_from_a_task_on_one_thread_pool,
+     .timeout = 60)
 {
 	mt_pool *p = pool_under_test = mt_test_pool(1);
 	cr_assert_eq(mt_spawn(p, chain_root, NULL), 0);
@@ -279,7 +288,8 @@ static void chain_root_group(void *arg)
 	chain_link((void *)(uintptr_t)1);
 }
 
-Test(nested_group, four_concurrent_chains_finish_on_two_thread_pool, .timeout = 60)
+Test(nested_group, four_concurrent_chains_finish_on_two_thread_pool,
+     .timeout = 60)
 {
 	mt_pool *p = pool_under_test = mt_test_pool(2);
 	mt_group g;

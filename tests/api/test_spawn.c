@@ -35,13 +35,15 @@ static atomic_uint run_count[N_TASKS];
 
 static void count_slot(void *arg)
 {
-	atomic_fetch_add_explicit(&run_count[(uintptr_t)arg], 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&run_count[(uintptr_t)arg], 1,
+				  memory_order_relaxed);
 }
 
 static void check_each_ran_once(size_t n)
 {
 	for (size_t i = 0; i < n; i++)
-		cr_assert_eq(atomic_load(&run_count[i]), 1u, "task %zu ran %u times", i,
+		cr_assert_eq(atomic_load(&run_count[i]), 1u,
+			     "task %zu ran %u times", i,
 			     atomic_load(&run_count[i]));
 }
 
@@ -67,7 +69,8 @@ Test(spawn, runs_each_task_exactly_once_on_one_thread_pool, .timeout = 60)
 	cr_assert_eq(mt_pool_destroy(p, MT_DRAIN), 0);
 }
 
-Test(spawn, on_default_pool_with_NULL_runs_each_task_exactly_once, .timeout = 60)
+Test(spawn, on_default_pool_with_NULL_runs_each_task_exactly_once,
+     .timeout = 60)
 {
 	for (uintptr_t i = 0; i < N_TASKS; i++)
 		cr_assert_eq(mt_spawn(NULL, count_slot, (void *)i), 0);
@@ -117,18 +120,23 @@ static void spawn_copy_of_size(mt_pool *p, size_t size)
 	cr_assert_not_null(buf);
 	for (size_t i = 0; i < size; i++)
 		buf[i] = pattern_byte(i, size);
-	cr_assert_eq(mt_spawn_copy(p, check_copy, buf, size), 0, "size %zu", size);
+	cr_assert_eq(mt_spawn_copy(p, check_copy, buf, size), 0, "size %zu",
+		     size);
 	/* The caller's buffer may go away at once: wipe and free it. */
 	memset(buf, 0xEE, size ? size : 1);
 	free(buf);
 	cr_assert_eq(mt_quiesce(p), 0);
 	cr_assert_eq(atomic_load(&copy_runs), 1, "size %zu", size);
-	cr_assert_eq(atomic_load(&copy_bad_bytes), 0, "size %zu: task saw wrong bytes", size);
-	cr_assert_eq(atomic_load(&copy_bad_align), 0, "size %zu: copy not max-aligned", size);
+	cr_assert_eq(atomic_load(&copy_bad_bytes), 0,
+		     "size %zu: task saw wrong bytes", size);
+	cr_assert_eq(atomic_load(&copy_bad_align), 0,
+		     "size %zu: copy not max-aligned", size);
 	if (size == 0)
-		cr_assert_eq(atomic_load(&copy_null_arg), 1, "size 0 must pass NULL");
+		cr_assert_eq(atomic_load(&copy_null_arg), 1,
+			     "size 0 must pass NULL");
 	else
-		cr_assert_eq(atomic_load(&copy_null_arg), 0, "size %zu passed NULL", size);
+		cr_assert_eq(atomic_load(&copy_null_arg), 0,
+			     "size %zu passed NULL", size);
 }
 
 /* spawn_copy_of_size on a fresh pool of `threads` workers, destroyed
@@ -199,7 +207,8 @@ static void count_blob(void *arg)
 {
 	const struct id_blob *b = arg;
 	if (b->check == (b->id ^ 0x5A5A5A5Au) && b->id < N_TASKS)
-		atomic_fetch_add_explicit(&run_count[b->id], 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(&run_count[b->id], 1,
+					  memory_order_relaxed);
 }
 
 struct small_blob {
@@ -211,7 +220,8 @@ static void count_small_blob(void *arg)
 {
 	const struct small_blob *b = arg;
 	if (b->check == ~b->id && b->id < N_TASKS)
-		atomic_fetch_add_explicit(&run_count[b->id], 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(&run_count[b->id], 1,
+					  memory_order_relaxed);
 }
 
 Test(spawn_copy, many_queued_large_copies_each_keep_their_bytes, .timeout = 60)
@@ -236,7 +246,8 @@ Test(spawn_copy, many_queued_inline_copies_each_keep_their_bytes, .timeout = 60)
 	for (uint32_t i = 0; i < N_TASKS; i++) {
 		b.id = i;
 		b.check = ~i;
-		cr_assert_eq(mt_spawn_copy(p, count_small_blob, &b, sizeof b), 0);
+		cr_assert_eq(mt_spawn_copy(p, count_small_blob, &b, sizeof b),
+			     0);
 	}
 	cr_assert_eq(mt_quiesce(p), 0);
 	check_each_ran_once(N_TASKS);
@@ -275,14 +286,17 @@ Test(spawn_copy, NULL_arg_with_size_is_EINVAL_and_never_calls_fn, .timeout = 60)
 {
 	mt_pool *p = mt_test_pool(2);
 	cr_assert_eq(mt_spawn_copy(p, must_not_run, NULL, 1), EINVAL);
-	cr_assert_eq(mt_spawn_copy(p, must_not_run, NULL, MT_SPAWN_INLINE_BYTES + 1), EINVAL);
+	cr_assert_eq(mt_spawn_copy(p, must_not_run, NULL,
+				   MT_SPAWN_INLINE_BYTES + 1),
+		     EINVAL);
 	cr_assert_eq(mt_spawn_copy(p, must_not_run, NULL, 4096), EINVAL);
 	cr_assert_eq(mt_quiesce(p), 0);
 	cr_assert_eq(mt_pool_destroy(p, MT_DRAIN), 0);
 	cr_assert_eq(atomic_load(&never_calls), 0);
 }
 
-Test(spawn_copy, NULL_arg_with_size_0_is_accepted_and_passes_NULL, .timeout = 60)
+Test(spawn_copy, NULL_arg_with_size_0_is_accepted_and_passes_NULL,
+     .timeout = 60)
 {
 	mt_pool *p = mt_test_pool(2);
 	copy_expected_size = 0;
@@ -297,7 +311,8 @@ Test(spawn_copy, NULL_arg_with_size_0_is_accepted_and_passes_NULL, .timeout = 60
 
 /* ---- identity: mt_worker_index / mt_current_pool ----------------------- */
 
-Test(identity, worker_index_is_minus_1_and_current_pool_NULL_on_main_thread, .timeout = 60)
+Test(identity, worker_index_is_minus_1_and_current_pool_NULL_on_main_thread,
+     .timeout = 60)
 {
 	cr_assert_eq(mt_worker_index(), -1);
 	cr_assert_null(mt_current_pool());
@@ -321,7 +336,8 @@ Test(identity, worker_index_is_minus_1_on_a_plain_thread, .timeout = 60)
 	mt_pool *p = mt_test_pool(2);
 	int out[2] = {0, 0};
 	pthread_t t;
-	cr_assert_eq(pthread_create(&t, NULL, identity_of_plain_thread, out), 0);
+	cr_assert_eq(pthread_create(&t, NULL, identity_of_plain_thread, out),
+		     0);
 	cr_assert_eq(pthread_join(t, NULL), 0);
 	cr_assert_eq(out[0], -1);
 	cr_assert_eq(out[1], 1);
@@ -331,8 +347,9 @@ Test(identity, worker_index_is_minus_1_on_a_plain_thread, .timeout = 60)
 #define ID_POOL_SIZE 4
 #define ID_TASKS 2000
 
-static atomic_int id_seen[ID_TASKS];	      /* worker index seen by task i */
-static _Atomic(mt_pool *) id_pool_seen[ID_TASKS]; /* current pool seen by task i */
+static atomic_int id_seen[ID_TASKS]; /* worker index seen by task i */
+static _Atomic(mt_pool *)
+	id_pool_seen[ID_TASKS]; /* current pool seen by task i */
 
 static void record_identity(void *arg)
 {
@@ -352,8 +369,10 @@ Test(identity, worker_index_in_range_and_current_pool_in_tasks, .timeout = 60)
 	cr_assert_eq(mt_quiesce(p), 0);
 	for (size_t i = 0; i < ID_TASKS; i++) {
 		int w = atomic_load(&id_seen[i]);
-		cr_assert(w >= 0 && w < ID_POOL_SIZE, "task %zu saw worker index %d", i, w);
-		cr_assert_eq(atomic_load(&id_pool_seen[i]), p, "task %zu saw another pool", i);
+		cr_assert(w >= 0 && w < ID_POOL_SIZE,
+			  "task %zu saw worker index %d", i, w);
+		cr_assert_eq(atomic_load(&id_pool_seen[i]), p,
+			     "task %zu saw another pool", i);
 	}
 	cr_assert_eq(mt_pool_destroy(p, MT_DRAIN), 0);
 }
@@ -370,7 +389,8 @@ static void identity_then_block(void *arg)
 	mt_test_gate_enter(&gate);
 }
 
-Test(identity, blocked_workers_have_distinct_indices_0_to_size_minus_1, .timeout = 60)
+Test(identity, blocked_workers_have_distinct_indices_0_to_size_minus_1,
+     .timeout = 60)
 {
 	mt_test_gate_init(&gate);
 	mt_pool *p = mt_test_pool(ID_POOL_SIZE);
@@ -509,26 +529,33 @@ static void *submit_slice(void *arg)
 {
 	uintptr_t k = (uintptr_t)arg;
 	for (uintptr_t i = k; i < N_TASKS; i += SUBMITTERS) {
-		int rc = (i & 1) ? mt_spawn(shared_pool, count_slot, (void *)i)
-				 : mt_spawn_copy(shared_pool, count_small_blob,
-						 &(struct small_blob){(uint32_t)i, ~(uint32_t)i},
-						 sizeof(struct small_blob));
+		int rc = (i & 1) ?
+				 mt_spawn(shared_pool, count_slot, (void *)i) :
+				 mt_spawn_copy(
+					 shared_pool, count_small_blob,
+					 &(struct small_blob){(uint32_t)i,
+							      ~(uint32_t)i},
+					 sizeof(struct small_blob));
 		if (rc != 0)
 			return (void *)(uintptr_t)rc;
 	}
 	return NULL;
 }
 
-Test(spawn, from_four_external_threads_runs_each_task_exactly_once, .timeout = 60)
+Test(spawn, from_four_external_threads_runs_each_task_exactly_once,
+     .timeout = 60)
 {
 	shared_pool = mt_test_pool(3);
 	pthread_t t[SUBMITTERS];
 	for (uintptr_t k = 0; k < SUBMITTERS; k++)
-		cr_assert_eq(pthread_create(&t[k], NULL, submit_slice, (void *)k), 0);
+		cr_assert_eq(pthread_create(&t[k], NULL, submit_slice,
+					    (void *)k),
+			     0);
 	for (int k = 0; k < SUBMITTERS; k++) {
 		void *rc;
 		cr_assert_eq(pthread_join(t[k], &rc), 0);
-		cr_assert_null(rc, "submitter %d got error %d", k, (int)(uintptr_t)rc);
+		cr_assert_null(rc, "submitter %d got error %d", k,
+			       (int)(uintptr_t)rc);
 	}
 	cr_assert_eq(mt_quiesce(shared_pool), 0);
 	check_each_ran_once(N_TASKS);

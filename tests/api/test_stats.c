@@ -62,12 +62,15 @@ Test(stats, after_K_detached_tasks_and_quiesce, .timeout = 60)
 	cr_assert_eq(mt_quiesce(p), 0);
 	mt_stats s = mt_test_stats(p);
 	cr_assert_eq(atomic_load(&counter), K);
-	cr_assert_geq(s.tasks_run, K, "tasks_run %llu", (unsigned long long)s.tasks_run);
+	cr_assert_geq(s.tasks_run, K, "tasks_run %llu",
+		      (unsigned long long)s.tasks_run);
 	cr_assert_eq(s.tasks_detached, K, "tasks_detached %llu",
 		     (unsigned long long)s.tasks_detached);
 	/* All K came from this (non-worker) thread. */
-	cr_assert_eq(s.injected, K, "injected %llu", (unsigned long long)s.injected);
-	cr_assert_eq(s.queued, 0, "queued %llu after quiesce", (unsigned long long)s.queued);
+	cr_assert_eq(s.injected, K, "injected %llu",
+		     (unsigned long long)s.injected);
+	cr_assert_eq(s.queued, 0, "queued %llu after quiesce",
+		     (unsigned long long)s.queued);
 	cr_assert_eq(s.discarded, 0);
 	cr_assert_eq(s.workers, 3);
 	cr_assert_leq(s.inline_runs, s.tasks_run);
@@ -131,7 +134,8 @@ Test(stats, queued_counts_running_and_waiting_detached_tasks, .timeout = 60)
 	mt_stats s = mt_test_stats(p);
 	cr_assert_eq(s.queued, 52, "queued %llu", (unsigned long long)s.queued);
 	cr_assert_eq(s.tasks_detached, 52);
-	cr_assert_eq(s.workers_parked, 0, "a worker is parked while running a task");
+	cr_assert_eq(s.workers_parked, 0,
+		     "a worker is parked while running a task");
 	mt_test_gate_open(&gate, 2);
 	cr_assert_eq(mt_quiesce(p), 0);
 	s = mt_test_stats(p);
@@ -156,7 +160,8 @@ Test(stats, fresh_pool_workers_park_without_work, .timeout = 60)
 {
 	mt_pool *p = mt_test_pool(3);
 	mt_stats s = mt_test_wait_all_parked(p, 1000000);
-	cr_assert_geq(s.parks, 3, "parks %llu with all 3 parked", (unsigned long long)s.parks);
+	cr_assert_geq(s.parks, 3, "parks %llu with all 3 parked",
+		      (unsigned long long)s.parks);
 	cr_assert_eq(mt_pool_destroy(p, MT_DRAIN), 0);
 }
 
@@ -209,7 +214,9 @@ static void *ident(void *x)
 
 Test(stats, map_pieces_are_not_detached, .timeout = 60)
 {
-	enum { M = 100000 };
+	enum {
+		M = 100000
+	};
 	static void *params[M], *results[M];
 	mt_pool *p = mt_test_pool(2);
 	mt_stats before = mt_test_stats(p);
@@ -236,8 +243,7 @@ Test(stats, NULL_pool_means_default_pool, .timeout = 60)
 /* No thundering herd: one task for a parked pool of eight wakes exactly
  * one worker (park.c: wake-one, and the woken worker wakes another only
  * if more work is visible). */
-Test(stats, one_spawn_to_a_parked_pool_wakes_exactly_one_worker,
-     .timeout = 60)
+Test(stats, one_spawn_to_a_parked_pool_wakes_exactly_one_worker, .timeout = 60)
 {
 	mt_pool *p = mt_test_pool(8);
 	for (int round = 0; round < 20; round++) {

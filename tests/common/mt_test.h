@@ -37,7 +37,8 @@ static inline mt_pool *mt_test_pool(unsigned threads)
 {
 	mt_config cfg = {.threads = threads};
 	mt_pool *p = mt_pool_create(&cfg);
-	cr_assert_not_null(p, "mt_pool_create(%u) failed: errno %d", threads, errno);
+	cr_assert_not_null(p, "mt_pool_create(%u) failed: errno %d", threads,
+			   errno);
 	return p;
 }
 
@@ -112,8 +113,8 @@ static inline void mt_test_gate_wait_started(struct mt_test_gate *g, unsigned n)
 /* Spawns n copies of fn (arg NULL; fn must call mt_test_gate_enter) and
  * returns once all n run, i.e. every worker of an n-thread pool is inside
  * one (a blocked worker cannot take a second). */
-static inline void mt_test_gate_block(struct mt_test_gate *g, mt_pool *p, unsigned n,
-				      void (*fn)(void *))
+static inline void mt_test_gate_block(struct mt_test_gate *g, mt_pool *p,
+				      unsigned n, void (*fn)(void *))
 {
 	for (unsigned i = 0; i < n; i++)
 		cr_assert_eq(mt_spawn(p, fn, NULL), 0);

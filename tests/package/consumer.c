@@ -12,7 +12,7 @@ int main(void)
 	unsigned n = mt_pool_size(NULL);
 
 	printf("mtpool %d.%d.%d consumer: default pool has %u workers\n",
-	       MTPOOL_VERSION_MAJOR, MTPOOL_VERSION_MINOR,
-	       MTPOOL_VERSION_PATCH, n);
+	       MTPOOL_VERSION_MAJOR, MTPOOL_VERSION_MINOR, MTPOOL_VERSION_PATCH,
+	       n);
 	return n >= 1 ? 0 : 1;
 }

@@ -42,7 +42,8 @@ static pthread_barrier_t go;
 
 static void mark_packed(void *arg)
 {
-	atomic_fetch_add_explicit(&seen[(uintptr_t)arg], 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&seen[(uintptr_t)arg], 1,
+				  memory_order_relaxed);
 }
 
 static void mark_copied(void *arg)
@@ -59,8 +60,10 @@ static void *submitter(void *arg)
 	uintptr_t k = (uintptr_t)arg;
 	pthread_barrier_wait(&go);
 	for (uint32_t id = (uint32_t)k; id < MILLION; id += SUBMITTERS) {
-		int rc = (id & 1) ? mt_spawn(target, mark_packed, (void *)(uintptr_t)id)
-				  : mt_spawn_copy(target, mark_copied, &id, sizeof id);
+		int rc = (id & 1) ? mt_spawn(target, mark_packed,
+					     (void *)(uintptr_t)id) :
+				    mt_spawn_copy(target, mark_copied, &id,
+						  sizeof id);
 		if (rc != 0)
 			return (void *)(uintptr_t)rc;
 	}
@@ -75,16 +78,19 @@ static void million_from_four_threads(mt_pool *p)
 	cr_assert_eq(pthread_barrier_init(&go, NULL, SUBMITTERS), 0);
 	pthread_t t[SUBMITTERS];
 	for (uintptr_t k = 0; k < SUBMITTERS; k++)
-		cr_assert_eq(pthread_create(&t[k], NULL, submitter, (void *)k), 0);
+		cr_assert_eq(pthread_create(&t[k], NULL, submitter, (void *)k),
+			     0);
 	for (int k = 0; k < SUBMITTERS; k++) {
 		void *rc;
 		cr_assert_eq(pthread_join(t[k], &rc), 0);
-		cr_assert_null(rc, "submitter %d: mt_spawn returned %d", k, (int)(uintptr_t)rc);
+		cr_assert_null(rc, "submitter %d: mt_spawn returned %d", k,
+			       (int)(uintptr_t)rc);
 	}
 	cr_assert_eq(mt_quiesce(p), 0);
 	for (uint32_t id = 0; id < MILLION; id++)
-		cr_assert_eq(atomic_load_explicit(&seen[id], memory_order_relaxed), 1,
-			     "task %u ran %d times", id, atomic_load(&seen[id]));
+		cr_assert_eq(
+			atomic_load_explicit(&seen[id], memory_order_relaxed),
+			1, "task %u ran %d times", id, atomic_load(&seen[id]));
 	mt_stats s;
 	cr_assert_eq(mt_pool_stats(p, &s), 0);
 	cr_assert_eq(s.queued, 0);
@@ -93,13 +99,15 @@ static void million_from_four_threads(mt_pool *p)
 	free(seen);
 }
 
-Test(stress, million_tasks_from_four_threads_on_default_pool_each_run_once, .timeout = 60)
+Test(stress, million_tasks_from_four_threads_on_default_pool_each_run_once,
+     .timeout = 60)
 {
 	cr_assert_eq(unsetenv("MTPOOL_THREADS"), 0);
 	million_from_four_threads(NULL);
 }
 
-Test(stress, million_tasks_from_four_threads_on_16_workers_each_run_once, .timeout = 60)
+Test(stress, million_tasks_from_four_threads_on_16_workers_each_run_once,
+     .timeout = 60)
 {
 	mt_pool *p = mt_test_pool(16);
 	million_from_four_threads(p);
@@ -115,11 +123,13 @@ static void spawn_children(void *arg)
 	uintptr_t root = (uintptr_t)arg;
 	uint32_t per_root = MILLION / ROOTS;
 	for (uintptr_t i = 0; i < per_root; i++)
-		if (mt_spawn(target, mark_packed, (void *)(root * per_root + i)) != 0)
+		if (mt_spawn(target, mark_packed,
+			     (void *)(root * per_root + i)) != 0)
 			abort(); /* shows up as a crashed test */
 }
 
-Test(stress, million_tasks_spawned_from_workers_on_16_workers_each_run_once, .timeout = 60)
+Test(stress, million_tasks_spawned_from_workers_on_16_workers_each_run_once,
+     .timeout = 60)
 {
 	mt_pool *p = target = mt_test_pool(16);
 	seen = calloc(MILLION, sizeof *seen);
@@ -128,8 +138,9 @@ Test(stress, million_tasks_spawned_from_workers_on_16_workers_each_run_once, .ti
 		cr_assert_eq(mt_spawn(p, spawn_children, (void *)r), 0);
 	cr_assert_eq(mt_quiesce(p), 0);
 	for (uint32_t id = 0; id < (MILLION / ROOTS) * ROOTS; id++)
-		cr_assert_eq(atomic_load_explicit(&seen[id], memory_order_relaxed), 1,
-			     "task %u ran %d times", id, atomic_load(&seen[id]));
+		cr_assert_eq(
+			atomic_load_explicit(&seen[id], memory_order_relaxed),
+			1, "task %u ran %d times", id, atomic_load(&seen[id]));
 	cr_assert_eq(mt_pool_destroy(p, MT_DRAIN), 0);
 	free(seen);
 }
@@ -225,23 +236,28 @@ static void *mixed_worker(void *arg)
 		for (int i = 0; i < SPAWNS_PER_ITER && !bad; i++)
 			if (mt_spawn(mixed_pool, detached_count, NULL) != 0)
 				bad = 4;
-		struct fib f = {.n = 10 + (unsigned)(it % 4), .errors = &errors};
+		struct fib f = {.n = 10 + (unsigned)(it % 4),
+				.errors = &errors};
 		mt_group g;
-		if (!bad && (mt_group_init(&g, mixed_pool) || mt_group_spawn(&g, fib_task, &f) ||
-			     mt_group_wait(&g)))
+		if (!bad &&
+		    (mt_group_init(&g, mixed_pool) ||
+		     mt_group_spawn(&g, fib_task, &f) || mt_group_wait(&g)))
 			bad = 5;
 		static const unsigned long fibs[] = {55, 89, 144, 233};
 		if (!bad && (f.result != fibs[it % 4] || atomic_load(&errors)))
 			bad = 6;
 		if (!bad && it % 8 == 0) {
-			enum { NN = 8 };
+			enum {
+				NN = 8
+			};
 			void *np[NN], *nr[NN];
 			for (uintptr_t i = 0; i < NN; i++)
 				np[i] = (void *)(base + i * 100);
 			if (mt_map(mixed_pool, nested_sum, np, nr, NN) != 0)
 				bad = 7;
 			for (uintptr_t i = 0; i < NN && !bad; i++)
-				if ((uintptr_t)nr[i] != nested_sum_expected(base + i * 100))
+				if ((uintptr_t)nr[i] !=
+				    nested_sum_expected(base + i * 100))
 					bad = 8;
 		}
 	}
@@ -258,11 +274,14 @@ static void check_mixed_on(unsigned workers)
 	cr_assert_eq(pthread_barrier_init(&go, NULL, SUBMITTERS), 0);
 	pthread_t t[SUBMITTERS];
 	for (uintptr_t k = 0; k < SUBMITTERS; k++)
-		cr_assert_eq(pthread_create(&t[k], NULL, mixed_worker, (void *)k), 0);
+		cr_assert_eq(pthread_create(&t[k], NULL, mixed_worker,
+					    (void *)k),
+			     0);
 	for (int k = 0; k < SUBMITTERS; k++) {
 		void *rc;
 		cr_assert_eq(pthread_join(t[k], &rc), 0);
-		cr_assert_null(rc, "thread %d failed at check %d", k, (int)(uintptr_t)rc);
+		cr_assert_null(rc, "thread %d failed at check %d", k,
+			       (int)(uintptr_t)rc);
 	}
 	cr_assert_eq(mt_quiesce(mixed_pool), 0);
 	cr_assert_eq(atomic_load(&detached_runs),
@@ -270,12 +289,14 @@ static void check_mixed_on(unsigned workers)
 	cr_assert_eq(mt_pool_destroy(mixed_pool, MT_DRAIN), 0);
 }
 
-Test(stress, maps_spawns_and_groups_from_four_threads_on_16_workers, .timeout = 60)
+Test(stress, maps_spawns_and_groups_from_four_threads_on_16_workers,
+     .timeout = 60)
 {
 	check_mixed_on(16);
 }
 
-Test(stress, maps_spawns_and_groups_from_four_threads_on_1_worker, .timeout = 60)
+Test(stress, maps_spawns_and_groups_from_four_threads_on_1_worker,
+     .timeout = 60)
 {
 	check_mixed_on(1);
 }
@@ -300,12 +321,14 @@ static void loop_spawn_more(void *arg)
 		atomic_fetch_add_explicit(&loop_runs, 1, memory_order_relaxed);
 }
 
-Test(stress, create_destroy_loop_alternating_drain_and_discard_accounts_for_every_task,
+Test(stress,
+     create_destroy_loop_alternating_drain_and_discard_accounts_for_every_task,
      .timeout = 60)
 {
 	for (int i = 0; i < LIFECYCLES; i++) {
 		atomic_store(&loop_runs, 0);
-		mt_pool *p = mt_test_pool(1 + (unsigned)(i % 5) * 3u); /* 1, 4, 7, 10, 13 */
+		mt_pool *p = mt_test_pool(1 + (unsigned)(i % 5) *
+						      3u); /* 1, 4, 7, 10, 13 */
 		unsigned queued = 50u + (unsigned)(i % 7) * 100u;
 		unsigned parents = queued / 10;
 		for (unsigned k = 0; k < queued - parents; k++)
@@ -317,18 +340,22 @@ Test(stress, create_destroy_loop_alternating_drain_and_discard_accounts_for_ever
 		unsigned expected = queued + parents;
 		uint64_t d = 0;
 		if (i & 1) {
-			cr_assert_eq(mt_pool_destroy_counted(p, MT_DISCARD, &d), 0);
+			cr_assert_eq(mt_pool_destroy_counted(p, MT_DISCARD, &d),
+				     0);
 			/* A discarded parent also never spawns its child. */
 			cr_assert_leq(atomic_load(&loop_runs) + d, expected);
-			cr_assert_geq(atomic_load(&loop_runs) + 2 * d, expected,
-				      "iteration %d: ran %u, discarded %llu, expected %u", i,
-				      atomic_load(&loop_runs), (unsigned long long)d, expected);
+			cr_assert_geq(
+				atomic_load(&loop_runs) + 2 * d, expected,
+				"iteration %d: ran %u, discarded %llu, expected %u",
+				i, atomic_load(&loop_runs),
+				(unsigned long long)d, expected);
 		} else {
-			cr_assert_eq(mt_pool_destroy_counted(p, MT_DRAIN, &d), 0);
+			cr_assert_eq(mt_pool_destroy_counted(p, MT_DRAIN, &d),
+				     0);
 			cr_assert_eq(d, 0);
 			cr_assert_eq(atomic_load(&loop_runs), expected,
-				     "iteration %d: drained %u of %u", i, atomic_load(&loop_runs),
-				     expected);
+				     "iteration %d: drained %u of %u", i,
+				     atomic_load(&loop_runs), expected);
 		}
 	}
 }
@@ -336,7 +363,9 @@ Test(stress, create_destroy_loop_alternating_drain_and_discard_accounts_for_ever
 /* Many pools alive at once, each with work, destroyed in reverse order. */
 Test(stress, sixteen_pools_alive_at_once, .timeout = 60)
 {
-	enum { POOLS = 16 };
+	enum {
+		POOLS = 16
+	};
 	mt_pool *pools[POOLS];
 	atomic_store(&loop_runs, 0);
 	for (int i = 0; i < POOLS; i++)

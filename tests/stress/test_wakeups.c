@@ -112,10 +112,12 @@ Test(wakeups, four_threads_spawning_into_a_parked_16_worker_pool_all_finish,
 {
 	pthread_t th[EXTERNAL_THREADS];
 	shared_pool = mt_test_pool(16);
-	cr_assert_eq(pthread_barrier_init(&external_go, NULL, EXTERNAL_THREADS), 0);
+	cr_assert_eq(pthread_barrier_init(&external_go, NULL, EXTERNAL_THREADS),
+		     0);
 	for (int i = 0; i < EXTERNAL_THREADS; i++)
 		cr_assert_eq(pthread_create(&th[i], NULL, external_submitter,
-					    NULL), 0);
+					    NULL),
+			     0);
 	for (int i = 0; i < EXTERNAL_THREADS; i++) {
 		void *failed = NULL;
 		cr_assert_eq(pthread_join(th[i], &failed), 0);
@@ -175,7 +177,8 @@ static void hop(void *unused)
 	(void)unused;
 	mt_pool *other = mt_current_pool() == ping ? pong : ping;
 	/* relaxed: one hop at a time, ordered by the spawns. */
-	if (atomic_fetch_sub_explicit(&hops_left, 1, memory_order_relaxed) > 1) {
+	if (atomic_fetch_sub_explicit(&hops_left, 1, memory_order_relaxed) >
+	    1) {
 		mt_stats s;
 		do
 			sched_yield();
@@ -205,7 +208,9 @@ Test(wakeups, a_task_bouncing_between_two_parked_pools_runs_to_the_end,
 	cr_assert_eq(mt_quiesce(pong), 0);
 	cr_assert_not(atomic_load(&spawn_failed));
 	cr_assert_eq(atomic_load(&hops_left), 0);
-	cr_assert_eq(mt_test_stats(ping).tasks_run + mt_test_stats(pong).tasks_run, HOPS);
+	cr_assert_eq(mt_test_stats(ping).tasks_run +
+			     mt_test_stats(pong).tasks_run,
+		     HOPS);
 	/* Every hop woke a parked pool (the first one too, see above),
 	 * unless a worker seen announcing sleep cancelled it on its own. */
 	cr_assert_gt(mt_test_stats(ping).wakes + mt_test_stats(pong).wakes, 0);
@@ -261,7 +266,8 @@ Test(wakeups, quiesce_racing_with_spawns_waits_for_all_spawned_before_it,
 		/* acquire: pairs with the release in spawner. */
 		int finished = atomic_load_explicit(&spawner_finished,
 						    memory_order_acquire);
-		uint64_t s = atomic_load_explicit(&spawned, memory_order_acquire);
+		uint64_t s =
+			atomic_load_explicit(&spawned, memory_order_acquire);
 		cr_assert_eq(mt_quiesce(race_pool), 0);
 		uint64_t d = atomic_load_explicit(&done, memory_order_relaxed);
 		quiesces++;

@@ -34,8 +34,9 @@ static void count(void *arg)
 
 static mt_pool *create_four(void)
 {
-	mt_config cfg = { .threads = 4, .on_worker_start = on_start,
-			  .on_worker_stop = on_stop };
+	mt_config cfg = {.threads = 4,
+			 .on_worker_start = on_start,
+			 .on_worker_stop = on_stop};
 	return mt_pool_create(&cfg);
 }
 
@@ -48,7 +49,8 @@ Test(thread_create, failure_at_each_position_is_NULL_EAGAIN_and_stops_started,
 		mt__fault_fail_thread_create_after(k);
 		errno = 0;
 		mt_pool *p = create_four();
-		cr_assert_null(p, "creation with thread %ld failing succeeded", k);
+		cr_assert_null(p, "creation with thread %ld failing succeeded",
+			       k);
 		cr_assert_eq(errno, EAGAIN);
 		cr_assert_eq(atomic_load(&started), (int)k,
 			     "workers before the failure must have started");

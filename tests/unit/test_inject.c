@@ -125,7 +125,9 @@ Test(inject, ring_cells_are_reused_lap_after_lap_without_overflow)
 
 Test(inject, pushes_beyond_a_full_ring_go_to_overflow_and_come_back_once)
 {
-	enum { N = 10 };
+	enum {
+		N = 10
+	};
 	struct mt_inject q;
 	struct mt_task *tasks = new_tasks(N);
 	int seen[N] = {0};
@@ -200,9 +202,9 @@ Test(inject, a_pop_from_a_full_ring_makes_room_for_the_next_push)
  * ASan+UBSan build, a signed overflow there fails the test. */
 
 static const size_t wrap_starts[] = {
-	SIZE_MAX - 5,		 /* crosses SIZE_MAX -> 0 */
-	(size_t)INTPTR_MAX - 5,	 /* crosses the intptr_t sign boundary */
-	(size_t)INTPTR_MAX,	 /* starts right on it */
+	SIZE_MAX - 5,		/* crosses SIZE_MAX -> 0 */
+	(size_t)INTPTR_MAX - 5, /* crosses the intptr_t sign boundary */
+	(size_t)INTPTR_MAX,	/* starts right on it */
 	SIZE_MAX,
 };
 #define NSTARTS (sizeof(wrap_starts) / sizeof(wrap_starts[0]))
@@ -235,7 +237,8 @@ Test(inject, a_full_ring_across_the_wrap_sends_pushes_to_overflow)
 		init_at_ok(&q, 2, boundaries[s] - 2);
 		for (size_t i = 0; i < 7; i++)
 			mt__inject_push_mp(&q, &tasks[i]);
-		cr_assert_eq(overflow_len(&q), 3, "boundary %zx", boundaries[s]);
+		cr_assert_eq(overflow_len(&q), 3, "boundary %zx",
+			     boundaries[s]);
 		for (size_t i = 0; i < 7; i++)
 			cr_assert_eq(mt__inject_pop_mc(&q), &tasks[i]);
 		cr_assert_null(mt__inject_pop_mc(&q));
@@ -261,14 +264,14 @@ Test(inject, init_at_without_memory_is_ENOMEM_and_a_retry_works)
 struct mpmc {
 	struct mt_inject q;
 	struct mt_task *tasks;
-	atomic_uchar *seen;	     /* seen[i]: times tasks[i] was popped */
-	size_t n;		     /* items in all */
+	atomic_uchar *seen; /* seen[i]: times tasks[i] was popped */
+	size_t n;	    /* items in all */
 	unsigned producers;
-	_Atomic size_t taken;	     /* items popped so far */
-	_Atomic unsigned prefilled;  /* producers done with their first burst */
-	_Atomic int bad;	     /* a popped task's contents were wrong */
-	pthread_barrier_t pstart;    /* producers and main */
-	pthread_barrier_t cstart;    /* consumers and main */
+	_Atomic size_t taken;	    /* items popped so far */
+	_Atomic unsigned prefilled; /* producers done with their first burst */
+	_Atomic int bad;	    /* a popped task's contents were wrong */
+	pthread_barrier_t pstart;   /* producers and main */
+	pthread_barrier_t cstart;   /* consumers and main */
 };
 
 struct mpmc_arg {
@@ -297,7 +300,8 @@ static void *producer(void *p)
 						  memory_order_release);
 	}
 	if (k < PREFILL)
-		atomic_fetch_add_explicit(&m->prefilled, 1, memory_order_release);
+		atomic_fetch_add_explicit(&m->prefilled, 1,
+					  memory_order_release);
 	return NULL;
 }
 
@@ -346,7 +350,8 @@ static void run_mpmc(unsigned nprod, unsigned ncons, unsigned log2,
 	cr_assert_eq(pthread_barrier_init(&m.cstart, NULL, ncons + 1), 0);
 	for (unsigned i = 0; i < nprod; i++) {
 		args[i] = (struct mpmc_arg){&m, i};
-		cr_assert_eq(pthread_create(&th[i], NULL, producer, &args[i]), 0);
+		cr_assert_eq(pthread_create(&th[i], NULL, producer, &args[i]),
+			     0);
 	}
 	pthread_barrier_wait(&m.pstart);
 	/* acquire: pairs with the producers' release of prefilled. */
@@ -356,7 +361,8 @@ static void run_mpmc(unsigned nprod, unsigned ncons, unsigned log2,
 	for (unsigned i = 0; i < ncons; i++) {
 		args[nprod + i] = (struct mpmc_arg){&m, nprod + i};
 		cr_assert_eq(pthread_create(&th[nprod + i], NULL, consumer,
-					    &args[nprod + i]), 0);
+					    &args[nprod + i]),
+			     0);
 	}
 	pthread_barrier_wait(&m.cstart);
 	for (unsigned i = 0; i < nprod + ncons; i++)
@@ -366,7 +372,8 @@ static void run_mpmc(unsigned nprod, unsigned ncons, unsigned log2,
 
 	cr_assert_not(atomic_load(&m.bad), "a popped task had wrong contents");
 	for (size_t i = 0; i < n; i++)
-		cr_assert_eq(atomic_load_explicit(&m.seen[i], memory_order_relaxed),
+		cr_assert_eq(atomic_load_explicit(&m.seen[i],
+						  memory_order_relaxed),
 			     1, "item %zu popped %u times", i,
 			     (unsigned)atomic_load(&m.seen[i]));
 	cr_assert_null(mt__inject_pop_mc(&m.q));

@@ -166,7 +166,8 @@ static void one_wake_for_a_blocked_waiter(unsigned finishers)
 	cr_assert_eq(atomic_load(&b.l.word) & MT_LATCH_WAITER, MT_LATCH_WAITER);
 	cr_assert_not(atomic_load(&b.returned));
 	for (unsigned i = 0; i < finishers; i++)
-		cr_assert_eq(pthread_create(&f[i], NULL, count_down_once, &b.l), 0);
+		cr_assert_eq(pthread_create(&f[i], NULL, count_down_once, &b.l),
+			     0);
 	for (unsigned i = 0; i < finishers; i++)
 		cr_assert_eq(pthread_join(f[i], NULL), 0);
 	cr_assert_eq(pthread_join(w, NULL), 0);
@@ -219,7 +220,8 @@ Test(latch_threads, finishers_effects_are_visible_when_block_returns,
 			args[i] = (struct finisher_arg){&l, i, r * 100 + i};
 			cr_assert_eq(pthread_create(&th[i], NULL,
 						    write_then_count_down,
-						    &args[i]), 0);
+						    &args[i]),
+				     0);
 		}
 		mt__latch_block(&l);
 		/* Read before joining: only the latch orders these reads. */
@@ -252,7 +254,8 @@ static void *persistent_finisher(void *p)
 	for (int r = 1; r <= ROUNDS; r++) {
 		/* acquire: pairs with the release store of round, so the
 		 * latch's init and add are visible before we count down. */
-		while (atomic_load_explicit(&box.round, memory_order_acquire) != r)
+		while (atomic_load_explicit(&box.round, memory_order_acquire) !=
+		       r)
 			sched_yield();
 		struct mt_latch *l =
 			atomic_load_explicit(&box.latch, memory_order_relaxed);
@@ -291,7 +294,8 @@ Test(latch_threads, stack_latch_reused_at_once_each_round_stays_exact,
 	pthread_t th[NFINISHERS];
 	for (int i = 0; i < NFINISHERS; i++)
 		cr_assert_eq(pthread_create(&th[i], NULL, persistent_finisher,
-					    (void *)(intptr_t)i), 0);
+					    (void *)(intptr_t)i),
+			     0);
 	for (int r = 1; r <= ROUNDS; r++) {
 		round_on_stack(r);
 		scribble_stack();

@@ -39,7 +39,7 @@ static void mark(void *arg)
 
 static mt_pool *one_worker_pool(void)
 {
-	mt_config cfg = { .threads = 1 };
+	mt_config cfg = {.threads = 1};
 	mt_pool *p = mt_pool_create(&cfg);
 	cr_assert_not_null(p);
 	return p;
@@ -69,8 +69,7 @@ Test(park, task_submitted_before_the_announcement_is_found_by_the_recheck,
 	cr_assert_eq(mt_pool_destroy(p, MT_DRAIN), 0);
 }
 
-Test(park, worker_held_before_sleeping_still_takes_later_work,
-     .timeout = 30)
+Test(park, worker_held_before_sleeping_still_takes_later_work, .timeout = 30)
 {
 	sem_init(&at_park, 0, 0);
 	sem_init(&go_on, 0, 0);

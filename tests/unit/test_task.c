@@ -56,8 +56,8 @@ static void free_n(struct mt_task **t, size_t n)
 
 static int cmp_ptr(const void *a, const void *b)
 {
-	uintptr_t x = (uintptr_t)*(void *const *)a;
-	uintptr_t y = (uintptr_t)*(void *const *)b;
+	uintptr_t x = (uintptr_t) * (void *const *)a;
+	uintptr_t y = (uintptr_t) * (void *const *)b;
 	return (x > y) - (x < y);
 }
 
@@ -71,7 +71,8 @@ static void assert_distinct_aligned(struct mt_task **t, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		cr_assert_eq((uintptr_t)copy[i] % 64, 0);
 		if (i > 0)
-			cr_assert_neq(copy[i], copy[i - 1], "block handed out twice");
+			cr_assert_neq(copy[i], copy[i - 1],
+				      "block handed out twice");
 	}
 	free(copy);
 }
@@ -222,9 +223,11 @@ Test(task_threads, tasks_freed_by_other_threads_come_back_through_the_depot,
 		 * empty, and later rounds can only be served by the depot. */
 		cr_assert_eq(alloc_n(t, n), n);
 		for (int i = 0; i < CONSUMERS; i++) {
-			b[i] = (struct batch){&t[i * PER_CONSUMER], PER_CONSUMER};
+			b[i] = (struct batch){&t[i * PER_CONSUMER],
+					      PER_CONSUMER};
 			cr_assert_eq(pthread_create(&th[i], NULL, free_batch,
-						    &b[i]), 0);
+						    &b[i]),
+				     0);
 		}
 		for (int i = 0; i < CONSUMERS; i++)
 			cr_assert_eq(pthread_join(th[i], NULL), 0);
@@ -237,9 +240,11 @@ Test(task_threads, tasks_freed_by_other_threads_come_back_through_the_depot,
 		/* Hand them back to consumers in the next round. */
 		mt__task_cache_flush();
 		for (int i = 0; i < CONSUMERS; i++) {
-			b[i] = (struct batch){&t[i * PER_CONSUMER], PER_CONSUMER};
+			b[i] = (struct batch){&t[i * PER_CONSUMER],
+					      PER_CONSUMER};
 			cr_assert_eq(pthread_create(&th[i], NULL, free_batch,
-						    &b[i]), 0);
+						    &b[i]),
+				     0);
 		}
 		for (int i = 0; i < CONSUMERS; i++)
 			cr_assert_eq(pthread_join(th[i], NULL), 0);
@@ -249,7 +254,10 @@ Test(task_threads, tasks_freed_by_other_threads_come_back_through_the_depot,
 Test(task_threads, threads_exiting_with_full_caches_leave_them_to_the_depot,
      .timeout = 60)
 {
-	enum { THREADS = 8, EACH = 1000 };
+	enum {
+		THREADS = 8,
+		EACH = 1000
+	};
 	static struct mt_task *t[THREADS][EACH];
 	static struct mt_task *again[EACH];
 	pthread_t th[THREADS];
@@ -257,7 +265,8 @@ Test(task_threads, threads_exiting_with_full_caches_leave_them_to_the_depot,
 	for (int i = 0; i < THREADS; i++) {
 		b[i] = (struct batch){t[i], EACH};
 		cr_assert_eq(pthread_create(&th[i], NULL, alloc_and_free_batch,
-					    &b[i]), 0);
+					    &b[i]),
+			     0);
 	}
 	for (int i = 0; i < THREADS; i++) {
 		void *failed = NULL;

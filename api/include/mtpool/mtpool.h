@@ -103,20 +103,20 @@ typedef struct mt_config {
  * (every 64, and whenever they run out of work), so while workers are
  * busy `queued` may be up to 63 per worker too high. */
 typedef struct mt_stats {
-	uint64_t tasks_run;	   /* tasks workers executed: detached, group, and
+	uint64_t tasks_run;	 /* tasks workers executed: detached, group, and
 				      map helpers that joined a batch */
-	uint64_t tasks_detached;   /* accepted by mt_spawn / mt_spawn_copy (run,
+	uint64_t tasks_detached; /* accepted by mt_spawn / mt_spawn_copy (run,
 				      dropped or still queued) */
-	uint64_t steals;	   /* tasks taken from another worker's deque */
-	uint64_t injected;	   /* tasks taken from the injection queue (submitted
+	uint64_t steals;	 /* tasks taken from another worker's deque */
+	uint64_t injected;    /* tasks taken from the injection queue (submitted
 				      by threads outside the pool) */
-	uint64_t parks;		   /* times a worker went to sleep */
-	uint64_t wakes;		   /* wake-ups issued to parked workers */
-	uint64_t inline_runs;	   /* tasks run inline because a deque could not grow */
-	uint64_t discarded;	   /* detached tasks dropped by MT_DISCARD */
-	uint64_t queued;	   /* detached tasks accepted but not yet finished */
-	unsigned workers;	   /* pool size */
-	unsigned workers_parked;   /* workers asleep right now */
+	uint64_t parks;	      /* times a worker went to sleep */
+	uint64_t wakes;	      /* wake-ups issued to parked workers */
+	uint64_t inline_runs; /* tasks run inline because a deque could not grow */
+	uint64_t discarded; /* detached tasks dropped by MT_DISCARD */
+	uint64_t queued;    /* detached tasks accepted but not yet finished */
+	unsigned workers;   /* pool size */
+	unsigned workers_parked; /* workers asleep right now */
 } mt_stats;
 
 /*
@@ -222,8 +222,8 @@ MT_API int mt_spawn(mt_pool *pool, void (*fn)(void *arg), void *arg);
  * Copies of up to MT_SPAWN_INLINE_BYTES bytes live inside the task (no
  * extra allocation); larger ones are allocated.
  */
-MT_API int mt_spawn_copy(mt_pool *pool, void (*fn)(void *arg),
-			 const void *arg, size_t size);
+MT_API int mt_spawn_copy(mt_pool *pool, void (*fn)(void *arg), const void *arg,
+			 size_t size);
 
 #define MT_SPAWN_INLINE_BYTES 64u
 
@@ -253,8 +253,8 @@ MT_API int mt_quiesce(mt_pool *pool);
  * `params` and `results` are borrowed for the call; results may alias
  * params. CONTEXT: any thread, including inside tasks of any pool.
  */
-MT_API int mt_map(mt_pool *pool, void *(*fn)(void *param),
-		  void *const *params, void **results /* OUT */, size_t n);
+MT_API int mt_map(mt_pool *pool, void *(*fn)(void *param), void *const *params,
+		  void **results /* OUT */, size_t n);
 
 /*
  * Parallel loop: body(i, ctx) for i in 0 .. n-1, blocks until all are
