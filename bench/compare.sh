@@ -34,36 +34,11 @@ quick=()
 [[ ${COMPARE_QUICK:-0} == 1 ]] && quick=(--quick)
 results=bench/results
 packages=(build-essential cmake pkg-config libck-dev
-	  libtbb-dev libglib2.0-dev libuv1-dev gnuplot-nox python3)
+	  libtbb-dev libglib2.0-dev libuv1-dev 'gnuplot-nox|gnuplot-qt|gnuplot-x11' python3)
 
-is_installed() {
-	dpkg-query -W -f='${Status}' "$1" 2>/dev/null |
-		grep -q 'install ok installed'
-}
-
-install_packages() {
-	local p missing=()
-	for p in "${packages[@]}"; do
-		# Any gnuplot build will do (gnuplot-qt, gnuplot-x11, ...).
-		[[ $p == gnuplot-nox ]] && command -v gnuplot >/dev/null && continue
-		is_installed "$p" || missing+=("$p")
-	done
-	((${#missing[@]} == 0)) && return
-	echo "compare: installing missing packages: ${missing[*]}" >&2
-	local sudo=()
-	if (($(id -u) != 0)); then
-		command -v sudo >/dev/null || {
-			echo "not root and no sudo: install ${missing[*]}" >&2
-			return 1
-		}
-		sudo=(sudo)
-	fi
-	"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update >&2
-	"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
-		apt-get install -y --no-install-recommends "${missing[@]}" >&2
-}
-
-install_packages
+# shellcheck source=../.ci/packages.sh
+source .ci/packages.sh
+mt_install_packages compare "${packages[@]}"
 start=$(date +%s)
 cmake -S . -B "$build" -DCMAKE_C_COMPILER=gcc -DCMAKE_CXX_COMPILER=g++ \
 	-DCMAKE_BUILD_TYPE=Release -DMTPOOL_BUILD_TESTS=OFF \

@@ -3,13 +3,14 @@
 #
 # 1. Installs the Debian packages the build needs when any is missing
 #    (as root, or through sudo); a machine that has them all skips apt.
-# 2. Configures, builds (-j2, -Werror) and runs ctest in up to three trees:
+# 2. Checks that every C source matches .clang-format (clang-format 14).
+# 3. Configures, builds (-j2, -Werror) and runs ctest in up to three trees:
 #      build/plain  gcc    RelWithDebInfo
 #      build/tsan   clang  RelWithDebInfo  -DMTPOOL_TSAN=ON
 #      build/asan   clang  Debug           -DMTPOOL_ASAN=ON (ASan+UBSan;
 #                                          Debug also turns on MTPOOL_DEBUG
 #                                          poisoning and asserts)
-# 3. When plain was built: installs it to a temporary prefix and builds a
+# 4. When plain was built: installs it to a temporary prefix and builds a
 #    consumer against it twice, with find_package(mtpool CONFIG) and with
 #    pkg-config, and runs both.
 #
@@ -19,8 +20,10 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 root=$PWD
+# shellcheck source=../.ci/packages.sh
+source .ci/packages.sh
 
-packages=(build-essential cmake pkg-config clang libclang-rt-14-dev
+packages=(build-essential cmake pkg-config clang clang-format libclang-rt-14-dev
 	  libck-dev libcriterion-dev libhiredis-dev redis-server redis-tools)
 configs=${MTPOOL_TEST_CONFIGS:-plain tsan asan}
 read -r -a ctest_extra <<<"${MTPOOL_CTEST_ARGS:-}"
@@ -41,33 +44,20 @@ trap on_exit EXIT
 
 log() { printf '\n==> %s\n' "$*"; }
 
-is_installed() {
-	dpkg-query -W -f='${Status}' "$1" 2>/dev/null |
-		grep -q 'install ok installed'
-}
-
 install_packages() {
 	step="install packages"
-	local p missing=()
-	for p in "${packages[@]}"; do
-		is_installed "$p" || missing+=("$p")
-	done
-	if ((${#missing[@]} == 0)); then
-		log "packages: all ${#packages[@]} already installed"
-		return
-	fi
-	log "packages: installing (missing: ${missing[*]})"
-	local sudo=()
-	if (($(id -u) != 0)); then
-		command -v sudo >/dev/null || {
-			echo "not root and no sudo: install ${missing[*]}" >&2
-			return 1
-		}
-		sudo=(sudo)
-	fi
-	"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update
-	"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
-		apt-get install -y --no-install-recommends "${packages[@]}"
+	mt_install_packages tests "${packages[@]}"
+}
+
+# The committed .clang-format is the layout: a file that drifts from it
+# fails the run, or layout becomes a review topic again (STYLE 47).
+check_format() {
+	step="format"
+	local -a files
+	mapfile -t files < <(git ls-files '*.c' '*.h' '*.cpp' 2>/dev/null ||
+		find pool api redis tests bench tools -name '*.[ch]' 2>/dev/null)
+	clang-format --dry-run -Werror "${files[@]}"
+	summary+=("format: ${#files[@]} files match .clang-format")
 }
 
 # Sanitizer runtimes of clang 14 cannot map their shadow memory when the
@@ -174,6 +164,7 @@ install_check() {
 }
 
 install_packages
+check_format
 log "tools: $(gcc --version | head -n 1); $(clang --version | head -n 1);" \
     "$(cmake --version | head -n 1)"
 for c in $configs; do
