@@ -24,7 +24,8 @@ root=$PWD
 source .ci/packages.sh
 
 packages=(build-essential cmake pkg-config clang clang-format libclang-rt-14-dev
-	  libck-dev libcriterion-dev libhiredis-dev redis-server redis-tools)
+	  libck-dev libcriterion-dev libhiredis-dev liburiparser-dev
+	  redis-server redis-tools tmux)
 configs=${MTPOOL_TEST_CONFIGS:-plain tsan asan}
 read -r -a ctest_extra <<<"${MTPOOL_CTEST_ARGS:-}"
 
