@@ -25,22 +25,7 @@
 
 #include <stddef.h>
 
-#if defined(__GNUC__)
-#define MT_HIDDEN __attribute__((visibility("hidden")))
-#else
-#define MT_HIDDEN
-#endif
-
-/* Thread-local storage with the initial-exec model: in a shared library
- * the default (global-dynamic) model calls __tls_get_addr on every access,
- * and the spawn path reads the current worker several times per task.
- * The cost is that the library uses a few dozen bytes of the static TLS
- * surplus when dlopen()ed, which glibc reserves for exactly this. */
-#if defined(__GNUC__)
-#define MT_THREAD_LOCAL _Thread_local __attribute__((tls_model("initial-exec")))
-#else
-#define MT_THREAD_LOCAL _Thread_local
-#endif
+#include "cc.h"
 
 /* malloc that honours the fault hook; NULL on (real or injected) failure. */
 MT_HIDDEN void *mt__alloc(size_t size);

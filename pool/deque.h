@@ -44,9 +44,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "alloc.h"
-
-#define MT_CACHELINE 64
+#include "cc.h"
 
 /* 2^8 = 256 slots (2 KiB): fib(32) with a spawn per call keeps fewer than
  * 40 tasks per deque, a 10M-item map fewer than 64 pieces; a larger start

@@ -12,6 +12,7 @@
 
 #include <errno.h>
 
+#include "alloc.h"
 #include "task.h"
 
 int mt__inject_init(struct mt_inject *q, unsigned log2_cells)

@@ -36,8 +36,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "alloc.h"
-#include "deque.h" /* MT_CACHELINE */
+#include "cc.h"
 
 struct mt_task;
 

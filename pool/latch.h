@@ -30,7 +30,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
-#include "alloc.h"
+#include "cc.h"
 
 #define MT_LATCH_WAITER 1u
 /* Counts above this are refused (EOVERFLOW) so count << 1 never wraps. */

@@ -57,30 +57,10 @@
 #include <sched.h>
 #include <assert.h>
 #include <limits.h>
-#include <linux/futex.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "futex.h"
-
-static void futex_wait(const uint32_t *addr, uint32_t expected)
-{
-	/* EINTR, EAGAIN (value changed) and spurious returns all mean
-	 * "look again", which every caller does. */
-	syscall(SYS_futex, addr, FUTEX_WAIT_PRIVATE, expected, NULL, NULL, 0);
-}
-
-static void futex_wake(const uint32_t *addr, int count)
-{
-	syscall(SYS_futex, addr, FUTEX_WAKE_PRIVATE, count, NULL, NULL, 0);
-}
-
-const struct mt_os_wait_ops mt__os_wait_ops_futex = {
-	.wait = futex_wait,
-	.wake = futex_wake,
-};
-const struct mt_os_wait_ops *mt__os_wait_ops = &mt__os_wait_ops_futex;
 
 static int ec_gettime(const struct ck_ec_ops *ops, struct timespec *out)
 {

@@ -29,6 +29,8 @@
 #include <pthread.h>
 #include <string.h>
 
+#include "alloc.h"
+
 #define MT_MAGAZINE_SIZE 64u
 #define MT_DEPOT_MAX_FULL 1024u
 #define MT_DEPOT_MAX_EMPTY 64u
