@@ -5,6 +5,8 @@
 
 #include <errno.h>
 
+#include "worker.h"
+
 /* Claims the next chunk; returns 0 when the range is exhausted. */
 static int claim_chunk(struct mt_batch *b, size_t *lo, size_t *hi)
 {

@@ -52,15 +52,17 @@
  * single-producer mode, which we do not use), so an idle pool burns no CPU.
  */
 #define _GNU_SOURCE /* sched_getcpu */
-#include "pool.h"
+#include "park.h"
 
-#include <sched.h>
 #include <assert.h>
 #include <limits.h>
+#include <sched.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "futex.h"
+#include "pending.h"
+#include "pool.h"
 
 static int ec_gettime(const struct ck_ec_ops *ops, struct timespec *out)
 {
@@ -108,18 +110,6 @@ int mt__pool_has_visible_work(struct mt_pool *pool)
 		if (mt__deque_size_seq_cst(&pool->workers[i].deque) > 0)
 			return 1;
 	return 0;
-}
-
-int mt__pool_may_exit(struct mt_pool *pool)
-{
-	/* seq_cst: these loads follow F_z and pair with the seq_cst updates
-	 * in destroy and in the finishers (wake_if_last in worker.c). */
-	if (atomic_load_explicit(&pool->state, memory_order_seq_cst) ==
-	    MT_POOL_LIVE)
-		return 0;
-	return mt__detached_pending(pool) == 0 &&
-	       atomic_load_explicit(&pool->external_pending,
-				    memory_order_seq_cst) == 0;
 }
 
 /* Claims a sleeping worker and wakes it. Returns 1 if one was woken. */
@@ -186,14 +176,14 @@ static int should_wake(struct mt_pool *pool)
 		       0;
 }
 
-void mt__notify_external(struct mt_pool *pool)
+void mt__wake_after_inject(struct mt_pool *pool)
 {
 	atomic_thread_fence(memory_order_seq_cst); /* F_s, pairs with F_z */
 	if (should_wake(pool))
 		mt__wake_one(pool);
 }
 
-void mt__notify_local(struct mt_pool *pool)
+void mt__wake_after_push(struct mt_pool *pool)
 {
 	/* No fence: see the overview (the pusher is awake). */
 	if (should_wake(pool))
@@ -230,7 +220,8 @@ int mt__park(struct mt_worker *w)
 	atomic_store_explicit(&w->asleep, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&pool->n_sleeping, 1, memory_order_relaxed);
 	atomic_thread_fence(memory_order_seq_cst); /* F_z, pairs with F_s */
-	if ((mt__pool_has_visible_work(pool) || mt__pool_may_exit(pool)) &&
+	if ((mt__pool_has_visible_work(pool) ||
+	     mt__pending_may_exit(&pool->pending)) &&
 	    cancel_sleep(w))
 		return 0;
 	atomic_store_explicit(

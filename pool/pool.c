@@ -29,13 +29,17 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "alloc.h"
+#include "park.h"
+#include "pending.h"
+#include "task.h"
+#include "worker.h"
+
 _Atomic unsigned mt__fork_generation;
 
 static pthread_mutex_t default_lock = PTHREAD_MUTEX_INITIALIZER;
 static _Atomic(mt_pool *) default_pool; /* A: release on publish */
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
-
-void mt__worker_forget_after_fork(void);
 
 static void reset_after_fork(void)
 {
@@ -123,8 +127,8 @@ static void init_worker(struct mt_pool *p, unsigned i)
 	atomic_init(&w->n_parks, 0);
 	atomic_init(&w->n_inline, 0);
 	atomic_init(&w->n_discarded, 0);
-	atomic_init(&w->n_detached_done, 0);
-	w->done_unpublished = 0;
+	atomic_init(&w->n_injected_taken, 0);
+	mt__pending_worker_init(&w->pending);
 }
 
 /* Frees everything but threads; deques [0, ndeques) were initialised. */
@@ -177,9 +181,7 @@ static int init_queues(struct mt_pool *p, unsigned *ndeques)
 /* Stops and joins the first `started` workers (creation failed later). */
 static void stop_started(struct mt_pool *p, unsigned started)
 {
-	atomic_store_explicit(&p->state, MT_POOL_DRAINING,
-			      memory_order_seq_cst);
-	mt__wake_all(p);
+	mt__pending_close(&p->pending, MT_POOL_DRAINING);
 	for (unsigned i = 0; i < started; i++)
 		pthread_join(p->workers[i].thread, NULL);
 }
@@ -226,7 +228,7 @@ static struct mt_pool *create_pool(const mt_config *cfg, int *err)
 	copy_config(p, cfg);
 	p->fork_gen = atomic_load_explicit(&mt__fork_generation,
 					   memory_order_relaxed);
-	ck_ec32_init(&p->quiesce_ec, 0);
+	mt__pending_init(&p->pending);
 	mt__latch_init(&p->started);
 	for (unsigned i = 0; i < n; i++)
 		init_worker(p, i);
@@ -357,16 +359,14 @@ int mt_pool_destroy_counted(mt_pool *pool, mt_shutdown how, uint64_t *discarded)
 	if (err != 0)
 		return err;
 	int state = how == MT_DRAIN ? MT_POOL_DRAINING : MT_POOL_DISCARDING;
-	/* seq_cst: pairs with the submitters' pending++ then state load, and
-	 * with the finishers' count store then state load (worker.c). */
-	atomic_store_explicit(&pool->state, state, memory_order_seq_cst);
-	mt__wake_all(pool);
+	mt__pending_close(&pool->pending, state);
 	for (unsigned i = 0; i < pool->nworkers; i++)
 		pthread_join(pool->workers[i].thread, NULL);
 	if (discarded != NULL)
 		*discarded = collect_discarded(pool);
 	free_leftovers(pool);
-	assert(mt__detached_pending(pool) == 0); /* nothing detached lost */
+	assert(mt__pending_detached(&pool->pending) ==
+	       0); /* nothing detached lost */
 	free_pool(pool, pool->nworkers, 1);
 	return 0;
 }

@@ -36,14 +36,17 @@
  *   at worst.
  */
 #define _GNU_SOURCE /* pthread_setname_np */
-#include "pool.h"
+#include "worker.h"
 
 #include <ck_backoff.h>
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "batch.h"
+#include "park.h"
+#include "pending.h"
 
 #define MT_SPIN_ROUNDS 64u
 #define MT_SPIN_BACKOFF_START 16u
@@ -59,9 +62,9 @@ void mt__worker_forget_after_fork(void)
 	mt__tls_worker = NULL;
 }
 
-/* Owner-only counter bump: a plain load and store, no RMW (STYLE 24: the
- * readers in mt_pool_stats only need some recent value). */
-static inline void bump(_Atomic uint64_t *c)
+/* Adds one to an owner-written statistic: a plain load and store, no RMW
+ * (STYLE 24: the readers in mt_pool_stats only need some recent value). */
+static inline void stat_inc(_Atomic uint64_t *c)
 {
 	atomic_store_explicit(c,
 			      atomic_load_explicit(c, memory_order_relaxed) + 1,
@@ -105,7 +108,7 @@ static struct mt_task *steal_from_others(struct mt_worker *w)
 			continue;
 		struct mt_task *t = steal_one(&pool->workers[v]);
 		if (t != NULL) {
-			bump(&w->n_steals);
+			stat_inc(&w->n_steals);
 			return t;
 		}
 	}
@@ -117,7 +120,7 @@ static struct mt_task *find_shared_task(struct mt_worker *w)
 {
 	struct mt_task *t = mt__inject_pop_mc(&w->pool->inject);
 	if (t != NULL) {
-		bump(&w->n_injected_taken);
+		stat_inc(&w->n_injected_taken);
 		return t;
 	}
 	return steal_from_others(w);
@@ -129,99 +132,20 @@ static struct mt_task *find_task(struct mt_worker *w)
 	return t != NULL ? t : find_shared_task(w);
 }
 
-uint64_t mt__detached_pending(struct mt_pool *pool)
-{
-	/* Finished counts first, admissions last: every count only grows,
-	 * and a task is admitted before it can finish, so if the sum of
-	 * what we read equals what was admitted, then at the moment of the
-	 * last load everything admitted had finished. Reading in the other
-	 * order could pair an old admission count with newer completions
-	 * and report zero while a task still runs. seq_cst: these loads take
-	 * part in the Dekker pairs described at wake_if_last. */
-	uint64_t done = atomic_load_explicit(&pool->detached_backed_out,
-					     memory_order_seq_cst);
-	for (unsigned i = 0; i < pool->nworkers; i++)
-		done += atomic_load_explicit(&pool->workers[i].n_detached_done,
-					     memory_order_seq_cst);
-	uint64_t admitted = atomic_load_explicit(&pool->detached_admitted,
-						 memory_order_seq_cst);
-	return admitted > done ? admitted - done : 0;
-}
-
-/* The finisher's side of two Dekker pairs, all seq_cst:
- *   with mt_quiesce:  we store our count, then read quiesce_waiters;
- *                     it increments quiesce_waiters, then reads the counts;
- *   with destroy:     we store our count, then read state;
- *                     destroy stores state, then workers read the counts.
- * Either the other side sees our finished task, or we see it waiting and
- * wake it. Only then do we pay for summing every worker's count. */
-static void wake_if_last(struct mt_pool *pool)
-{
-	int waiters = atomic_load_explicit(&pool->quiesce_waiters,
-					   memory_order_seq_cst) != 0;
-	int closing =
-		atomic_load_explicit(&pool->state, memory_order_seq_cst) !=
-		MT_POOL_LIVE;
-	if (!(waiters || closing) || mt__detached_pending(pool) != 0)
-		return;
-	if (waiters)
-		ck_ec32_inc(&pool->quiesce_ec, &mt__ck_ec_mode);
-	if (closing)
-		mt__wake_all(pool);
-}
-
-void mt__publish_done(struct mt_pool *pool, struct mt_worker *w)
-{
-	if (w->done_unpublished == 0)
-		return;
-	/* Owner-only counter, but a seq_cst store: it is the first half of
-	 * the Dekker pairs above (an xchg on x86, on a line no other thread
-	 * writes). */
-	uint64_t n =
-		atomic_load_explicit(&w->n_detached_done, memory_order_relaxed);
-	atomic_store_explicit(&w->n_detached_done, n + w->done_unpublished,
-			      memory_order_seq_cst);
-	w->done_unpublished = 0;
-	wake_if_last(pool);
-}
-
-/* Finished detached tasks are published in bulk: every
- * MT_DONE_PUBLISH_EVERY tasks, before the worker runs any other kind of
- * task, and whenever it finds no task (before it spins, blocks or parks).
- * mt_quiesce and destroy need the count only once the pool runs out of
- * detached work, which is exactly when a worker finds no task, so they see
- * it as soon as it matters; a busy pool saves a locked store per task.
- * The statistics' `queued` may lag by up to that many per busy worker. */
-#define MT_DONE_PUBLISH_EVERY 64u
-
-static void detached_done(struct mt_pool *pool, struct mt_worker *w)
-{
-	if (++w->done_unpublished >= MT_DONE_PUBLISH_EVERY)
-		mt__publish_done(pool, w);
-}
-
-void mt__detached_back_out(struct mt_pool *pool)
-{
-	atomic_fetch_add_explicit(&pool->detached_backed_out, 1,
-				  memory_order_seq_cst);
-	wake_if_last(pool);
-}
-
 static void run_detached(struct mt_pool *pool, struct mt_worker *w,
 			 struct mt_task *t)
 {
 	/* relaxed: a task that starts just before a concurrent MT_DISCARD
 	 * may still run; the state only decides between run and drop. */
-	if (atomic_load_explicit(&pool->state, memory_order_relaxed) ==
-	    MT_POOL_DISCARDING) {
-		bump(&w->n_discarded);
+	if (mt__pending_state_relaxed(&pool->pending) == MT_POOL_DISCARDING) {
+		stat_inc(&w->n_discarded);
 	} else {
-		bump(&w->n_run);
+		stat_inc(&w->n_run);
 		t->fn(t->arg);
 	}
 	mt__free(t->heap_copy);
 	mt__task_free(t);
-	detached_done(pool, w);
+	mt__pending_finished_detached(&pool->pending, &w->pending);
 }
 
 static void run_group(struct mt_task *t)
@@ -239,14 +163,15 @@ void mt__run_task(struct mt_pool *pool, struct mt_worker *w, struct mt_task *t)
 		run_detached(pool, w, t);
 		break;
 	case MT_TASK_GROUP:
-		mt__publish_done(pool, w); /* it may run for long */
-		bump(&w->n_run);
+		mt__pending_publish(&pool->pending,
+				    &w->pending); /* it may run for long */
+		stat_inc(&w->n_run);
 		run_group(t);
 		break;
 	default:
-		mt__publish_done(pool, w);
+		mt__pending_publish(&pool->pending, &w->pending);
 		if (mt__batch_join(pool, t))
-			bump(&w->n_run);
+			stat_inc(&w->n_run);
 		break;
 	}
 }
@@ -256,17 +181,17 @@ void mt__submit(struct mt_pool *pool, struct mt_task *t)
 	struct mt_worker *w = mt__worker_of(pool);
 	if (w == NULL) {
 		mt__inject_push_mp(&pool->inject, t);
-		mt__notify_external(pool);
+		mt__wake_after_inject(pool);
 		return;
 	}
 	if (mt__deque_push_owner(&w->deque, t) != 0) {
 		/* The deque is full and cannot grow: run it here rather than
 		 * fail a submission that was already accepted. */
-		bump(&w->n_inline);
+		stat_inc(&w->n_inline);
 		mt__run_task(pool, w, t);
 		return;
 	}
-	mt__notify_local(pool);
+	mt__wake_after_push(pool);
 }
 
 /* ---- searching and the worker loop ---- */
@@ -343,7 +268,7 @@ static int worker_step(struct mt_worker *w, int *searching)
 	struct mt_pool *pool = w->pool;
 	struct mt_task *t = find_task(w);
 	if (t == NULL) {
-		mt__publish_done(pool, w);
+		mt__pending_publish(&pool->pending, &w->pending);
 		if (!*searching) {
 			start_searching(pool);
 			*searching = 1;
@@ -357,7 +282,7 @@ static int worker_step(struct mt_worker *w, int *searching)
 		mt__run_task(pool, w, t);
 		return 1;
 	}
-	if (mt__pool_may_exit(pool))
+	if (mt__pending_may_exit(&pool->pending))
 		return 0;
 	/* Leave the searching state before announcing sleep: park's fence
 	 * orders this decrement too (park.c). */
@@ -409,7 +334,7 @@ static void help_until_open(struct mt_worker *w, struct mt_latch *latch)
 			idle = 0;
 			continue;
 		}
-		mt__publish_done(w->pool, w);
+		mt__pending_publish(&w->pool->pending, &w->pending);
 		if (++idle < MT_LATCH_SPIN_ROUNDS) {
 			pause_round(&backoff);
 			continue;

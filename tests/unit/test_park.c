@@ -14,7 +14,9 @@
 #include <semaphore.h>
 #include <stdatomic.h>
 
+#include "park.h"
 #include "pool.h"
+#include "worker.h"
 
 static sem_t at_park, go_on;
 static _Atomic int hook_armed;

@@ -1,0 +1,54 @@
+/*
+ * pool/park.h: parking idle workers and waking them (park.c holds the
+ * protocol and its no-lost-wake-up argument).
+ *
+ *   mt__wake_after_inject(pool)   after a push into the injection queue
+ *   mt__wake_after_push(pool)     after a worker's push onto its own deque
+ *   mt__park(w)                   a worker that found nothing sleeps
+ *   mt__wake_one / mt__wake_all   claim and wake sleepers
+ */
+#ifndef MTPOOL_POOL_PARK_H
+#define MTPOOL_POOL_PARK_H
+
+#include <time.h> /* struct timespec, before ck_ec.h */
+
+#include <ck_ec.h>
+
+#include "cc.h"
+
+struct mt_pool;
+struct mt_worker;
+
+/* ck_ec mode shared by every event count of the library (park_ec,
+ * quiesce_ec): multi-producer, untimed waits through futex.h's ops. */
+MT_HIDDEN extern const struct ck_ec_mode mt__ck_ec_mode;
+
+/* ANY THREAD, after pushing a task into pool's injection queue: wakes a
+ * sleeper unless somebody is already searching (fence F_s, park.c). */
+MT_HIDDEN void mt__wake_after_inject(struct mt_pool *pool);
+
+/* OWNER, after pushing a task onto its own deque: wakes a sleeper if
+ * nobody searches (park.c says what this check does not promise). */
+MT_HIDDEN void mt__wake_after_push(struct mt_pool *pool);
+
+/* Claims one sleeper (preferably one that parked on another CPU) and
+ * wakes it, counted as searching. ANY THREAD. */
+MT_HIDDEN void mt__wake_one(struct mt_pool *pool);
+
+/* Claims and wakes every sleeper. ANY THREAD. */
+MT_HIDDEN void mt__wake_all(struct mt_pool *pool);
+
+/* OWNER: parks w until woken, unless work or shutdown shows up in the
+ * re-check. Returns 1 if w was woken by a waker (which counted it in
+ * n_searching), 0 if it cancelled its sleep (not counted). */
+MT_HIDDEN int mt__park(struct mt_worker *w);
+
+/* Test hook, NULL in production: called by a worker at the start of
+ * mt__park, before it announces itself, so a test can submit work in the
+ * window where a submitter cannot see the worker as asleep yet. */
+MT_HIDDEN extern void (*mt__park_test_hook)(struct mt_worker *w);
+
+/* Nonzero if any queue of the pool may hold a task (seq_cst loads). */
+MT_HIDDEN int mt__pool_has_visible_work(struct mt_pool *pool);
+
+#endif /* MTPOOL_POOL_PARK_H */
