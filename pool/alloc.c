@@ -3,7 +3,10 @@
  */
 #include "alloc.h"
 
+#include <errno.h>
+#include <stddef.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 
 /* Both counters are relaxed: they carry no data between threads, and the
@@ -32,20 +35,44 @@ static int injected_failure(void)
 	return 1;
 }
 
+/* No object may be larger than PTRDIFF_MAX (pointer differences within
+ * it must be representable), and glibc's allocator refuses such sizes
+ * anyway. Refusing them here, before any arithmetic on the size, keeps the
+ * rounding below from wrapping (SIZE_MAX - 62 rounded up to 64 is 0) and
+ * gives every build the same answer: sanitizer allocators abort on such
+ * sizes instead of returning NULL. */
+static int size_too_large(size_t size)
+{
+	return size > PTRDIFF_MAX;
+}
+
+/* The library's int-returning functions promise to leave errno alone
+ * (mtpool.h), and a failing malloc sets it: callers report ENOMEM
+ * themselves. */
+static void *keep_errno(void *p, int saved)
+{
+	errno = saved;
+	return p;
+}
+
 void *mt__alloc(size_t size)
 {
-	if (injected_failure())
+	if (size_too_large(size) || injected_failure())
 		return NULL;
-	return malloc(size);
+	int saved = errno;
+	return keep_errno(malloc(size), saved);
 }
 
 void *mt__alloc_aligned(size_t alignment, size_t size)
 {
-	if (injected_failure())
+	if (size_too_large(size) || injected_failure())
 		return NULL;
-	/* aligned_alloc wants size to be a multiple of the alignment. */
+	/* aligned_alloc wants size to be a multiple of the alignment; with
+	 * size <= PTRDIFF_MAX and a small alignment the sum cannot wrap. */
 	size_t rounded = (size + alignment - 1) & ~(alignment - 1);
-	return aligned_alloc(alignment, rounded ? rounded : alignment);
+	int saved = errno;
+	return keep_errno(
+		aligned_alloc(alignment, rounded ? rounded : alignment), saved);
 }
 
 void mt__free(void *p)

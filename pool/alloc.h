@@ -27,9 +27,12 @@
 
 #include "cc.h"
 
-/* malloc that honours the fault hook; NULL on (real or injected) failure. */
+/* malloc that honours the fault hook; NULL on (real or injected) failure,
+ * and for a size above PTRDIFF_MAX without calling the allocator. Never
+ * changes errno: callers report ENOMEM. */
 MT_HIDDEN void *mt__alloc(size_t size);
-/* aligned_alloc-like (alignment a power of two, size any); fault hook too. */
+/* aligned_alloc-like (alignment a power of two up to 4096, size any);
+ * the size limit and fault hook as mt__alloc. */
 MT_HIDDEN void *mt__alloc_aligned(size_t alignment, size_t size);
 /* free; NULL is a no-op. */
 MT_HIDDEN void mt__free(void *p);

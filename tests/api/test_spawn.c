@@ -309,6 +309,35 @@ Test(spawn_copy, NULL_arg_with_size_0_is_accepted_and_passes_NULL,
 	cr_assert_eq(mt_pool_destroy(p, MT_DRAIN), 0);
 }
 
+/* A size no allocation can satisfy is ENOMEM, never a short buffer: the
+ * rounding of the copy's size used to wrap near SIZE_MAX, 16 bytes were
+ * allocated and the copy ran past them. The caller's buffer is one byte:
+ * fn is never called, so nothing may read past it. */
+Test(spawn_copy, size_beyond_PTRDIFF_MAX_is_ENOMEM_and_the_pool_still_works,
+     .timeout = 60)
+{
+	static const size_t sizes[] = {
+		SIZE_MAX,
+		SIZE_MAX - 1,
+		SIZE_MAX - 15,
+		SIZE_MAX - 16,
+		SIZE_MAX - 63,
+		(size_t)PTRDIFF_MAX + 1,
+		(size_t)PTRDIFF_MAX + 2,
+	};
+	mt_pool *p = mt_test_pool(2);
+	unsigned char byte = 7;
+	for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
+		cr_assert_eq(mt_spawn_copy(p, must_not_run, &byte, sizes[i]),
+			     ENOMEM, "size %zu", sizes[i]);
+	cr_assert_eq(mt_spawn_copy(NULL, must_not_run, &byte, SIZE_MAX),
+		     ENOMEM);
+	cr_assert_eq(mt_test_stats(p).tasks_detached, 0);
+	spawn_copy_of_size(p, 4096); /* the pool still works */
+	cr_assert_eq(mt_pool_destroy(p, MT_DRAIN), 0);
+	cr_assert_eq(atomic_load(&never_calls), 0);
+}
+
 /* ---- identity: mt_worker_index / mt_current_pool ----------------------- */
 
 Test(identity, worker_index_is_minus_1_and_current_pool_NULL_on_main_thread,

@@ -218,7 +218,9 @@ MT_API int mt_spawn(mt_pool *pool, void (*fn)(void *arg), void *arg);
  * As mt_spawn(), but copies `size` bytes from `arg` into the task, and
  * passes fn a pointer to that copy (aligned for any type, valid until fn
  * returns), so the caller's buffer may go away at once. size 0 passes
- * NULL. Errors as mt_spawn(), and EINVAL if arg is NULL with size > 0.
+ * NULL. Errors as mt_spawn(), and EINVAL if arg is NULL with size > 0;
+ * ENOMEM also covers a size no allocation can satisfy (above PTRDIFF_MAX),
+ * which is refused before anything is read from arg.
  * Copies of up to MT_SPAWN_INLINE_BYTES bytes live inside the task (no
  * extra allocation); larger ones are allocated.
  */
