@@ -68,8 +68,13 @@
  * release/acquire, which ThreadSanitizer sees.
  *
  * Publication: a worker publishes its finished detached tasks every
- * MT_DONE_PUBLISH_EVERY tasks, before it runs a task of another kind, and
- * whenever it finds no task (before it spins, sleeps or parks). mt_quiesce
+ * MT_DONE_PUBLISH_EVERY tasks, before it runs a task of another kind,
+ * whenever it finds no task (before it spins, sleeps or parks), and when
+ * it leaves a helping wait (the task around the wait then runs user code
+ * again). So the only user code that runs while a worker holds
+ * unpublished finishes is a detached task, itself pending: whoever waits
+ * for the count waits for that task anyway, and no wait can hang on a
+ * finish that will never be published. mt_quiesce
  * and destroy need the count only once the pool runs out of detached work,
  * which is exactly when a worker finds no task; a busy pool saves a locked
  * store per task, and the statistics' `queued` may lag by up to that many

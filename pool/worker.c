@@ -342,6 +342,10 @@ static void help_until_open(struct mt_worker *w, struct mt_latch *latch)
 		mt__latch_block(latch);
 		break;
 	}
+	/* The detached tasks run while helping must not stay unpublished:
+	 * the task around this wait may now block for as long as it likes
+	 * (on the very thread that waits in mt_quiesce for them). */
+	mt__pending_publish(&w->pool->pending, &w->pending);
 	w->help_depth--;
 }
 

@@ -591,6 +591,68 @@ Test(quiesce, waits_for_a_running_task, .timeout = 60)
 	cr_assert_eq(mt_pool_destroy(p, MT_DRAIN), 0);
 }
 
+/* A detached task run by a worker inside a helping wait is published when
+ * the wait ends, even if the group task around the wait then blocks: here
+ * it blocks until mt_quiesce has returned. Worker A runs group task
+ * `outer`, which puts `inner` into a group of its own, waits until worker
+ * B has stolen it, spawns detached task `middle` and waits for the group:
+ * A runs `middle` while it helps. `middle` lets `inner` finish and returns
+ * only once B is parked, i.e. once the group's latch is open, so A's
+ * helping wait ends right after `middle` with nothing else run. */
+static sem_t inner_started, middle_started, outer_blocking, quiesce_returned;
+
+static void inner(void *arg)
+{
+	(void)arg;
+	sem_post(&inner_started);
+	mt_test_sem_wait(&middle_started);
+}
+
+static void middle(void *arg)
+{
+	(void)arg;
+	sem_post(&middle_started);
+	mt_stats s;
+	do
+		sched_yield();
+	while (mt_pool_stats(mt_current_pool(), &s) == 0 &&
+	       s.workers_parked != 1);
+}
+
+static void outer(void *arg)
+{
+	(void)arg;
+	mt_group g;
+	mt_pool *p = mt_current_pool();
+	if (mt_group_init(&g, p) != 0 || mt_group_spawn(&g, inner, NULL) != 0)
+		return; /* the test fails at its count check */
+	mt_test_sem_wait(&inner_started);
+	if (mt_spawn(p, middle, NULL) == 0)
+		atomic_fetch_add(&counter, 1);
+	mt_group_wait(&g);
+	sem_post(&outer_blocking);
+	mt_test_sem_wait(&quiesce_returned);
+}
+
+Test(quiesce, returns_when_a_helping_wait_ran_the_last_detached_task,
+     .timeout = 30)
+{
+	cr_assert_eq(sem_init(&inner_started, 0, 0), 0);
+	cr_assert_eq(sem_init(&middle_started, 0, 0), 0);
+	cr_assert_eq(sem_init(&outer_blocking, 0, 0), 0);
+	cr_assert_eq(sem_init(&quiesce_returned, 0, 0), 0);
+	mt_pool *p = mt_test_pool(2);
+	mt_group g;
+	cr_assert_eq(mt_group_init(&g, p), 0);
+	cr_assert_eq(mt_group_spawn(&g, outer, NULL), 0);
+	mt_test_sem_wait(&outer_blocking);
+	cr_assert_eq(atomic_load(&counter), 1, "middle was not spawned");
+	cr_assert_eq(mt_quiesce(p), 0); /* hung: middle never published */
+	sem_post(&quiesce_returned);
+	cr_assert_eq(mt_group_wait(&g), 0);
+	cr_assert_eq(mt_pool_destroy(p, MT_DRAIN), 0);
+}
+
 /* ---- MT_DRAIN ---------------------------------------------------------- */
 
 #define QUEUED 1000
