@@ -19,6 +19,15 @@
 
 /* ---- detached tasks ---- */
 
+/* Nonzero if the caller is a worker of `pool` that still runs its loop:
+ * its detached spawns are part of the work MT_DRAIN drains. A worker in
+ * on_worker_stop has left its loop and would never run them. */
+static int own_worker_in_loop(struct mt_pool *pool)
+{
+	struct mt_worker *w = mt__worker_of(pool);
+	return w != NULL && !w->stopped;
+}
+
 /* Fills t's argument, copying `size` bytes when `copy`. */
 static int set_argument(struct mt_task *t, const void *arg, size_t size,
 			int copy)
@@ -60,7 +69,7 @@ static int spawn_detached(mt_pool *pool, void (*fn)(void *), const void *arg,
 	err = set_argument(t, arg, size, copy);
 	if (err == 0)
 		err = mt__pending_admit_detached(&pool->pending,
-						 mt__worker_of(pool) != NULL);
+						 own_worker_in_loop(pool));
 	if (err != 0) {
 		mt__free(t->heap_copy);
 		mt__task_free(t);

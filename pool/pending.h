@@ -147,7 +147,8 @@ MT_HIDDEN int mt__pending_may_exit(struct mt_pending *pd);
 MT_HIDDEN void mt__pending_back_out_detached(struct mt_pending *pd);
 
 /* Counts a detached task in, unless the pool is closing. `own_worker`:
- * the caller is a worker of this pool, whose spawns MT_DRAIN accepts.
+ * the caller is a worker of this pool still in its loop, whose spawns
+ * MT_DRAIN accepts (not one in on_worker_stop: it runs no more tasks).
  * Returns 0, or ESHUTDOWN with the admission given back.
  * ANY THREAD; one seq_cst RMW and one load on the fast path. */
 static inline int mt__pending_admit_detached(struct mt_pending *pd,

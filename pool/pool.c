@@ -119,6 +119,7 @@ static void init_worker(struct mt_pool *p, unsigned i)
 	w->index = i;
 	w->rng = 0x9e3779b97f4a7c15ull * (i + 1);
 	w->help_depth = 0;
+	w->stopped = 0;
 	ck_ec32_init(&w->park_ec, 0);
 	atomic_init(&w->asleep, 0);
 	atomic_init(&w->last_cpu, -1);

@@ -306,6 +306,9 @@ void *mt__worker_main(void *arg)
 	if (searching)
 		atomic_fetch_sub_explicit(&pool->n_searching, 1,
 					  memory_order_seq_cst);
+	/* From here on this worker takes no task from its loop: a detached
+	 * task it accepted now (from on_worker_stop) would never run. */
+	w->stopped = 1;
 	if (pool->on_stop != NULL)
 		pool->on_stop(w->index, pool->userdata);
 	mt__task_cache_flush();

@@ -291,6 +291,66 @@ Test(hooks, either_hook_may_be_NULL, .timeout = 60)
 		cr_assert_eq(atomic_load(&starts[i]), 1);
 }
 
+/* A worker that runs on_worker_stop has left its loop: a task it accepted
+ * would never run. So its detached spawns are refused with ESHUTDOWN
+ * (the header's rule), including spawns made by a group task that the
+ * hook's own group wait runs; whatever is accepted (0) runs. */
+static atomic_int stop_spawn_rc[HOOK_THREADS];
+static atomic_int stop_copy_rc[HOOK_THREADS];
+static atomic_uint stop_accepted, stop_ran;
+
+static void stop_task(void *arg)
+{
+	(void)arg;
+	atomic_fetch_add(&stop_ran, 1);
+}
+
+static void stop_group_task(void *arg)
+{
+	(void)arg;
+	atomic_fetch_add(&stop_ran, 1);
+	if (mt_spawn(mt_current_pool(), stop_task, NULL) == 0)
+		atomic_fetch_add(&stop_accepted, 1);
+}
+
+static void spawning_stop_hook(unsigned index, void *userdata)
+{
+	(void)userdata;
+	unsigned char big[200] = {0};
+	mt_pool *p = mt_current_pool();
+	int rc = mt_spawn(p, stop_task, NULL);
+	int rc_copy = mt_spawn_copy(p, stop_task, big, sizeof big);
+	atomic_fetch_add(&stop_accepted, (rc == 0) + (rc_copy == 0));
+	atomic_store(&stop_spawn_rc[index % HOOK_THREADS], rc);
+	atomic_store(&stop_copy_rc[index % HOOK_THREADS], rc_copy);
+	mt_group g;
+	if (mt_group_init(&g, p) == 0 &&
+	    mt_group_spawn(&g, stop_group_task, NULL) == 0) {
+		atomic_fetch_add(&stop_accepted, 1);
+		mt_group_wait(&g);
+	}
+}
+
+Test(hooks, spawn_from_on_worker_stop_is_ESHUTDOWN_and_nothing_is_lost,
+     .timeout = 60)
+{
+	mt_config cfg = {.threads = 2, .on_worker_stop = spawning_stop_hook};
+	mt_pool *p = mt_pool_create(&cfg);
+	cr_assert_not_null(p, "errno %d", errno);
+	cr_assert_eq(mt_pool_destroy(p, MT_DRAIN), 0);
+	for (int i = 0; i < 2; i++) {
+		cr_assert_eq(atomic_load(&stop_spawn_rc[i]), ESHUTDOWN,
+			     "worker %d: mt_spawn rc %d", i,
+			     atomic_load(&stop_spawn_rc[i]));
+		cr_assert_eq(atomic_load(&stop_copy_rc[i]), ESHUTDOWN,
+			     "worker %d: mt_spawn_copy rc %d", i,
+			     atomic_load(&stop_copy_rc[i]));
+	}
+	cr_assert_eq(atomic_load(&stop_ran), atomic_load(&stop_accepted),
+		     "accepted %u tasks, %u ran", atomic_load(&stop_accepted),
+		     atomic_load(&stop_ran));
+}
+
 /* ---- thread names ------------------------------------------------------ */
 
 #define NAME_THREADS 12 /* indices 10 and 11 need a 3-byte suffix */
@@ -635,7 +695,7 @@ static void outer(void *arg)
 }
 
 Test(quiesce, returns_when_a_helping_wait_ran_the_last_detached_task,
-     .timeout = 30)
+     .timeout = 60)
 {
 	cr_assert_eq(sem_init(&inner_started, 0, 0), 0);
 	cr_assert_eq(sem_init(&middle_started, 0, 0), 0);

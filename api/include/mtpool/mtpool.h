@@ -159,7 +159,9 @@ MT_API mt_pool *mt_pool_create(const mt_config *cfg);
  * ones finish, joins. Fork-join work (maps, groups) in flight always
  * completes. While destroy runs:
  *   - mt_spawn / mt_spawn_copy fail with ESHUTDOWN, except from the pool's
- *     own workers during MT_DRAIN;
+ *     own tasks during MT_DRAIN (not from on_worker_stop, nor from tasks
+ *     that run inside it: that worker runs no more tasks of its own, so
+ *     the spawn is refused rather than accepted and never run);
  *   - mt_map / mt_for / mt_group_spawn fail with ESHUTDOWN from threads
  *     outside the pool, and work as usual from its workers.
  * Returns 0, or:
