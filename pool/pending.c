@@ -24,6 +24,7 @@ void mt__pending_init(struct mt_pending *pd)
 	atomic_init(&pd->external_pending, 0);
 	atomic_init(&pd->quiesce_waiters, 0);
 	ck_ec32_init(&pd->quiesce_ec, 0);
+	mt__latch_init(&pd->leaving);
 }
 
 void mt__pending_worker_init(struct mt_pending_worker *pw)
@@ -89,16 +90,43 @@ void mt__pending_publish(struct mt_pending *pd, struct mt_pending_worker *pw)
 	wake_if_last(pd);
 }
 
+/* Leaving: a thread that gives back something destroy waits for (an
+ * admission) may need the pool afterwards (to wake exiting workers). It
+ * counts itself in `leaving` BEFORE the give-back, and destroy, after
+ * joining the workers, waits for `leaving` to drop to zero before it frees
+ * the pool: the count-down is the leaver's last access (STYLE 52).
+ *
+ * Why destroy cannot miss a leaver: the add is sequenced before the
+ * give-back, a seq_cst RMW that the exiting workers' seq_cst loads read
+ * from (release/acquire), and destroy's wait comes after joining those
+ * workers; so the add happens before destroy's first look at the latch.
+ * The add is the latch's relaxed add (latch.h) for that reason: the
+ * give-back publishes it. */
+static void leave_begin(struct mt_pending *pd)
+{
+	mt__latch_add(&pd->leaving, 1); /* cannot overflow: one per thread */
+}
+
+static void leave_end(struct mt_pending *pd)
+{
+	mt__latch_count_down(&pd->leaving); /* last access to the pool */
+}
+
 void mt__pending_back_out_detached(struct mt_pending *pd)
 {
+	leave_begin(pd);
 	/* seq_cst: the finisher's first half, as a published count. */
 	atomic_fetch_add_explicit(&pd->detached_backed_out, 1,
 				  memory_order_seq_cst);
 	wake_if_last(pd);
+	leave_end(pd);
 }
 
 void mt__pending_quiesce(struct mt_pending *pd)
 {
+	/* Counted as leaving for the whole wait: a destroy that starts
+	 * meanwhile frees the pool only after we have returned. */
+	leave_begin(pd);
 	/* seq_cst RMW, then snapshot, then the seq_cst loads of the counts:
 	 * the waiter's side of "quiesce". A bump after the snapshot makes
 	 * the wait return at once. */
@@ -113,6 +141,7 @@ void mt__pending_quiesce(struct mt_pending *pd)
 	/* relaxed: only tells finishers whether to bump quiesce_ec. */
 	atomic_fetch_sub_explicit(&pd->quiesce_waiters, 1,
 				  memory_order_relaxed);
+	leave_end(pd);
 }
 
 void mt__pending_close(struct mt_pending *pd, enum mt_pool_state state)
@@ -135,6 +164,25 @@ int mt__pending_may_exit(struct mt_pending *pd)
 				    memory_order_seq_cst) == 0;
 }
 
+void (*mt__pending_release_test_hook)(int given_back);
+
+/* Gives back one external admission; the caller is counted in leaving. */
+static void release_external(struct mt_pending *pd)
+{
+	if (mt__pending_release_test_hook != NULL)
+		mt__pending_release_test_hook(0);
+	/* seq_cst: "finisher during shutdown": the last one out during
+	 * shutdown wakes the workers that stayed for it. */
+	uint64_t old = atomic_fetch_sub_explicit(&pd->external_pending, 1,
+						 memory_order_seq_cst);
+	if (mt__pending_release_test_hook != NULL)
+		mt__pending_release_test_hook(1);
+	if (old == 1 &&
+	    atomic_load_explicit(&pd->state, memory_order_seq_cst) !=
+		    MT_POOL_LIVE)
+		mt__wake_all(pool_of(pd));
+}
+
 int mt__pending_admit_external(struct mt_pending *pd)
 {
 	/* seq_cst RMW then load: "destroy vs submit". */
@@ -143,18 +191,22 @@ int mt__pending_admit_external(struct mt_pending *pd)
 	if (atomic_load_explicit(&pd->state, memory_order_seq_cst) ==
 	    MT_POOL_LIVE)
 		return 0;
-	atomic_fetch_sub_explicit(&pd->external_pending, 1,
-				  memory_order_seq_cst);
+	/* Refused: a worker may have seen our admission and parked instead
+	 * of exiting, so the give-back wakes them like any last leaver. */
+	leave_begin(pd);
+	release_external(pd);
+	leave_end(pd);
 	return ESHUTDOWN;
 }
 
 void mt__pending_external_done(struct mt_pending *pd)
 {
-	/* seq_cst: "finisher during shutdown": a last leaver during shutdown
-	 * must wake the workers that wait for it to exit. */
-	if (atomic_fetch_sub_explicit(&pd->external_pending, 1,
-				      memory_order_seq_cst) == 1 &&
-	    atomic_load_explicit(&pd->state, memory_order_seq_cst) !=
-		    MT_POOL_LIVE)
-		mt__wake_all(pool_of(pd));
+	leave_begin(pd);
+	release_external(pd);
+	leave_end(pd);
+}
+
+void mt__pending_wait_leavers(struct mt_pending *pd)
+{
+	mt__latch_block(&pd->leaving);
 }

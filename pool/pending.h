@@ -91,6 +91,7 @@
 #include <stdint.h>
 
 #include "cc.h"
+#include "latch.h"
 
 enum mt_pool_state {
 	MT_POOL_LIVE = 0,
@@ -109,6 +110,8 @@ struct mt_pending {
 	_Atomic uint64_t external_pending;			   /* A */
 	_Atomic uint32_t quiesce_waiters;			   /* A */
 	struct ck_ec32 quiesce_ec; /* A: bumped when nothing is pending */
+	struct mt_latch leaving;   /* A: outside threads still touching the
+				  * pool after a give-back (pending.c) */
 };
 
 /* A worker's share: its finished detached tasks. */
@@ -139,6 +142,10 @@ MT_HIDDEN void mt__pending_close(struct mt_pending *pd,
 /* Workers: nonzero if the pool is closing and nothing is pending that the
  * workers must stay for. seq_cst loads (the "destroy vs exit" pair). */
 MT_HIDDEN int mt__pending_may_exit(struct mt_pending *pd);
+
+/* destroy, after joining every worker and before freeing the pool: waits
+ * until no outside thread is still inside a give-back or mt_quiesce. */
+MT_HIDDEN void mt__pending_wait_leavers(struct mt_pending *pd);
 
 /* ---- detached tasks ---- */
 
@@ -201,5 +208,11 @@ MT_HIDDEN int mt__pending_admit_external(struct mt_pending *pd);
 
 /* Ends an admitted outside call. */
 MT_HIDDEN void mt__pending_external_done(struct mt_pending *pd);
+
+/* Test hook, NULL in production: called by a thread outside the pool just
+ * before (given_back 0) and just after (1) it gives back an external
+ * admission, the end of a map or group or a refused one, so that a test can
+ * hold it there or widen the window in which destroy may finish. */
+MT_HIDDEN extern void (*mt__pending_release_test_hook)(int given_back);
 
 #endif /* MTPOOL_POOL_PENDING_H */

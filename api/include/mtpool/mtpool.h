@@ -172,9 +172,25 @@ MT_API mt_pool *mt_pool_create(const mt_config *cfg);
  *   ECHILD    the pool was created before fork() in a parent process: it
  *             has no workers here, and its memory is left alone.
  * CONTEXT: not from this pool's workers; blocks until all workers joined.
- * Calls on the pool from threads outside it must not overlap the
- * destroy (the pool's memory is freed when it returns); calls from the
- * pool's own tasks are safe, since destroy joins the workers first.
+ *
+ * Calls that overlap a destroy: the pool's memory is freed before destroy
+ * returns, so a call may overlap it only if the pool is guaranteed to be
+ * there for the whole call:
+ *   - calls from the pool's own tasks and from on_worker_stop are safe:
+ *     destroy joins the workers before it frees anything;
+ *   - a call from another thread is safe if, from before the call until
+ *     after it returns, that thread holds something destroy waits for: a
+ *     group it has spawned into and not yet waited for, or a task of the
+ *     pool that cannot finish before the call returns (for example one
+ *     blocked until this thread lets it go). Such calls get the errors
+ *     listed above: ESHUTDOWN for new work, EBUSY for a second destroy;
+ *   - the calls that give such work back, mt_group_wait() and the end of
+ *     an mt_map() / mt_for() / mt_for_range() started before the destroy,
+ *     are safe as such: nothing after the give-back touches the pool, and
+ *     destroy does not free it while one of them is still returning.
+ * Any other overlap (a call that merely races with destroy) may read freed
+ * memory: ESHUTDOWN and EBUSY report misuse under the rule above, they
+ * cannot tell whether a pool still exists.
  */
 MT_API int mt_pool_destroy(mt_pool *pool, mt_shutdown how);
 
