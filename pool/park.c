@@ -34,9 +34,14 @@
  * visible work, so a submitter that skipped the wake because it saw that
  * searcher is covered by the searcher's own wake when it was the last:
  * by the same fence argument, either the submitter saw the decrement (and
- * woke someone itself) or the searcher's look after F sees the task. A wake
- * that arrives between Z's snapshot and its wait bumps the event count, so
- * ck_ec_wait returns at once: the snapshot-recheck-wait order of ck_ec.
+ * woke someone itself) or the searcher's look after F sees the task. A
+ * sleeper that cancels its sleep because its re-check sees work counts
+ * itself as searching again: submitters that pushed that work while it
+ * was still a searcher woke nobody, so the work it does not take itself
+ * must be covered by its own last-searcher check when it finds work. A
+ * wake that arrives between Z's snapshot and its wait bumps the event
+ * count, so ck_ec_wait returns at once: the snapshot-recheck-wait order
+ * of ck_ec.
  *
  * A worker pushing onto its own deque only does a relaxed check: it is
  * awake and will run the task itself if nobody steals it, so a missed
@@ -211,8 +216,10 @@ int mt__park(struct mt_worker *w)
 {
 	struct mt_pool *pool = w->pool;
 	if (mt__park_test_hook != NULL)
-		mt__park_test_hook(
-			w); /* tests: hold w just before it announces */
+		mt__park_test_hook(w); /* tests: hold w while it searches */
+	/* Leave the searching state before announcing sleep: F_z below
+	 * orders this decrement too. */
+	atomic_fetch_sub_explicit(&pool->n_searching, 1, memory_order_seq_cst);
 	/* Snapshot first: any wake after this point changes the value. */
 	uint32_t snap = ck_ec32_value(&w->park_ec);
 	atomic_store_explicit(&w->last_cpu, sched_getcpu(),
@@ -220,10 +227,19 @@ int mt__park(struct mt_worker *w)
 	atomic_store_explicit(&w->asleep, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&pool->n_sleeping, 1, memory_order_relaxed);
 	atomic_thread_fence(memory_order_seq_cst); /* F_z, pairs with F_s */
-	if ((mt__pool_has_visible_work(pool) ||
-	     mt__pending_may_exit(&pool->pending)) &&
-	    cancel_sleep(w))
-		return 0;
+	int work = mt__pool_has_visible_work(pool);
+	if ((work || mt__pending_may_exit(&pool->pending)) && cancel_sleep(w)) {
+		if (!work)
+			return 0;
+		/* Submitters that pushed this work before our decrement saw us
+		 * searching and woke nobody: take their work as a searcher, so
+		 * that finding it wakes the next sleeper if more is queued
+		 * (the last-searcher rule), as it would have had we not tried
+		 * to sleep. */
+		atomic_fetch_add_explicit(&pool->n_searching, 1,
+					  memory_order_seq_cst);
+		return 1;
+	}
 	atomic_store_explicit(
 		&w->n_parks,
 		atomic_load_explicit(&w->n_parks, memory_order_relaxed) + 1,

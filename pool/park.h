@@ -38,14 +38,16 @@ MT_HIDDEN void mt__wake_one(struct mt_pool *pool);
 /* Claims and wakes every sleeper. ANY THREAD. */
 MT_HIDDEN void mt__wake_all(struct mt_pool *pool);
 
-/* OWNER: parks w until woken, unless work or shutdown shows up in the
- * re-check. Returns 1 if w was woken by a waker (which counted it in
- * n_searching), 0 if it cancelled its sleep (not counted). */
+/* OWNER: w, counted in n_searching, stops searching and parks until
+ * woken, unless work or shutdown shows up in the re-check. Returns 1 if w
+ * counts as searching again (a waker claimed it, or it cancelled its sleep
+ * because work is visible), 0 if it cancelled because the pool may exit. */
 MT_HIDDEN int mt__park(struct mt_worker *w);
 
 /* Test hook, NULL in production: called by a worker at the start of
- * mt__park, before it announces itself, so a test can submit work in the
- * window where a submitter cannot see the worker as asleep yet. */
+ * mt__park, while it still counts as searching and before it announces
+ * sleep, so a test can submit work in the window where submitters rely
+ * on it and cannot see it asleep yet. */
 MT_HIDDEN extern void (*mt__park_test_hook)(struct mt_worker *w);
 
 /* Nonzero if any queue of the pool may hold a task (seq_cst loads). */

@@ -284,9 +284,6 @@ static int worker_step(struct mt_worker *w, int *searching)
 	}
 	if (mt__pending_may_exit(&pool->pending))
 		return 0;
-	/* Leave the searching state before announcing sleep: park's fence
-	 * orders this decrement too (park.c). */
-	atomic_fetch_sub_explicit(&pool->n_searching, 1, memory_order_seq_cst);
 	*searching = mt__park(w);
 	return 1;
 }

@@ -90,3 +90,52 @@ Test(park, worker_held_before_sleeping_still_takes_later_work, .timeout = 30)
 	mt__park_test_hook = NULL;
 	cr_assert_eq(mt_pool_destroy(p, MT_DRAIN), 0);
 }
+
+/* Two tasks submitted while the only other worker sleeps and this one
+ * still counts as searching: the submitters rely on the searcher and wake
+ * nobody. The held worker then stops searching, announces sleep, sees the
+ * work in its re-check and cancels its sleep: it must count as searching
+ * again, so that taking X (with Y still queued and a sleeper around) wakes
+ * the sleeper for Y. Otherwise Y waits behind X, and X waits for Y. */
+static sem_t y_ran;
+
+static void x_waits_for_y(void *arg)
+{
+	(void)arg;
+	while (sem_wait(&y_ran) != 0)
+		;
+}
+
+static void y_posts(void *arg)
+{
+	(void)arg;
+	sem_post(&y_ran);
+}
+
+Test(park, a_park_cancelled_for_work_keeps_waking_sleepers_for_the_rest,
+     .timeout = 30)
+{
+	sem_init(&at_park, 0, 0);
+	sem_init(&go_on, 0, 0);
+	sem_init(&y_ran, 0, 0);
+	mt__park_test_hook = hold_once;
+	atomic_store(&hook_armed, 1);
+	mt_config cfg = {.threads = 2};
+	mt_pool *p = mt_pool_create(&cfg);
+	cr_assert_not_null(p);
+	while (sem_wait(&at_park) != 0) /* one worker held, searching */
+		;
+	mt_stats s;
+	do /* the other one asleep */
+		cr_assert_eq(mt_pool_stats(p, &s), 0);
+	while (s.workers_parked != 1);
+	cr_assert_eq(mt_spawn(p, x_waits_for_y, NULL), 0);
+	cr_assert_eq(mt_spawn(p, y_posts, NULL), 0);
+	mt_stats after;
+	cr_assert_eq(mt_pool_stats(p, &after), 0);
+	cr_assert_eq(after.wakes, s.wakes, "a submitter woke the sleeper");
+	sem_post(&go_on);
+	cr_assert_eq(mt_quiesce(p), 0); /* hangs if Y waits behind X */
+	mt__park_test_hook = NULL;
+	cr_assert_eq(mt_pool_destroy(p, MT_DRAIN), 0);
+}
