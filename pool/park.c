@@ -43,9 +43,25 @@
  * count, so ck_ec_wait returns at once: the snapshot-recheck-wait order
  * of ck_ec.
  *
- * A worker pushing onto its own deque only does a relaxed check: it is
- * awake and will run the task itself if nobody steals it, so a missed
- * wake-up costs parallelism until its next push, never progress.
+ * A worker pushing onto its own deque (the hot path of nested
+ * parallelism) must not pay a fence per push, yet a missed wake-up there
+ * is not harmless: the pushing task may then block outside the pool (on a
+ * semaphore, say) until its child runs, and with every other worker asleep
+ * nothing would ever run it. So the pair is made asymmetric, as liburcu
+ * and Folly do: the pusher P has only a compiler barrier between its push
+ * and its read of n_sleeping, and the sleeper pays instead, with
+ * membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) after F_z. That system call
+ * makes every running thread of the process execute a full barrier before
+ * it returns (a thread that is not running has passed one when it was
+ * switched out). Where P was when that barrier ran decides: if after its
+ * read of n_sleeping, its push was visible before the call returned, and
+ * Z's re-check sees it; if before, P's read comes after the barrier, which
+ * comes after Z's increment, and P sees Z and wakes somebody. P does not
+ * rely on searchers (it wakes whenever someone sleeps): the last-searcher
+ * rule pairs through plain fences, which P's compiler barrier does not
+ * match. Where membarrier is not available (registration fails: old
+ * kernel, seccomp), P uses a seq_cst fence instead, and the pair is F_s/F_z
+ * again.
  *
  * ThreadSanitizer does not model standalone fences. Here the fences only
  * order the Dekker pair above; no data is published through them (tasks
@@ -60,8 +76,11 @@
 #include "park.h"
 
 #include <assert.h>
+#include <errno.h>
 #include <limits.h>
+#include <linux/membarrier.h>
 #include <sched.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -172,6 +191,35 @@ void mt__wake_all(struct mt_pool *pool)
 		claim_and_wake(pool, &pool->workers[i]);
 }
 
+/* 1 once this process is registered for expedited private membarrier:
+ * local pushes then skip their fence (see the overview). relaxed: set
+ * before any pool exists (creation registers, then starts workers). */
+static _Atomic int asym_barrier;
+
+static int membarrier(int cmd)
+{
+	int saved = errno; /* callers' errno is the user's (mtpool.h) */
+	int rc = (int)syscall(SYS_membarrier, cmd, 0, 0);
+	errno = saved;
+	return rc;
+}
+
+void mt__park_init_process(void)
+{
+	/* Registration is per process. It runs before the process's first
+	 * pool and again in a fork child's only thread (pool.c), never while
+	 * workers read the flag, so pushers and sleepers always agree on it. */
+	int ok = membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) == 0;
+	atomic_store_explicit(&asym_barrier, ok, memory_order_relaxed);
+}
+
+/* The sleeper's heavy barrier: after F_z, before the re-check. */
+static void heavy_barrier(void)
+{
+	if (atomic_load_explicit(&asym_barrier, memory_order_relaxed))
+		(void)membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED);
+}
+
 static int should_wake(struct mt_pool *pool)
 {
 	/* relaxed: ordered after the caller's fence (F_s) where it matters. */
@@ -190,8 +238,15 @@ void mt__wake_after_inject(struct mt_pool *pool)
 
 void mt__wake_after_push(struct mt_pool *pool)
 {
-	/* No fence: see the overview (the pusher is awake). */
-	if (should_wake(pool))
+	/* The light side of the asymmetric pair (overview): only the compiler
+	 * must keep the push before the load; the sleeper's membarrier does
+	 * the rest. */
+	if (atomic_load_explicit(&asym_barrier, memory_order_relaxed))
+		atomic_signal_fence(memory_order_seq_cst);
+	else
+		atomic_thread_fence(memory_order_seq_cst); /* F_s */
+	/* relaxed: ordered after the push by the barrier above. */
+	if (atomic_load_explicit(&pool->n_sleeping, memory_order_relaxed) > 0)
 		mt__wake_one(pool);
 }
 
@@ -227,6 +282,7 @@ int mt__park(struct mt_worker *w)
 	atomic_store_explicit(&w->asleep, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&pool->n_sleeping, 1, memory_order_relaxed);
 	atomic_thread_fence(memory_order_seq_cst); /* F_z, pairs with F_s */
+	heavy_barrier(); /* pairs with the pushers' compiler barrier */
 	int work = mt__pool_has_visible_work(pool);
 	if ((work || mt__pending_may_exit(&pool->pending)) && cancel_sleep(w)) {
 		if (!work)

@@ -28,7 +28,7 @@ MT_HIDDEN extern const struct ck_ec_mode mt__ck_ec_mode;
 MT_HIDDEN void mt__wake_after_inject(struct mt_pool *pool);
 
 /* OWNER, after pushing a task onto its own deque: wakes a sleeper if
- * nobody searches (park.c says what this check does not promise). */
+ * there is one; no fence on this path (park.c: the sleepers pay). */
 MT_HIDDEN void mt__wake_after_push(struct mt_pool *pool);
 
 /* Claims one sleeper (preferably one that parked on another CPU) and
@@ -49,6 +49,10 @@ MT_HIDDEN int mt__park(struct mt_worker *w);
  * sleep, so a test can submit work in the window where submitters rely
  * on it and cannot see it asleep yet. */
 MT_HIDDEN extern void (*mt__park_test_hook)(struct mt_worker *w);
+
+/* Once per process before its first pool, and in a fork child (pool.c):
+ * sets up the sleepers' heavy barrier (park.c). */
+MT_HIDDEN void mt__park_init_process(void);
 
 /* Nonzero if any queue of the pool may hold a task (seq_cst loads). */
 MT_HIDDEN int mt__pool_has_visible_work(struct mt_pool *pool);

@@ -39,7 +39,7 @@ _Atomic unsigned mt__fork_generation;
 
 static pthread_mutex_t default_lock = PTHREAD_MUTEX_INITIALIZER;
 static _Atomic(mt_pool *) default_pool; /* A: release on publish */
-static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 
 static void reset_after_fork(void)
 {
@@ -50,10 +50,13 @@ static void reset_after_fork(void)
 				  memory_order_relaxed);
 	mt__task_depot_reset_after_fork();
 	mt__worker_forget_after_fork();
+	mt__park_init_process();
 }
 
-static void install_atfork(void)
+/* Once per process, before its first pool. */
+static void init_process(void)
 {
+	mt__park_init_process();
 	/* Failure (ENOMEM) only loses fork support; the pools work. */
 	pthread_atfork(NULL, NULL, reset_after_fork);
 }
@@ -249,7 +252,7 @@ static struct mt_pool *create_pool(const mt_config *cfg, int *err)
 
 mt_pool *mt_pool_create(const mt_config *cfg)
 {
-	pthread_once(&atfork_once, install_atfork);
+	pthread_once(&init_once, init_process);
 	int err = 0;
 	mt_pool *p = create_pool(cfg, &err);
 	if (p == NULL)
@@ -281,7 +284,7 @@ mt_pool *mt_default_pool(void)
 	mt_pool *p = atomic_load_explicit(&default_pool, memory_order_acquire);
 	if (p != NULL)
 		return p;
-	pthread_once(&atfork_once, install_atfork);
+	pthread_once(&init_once, init_process);
 	int err = 0;
 	p = create_default(&err);
 	if (p == NULL)
