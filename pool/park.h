@@ -13,9 +13,11 @@
 #include <time.h> /* struct timespec, before ck_ec.h */
 
 #include <ck_ec.h>
+#include <stdint.h>
 
 #include "cc.h"
 
+struct mt_latch;
 struct mt_pool;
 struct mt_worker;
 
@@ -38,11 +40,25 @@ MT_HIDDEN void mt__wake_one(struct mt_pool *pool);
 /* Claims and wakes every sleeper. ANY THREAD. */
 MT_HIDDEN void mt__wake_all(struct mt_pool *pool);
 
-/* OWNER: w, counted in n_searching, stops searching and parks until
- * woken, unless work or shutdown shows up in the re-check. Returns 1 if w
- * counts as searching again (a waker claimed it, or it cancelled its sleep
- * because work is visible), 0 if it cancelled because the pool may exit. */
-MT_HIDDEN int mt__park(struct mt_worker *w);
+/* mt__park flags. */
+#define MT_PARK_SEARCHING 1u /* w counts in n_searching on entry */
+#define MT_PARK_FOR_WORK 2u  /* announce w as a sleeper: new work wakes it */
+
+/* OWNER: w sleeps until there is a reason to go on. latch NULL: the worker
+ * loop, which leaves when work shows up or the pool may exit (the flags
+ * are then SEARCHING | FOR_WORK). latch non-NULL: a helping wait, which
+ * leaves when the latch opens, and also for new work if FOR_WORK (only
+ * while the wait may still take unrelated tasks: worker.c's depth bound).
+ * Returns 1 if w now counts as searching (a waker claimed it, or its
+ * re-check saw work), 0 if not (the latch opened, or the pool may exit). */
+MT_HIDDEN int mt__park(struct mt_worker *w, struct mt_latch *latch,
+		       unsigned flags);
+
+/* A finisher whose mt__latch_count_down() reported a waiter calls this
+ * with the latch's address taken BEFORE the count-down (the latch may be
+ * gone since): wakes the worker of `pool` that sleeps waiting for it, if
+ * any. Only addresses are compared; nothing is read through `latch`. */
+MT_HIDDEN void mt__wake_latch_waiter(struct mt_pool *pool, uintptr_t latch);
 
 /* Test hook, NULL in production: called by a worker at the start of
  * mt__park, while it still counts as searching and before it announces

@@ -126,6 +126,7 @@ static void init_worker(struct mt_pool *p, unsigned i)
 	ck_ec32_init(&w->park_ec, 0);
 	atomic_init(&w->asleep, 0);
 	atomic_init(&w->last_cpu, -1);
+	atomic_init(&w->waiting_on, 0);
 	atomic_init(&w->n_run, 0);
 	atomic_init(&w->n_steals, 0);
 	atomic_init(&w->n_parks, 0);

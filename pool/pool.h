@@ -45,6 +45,9 @@ struct mt_worker {
 	_Alignas(MT_CACHELINE) struct ck_ec32 park_ec; /* A: see park.c */
 	_Atomic uint32_t asleep; /* A: 1 = parked, not yet claimed */
 	_Atomic int last_cpu;	 /* A: relaxed; CPU it parked on */
+	/* A: address of the latch it sleeps on in a helping wait, else 0;
+	 * written by the owner, read by finishers (park.c). */
+	_Atomic uintptr_t waiting_on;
 	/* Stats, on their own line so readers don't disturb the deque. */
 	_Alignas(MT_CACHELINE) _Atomic uint64_t n_run; /* S */
 	_Atomic uint64_t n_steals;		       /* S */

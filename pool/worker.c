@@ -13,12 +13,19 @@
  * newest task, so a chain of nested waits grows the stack by one frame
  * group per level and no more), then, while it is not nested deeper than
  * MT_HELP_STEAL_MAX_DEPTH helping waits, the injection queue and other
- * deques. Past that depth it only drains its own deque, then sleeps on the
- * latch: stealing an unrelated task there could grow the stack without
- * bound. This cannot deadlock: every task the latch waits for is in the
- * waiter's own deque (it runs them), or already taken by a running worker
- * (which finishes it by the same argument, one level down), or in the
- * injection queue, which non-waiting workers drain.
+ * deques. Past that depth it only drains its own deque: stealing an
+ * unrelated task there could grow the stack without bound. This cannot
+ * deadlock: every task the latch waits for is in the waiter's own deque
+ * (it runs them), or already taken by a running worker (which finishes it
+ * by the same argument, one level down), or in the injection queue, which
+ * non-waiting workers drain.
+ *
+ * A helping wait that finds nothing for MT_LATCH_SPIN_ROUNDS rounds sleeps
+ * (mt__park with its latch): within the depth bound as a sleeper that new
+ * work may wake, so a submission never waits for a long task while a
+ * worker that could run it idles in a wait; past the bound only its latch
+ * wakes it, as it could not take the work anyway. Either way the latch's
+ * last finisher wakes it (park.h, mt__wake_latch_waiter).
  *
  * Tunables (checked with bench/mtbench):
  *   MT_SPIN_ROUNDS 64 search rounds before parking, each separated by
@@ -148,12 +155,14 @@ static void run_detached(struct mt_pool *pool, struct mt_worker *w,
 	mt__pending_finished_detached(&pool->pending, &w->pending);
 }
 
-static void run_group(struct mt_task *t)
+static void run_group(struct mt_pool *pool, struct mt_task *t)
 {
 	struct mt_latch *latch = t->u.latch;
+	uintptr_t key = (uintptr_t)latch; /* the waiter's key, see park.h */
 	t->fn(t->arg);
 	mt__task_free(t);
-	mt__latch_count_down(latch); /* last access to the group */
+	if (mt__latch_count_down(latch)) /* last access to the group */
+		mt__wake_latch_waiter(pool, key);
 }
 
 void mt__run_task(struct mt_pool *pool, struct mt_worker *w, struct mt_task *t)
@@ -166,7 +175,7 @@ void mt__run_task(struct mt_pool *pool, struct mt_worker *w, struct mt_task *t)
 		mt__pending_publish(&pool->pending,
 				    &w->pending); /* it may run for long */
 		stat_inc(&w->n_run);
-		run_group(t);
+		run_group(pool, t);
 		break;
 	default:
 		mt__pending_publish(&pool->pending, &w->pending);
@@ -284,7 +293,7 @@ static int worker_step(struct mt_worker *w, int *searching)
 	}
 	if (mt__pending_may_exit(&pool->pending))
 		return 0;
-	*searching = mt__park(w);
+	*searching = mt__park(w, NULL, MT_PARK_SEARCHING | MT_PARK_FOR_WORK);
 	return 1;
 }
 
@@ -323,29 +332,52 @@ static struct mt_task *find_help_task(struct mt_worker *w)
 	return t;
 }
 
+/* How a helping wait that found nothing for MT_LATCH_SPIN_ROUNDS rounds
+ * sleeps: counted as a sleeper that new work may wake (it would help with
+ * it), unless it is nested too deep to take unrelated tasks, in which
+ * case only its latch wakes it. */
+static int park_in_wait(struct mt_worker *w, struct mt_latch *latch,
+			int searching)
+{
+	unsigned flags = searching ? MT_PARK_SEARCHING : 0;
+	if (w->help_depth <= MT_HELP_STEAL_MAX_DEPTH)
+		flags |= MT_PARK_FOR_WORK;
+	return mt__park(w, latch, flags);
+}
+
 static void help_until_open(struct mt_worker *w, struct mt_latch *latch)
 {
+	struct mt_pool *pool = w->pool;
 	unsigned idle = 0, backoff = MT_SPIN_BACKOFF_START;
+	int searching = 0; /* counted in n_searching (woken for work) */
 	w->help_depth++;
 	while (!mt__latch_is_open(latch)) {
 		struct mt_task *t = find_help_task(w);
 		if (t != NULL) {
-			mt__run_task(w->pool, w, t);
+			if (searching)
+				stop_searching_found(pool);
+			searching = 0;
+			mt__run_task(pool, w, t);
 			idle = 0;
 			continue;
 		}
-		mt__pending_publish(&w->pool->pending, &w->pending);
+		mt__pending_publish(&pool->pending, &w->pending);
 		if (++idle < MT_LATCH_SPIN_ROUNDS) {
 			pause_round(&backoff);
 			continue;
 		}
-		mt__latch_block(latch);
-		break;
+		searching = park_in_wait(w, latch, searching);
+		idle = 0;
+		backoff = MT_SPIN_BACKOFF_START;
 	}
+	/* Woken for work that others have taken meanwhile: pass the baton
+	 * as any searcher that stops searching does (park.c). */
+	if (searching)
+		stop_searching_found(pool);
 	/* The detached tasks run while helping must not stay unpublished:
 	 * the task around this wait may now block for as long as it likes
 	 * (on the very thread that waits in mt_quiesce for them). */
-	mt__pending_publish(&w->pool->pending, &w->pending);
+	mt__pending_publish(&pool->pending, &w->pending);
 	w->help_depth--;
 }
 

@@ -136,6 +136,75 @@ Test(park, a_park_cancelled_for_work_keeps_waking_sleepers_for_the_rest,
 	cr_assert_eq(after.wakes, s.wakes, "a submitter woke the sleeper");
 	sem_post(&go_on);
 	cr_assert_eq(mt_quiesce(p), 0); /* hangs if Y waits behind X */
-	mt__park_test_hook = NULL;
 	cr_assert_eq(mt_pool_destroy(p, MT_DRAIN), 0);
+	mt__park_test_hook = NULL; /* after the workers */
+}
+
+/* A worker whose helping wait found nothing to help with goes to sleep
+ * until its latch opens; new work must still be able to wake it. Worker
+ * A runs `waiting_task`, whose group child `long_child` runs on worker B
+ * until the test lets it go; A sleeps in its wait (the hook reports it),
+ * then an outside task arrives. Nobody but A is free to run it: if A
+ * were invisible to wake-ups, the outside task would wait for the long
+ * child while A idles. */
+static sem_t child_started, child_go, waiter_parking, outside_ran;
+static _Atomic int waiter_hook_armed;
+
+static void report_waiter_parking(struct mt_worker *w)
+{
+	int armed = 1;
+	if (w->help_depth > 0 &&
+	    atomic_compare_exchange_strong(&waiter_hook_armed, &armed, 0))
+		sem_post(&waiter_parking);
+}
+
+static void long_child(void *arg)
+{
+	(void)arg;
+	sem_post(&child_started);
+	while (sem_wait(&child_go) != 0)
+		;
+}
+
+static void waiting_task(void *arg)
+{
+	(void)arg;
+	mt_group g;
+	if (mt_group_init(&g, mt_current_pool()) != 0 ||
+	    mt_group_spawn(&g, long_child, NULL) != 0)
+		return;
+	while (sem_wait(&child_started) != 0) /* B has stolen it */
+		;
+	mt_group_wait(&g);
+}
+
+static void outside_task(void *arg)
+{
+	(void)arg;
+	sem_post(&outside_ran);
+}
+
+Test(park, a_worker_asleep_in_a_wait_is_woken_for_new_work, .timeout = 30)
+{
+	sem_init(&child_started, 0, 0);
+	sem_init(&child_go, 0, 0);
+	sem_init(&waiter_parking, 0, 0);
+	sem_init(&outside_ran, 0, 0);
+	atomic_store(&waiter_hook_armed, 1);
+	mt__park_test_hook = report_waiter_parking; /* before the workers */
+	mt_config cfg = {.threads = 2};
+	mt_pool *p = mt_pool_create(&cfg);
+	cr_assert_not_null(p);
+	mt_group g;
+	cr_assert_eq(mt_group_init(&g, p), 0);
+	cr_assert_eq(mt_group_spawn(&g, waiting_task, NULL), 0);
+	while (sem_wait(&waiter_parking) != 0)
+		;
+	cr_assert_eq(mt_spawn(p, outside_task, NULL), 0);
+	while (sem_wait(&outside_ran) != 0) /* hangs if A stays asleep */
+		;
+	sem_post(&child_go);
+	cr_assert_eq(mt_group_wait(&g), 0);
+	cr_assert_eq(mt_pool_destroy(p, MT_DRAIN), 0);
+	mt__park_test_hook = NULL; /* after the workers */
 }
