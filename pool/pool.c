@@ -123,6 +123,7 @@ static void init_worker(struct mt_pool *p, unsigned i)
 	w->rng = 0x9e3779b97f4a7c15ull * (i + 1);
 	w->help_depth = 0;
 	w->stopped = 0;
+	w->poll_countdown = 1; /* a fresh worker looks at the queue first */
 	ck_ec32_init(&w->park_ec, 0);
 	atomic_init(&w->asleep, 0);
 	atomic_init(&w->last_cpu, -1);

@@ -40,7 +40,9 @@ struct mt_worker {
 	uint64_t rng;	       /* O: victim selection */
 	unsigned help_depth;   /* O: nested helping waits */
 	int stopped; /* O: left its loop: on_worker_stop runs, no more tasks */
-	pthread_t thread; /* I (set by the creator before start) */
+	unsigned poll_countdown; /* O: looks for a task until the next poll
+				  * of the injection queue (worker.c) */
+	pthread_t thread;	 /* I (set by the creator before start) */
 	/* The parking line: wakers write it, the owner sleeps on it. */
 	_Alignas(MT_CACHELINE) struct ck_ec32 park_ec; /* A: see park.c */
 	_Atomic uint32_t asleep; /* A: 1 = parked, not yet claimed */

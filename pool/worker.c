@@ -41,6 +41,15 @@
  *   stack through a group and about 900 through a map (gcc -O2
  *   -fstack-usage, docs/design.md), so 128 stolen levels stay near 115 KiB
  *   at worst.
+ *   MT_INJECT_POLL_EVERY 61: every 61st look for a task tries the injection
+ *   queue before the worker's own deque, so an outside submission starts
+ *   within about 61 local tasks per worker even when local work never runs
+ *   out (two self-respawning tasks on two workers once kept an outside
+ *   spawn waiting for 6.2M local tasks). Go's scheduler (schedtick % 61)
+ *   and tokio (global_queue_interval 61) use the same value, a prime, so
+ *   that the poll does not fall into step with a periodic pattern of the
+ *   local work. An empty poll is two loads on the ring (inject.c); the
+ *   cost in docs/benchmarks.md ("core hardening") is below the noise.
  */
 #define _GNU_SOURCE /* pthread_setname_np */
 #include "worker.h"
@@ -61,6 +70,7 @@
 #define MT_LATCH_SPIN_ROUNDS 128u
 #define MT_STEAL_RETRIES 4u
 #define MT_HELP_STEAL_MAX_DEPTH 128u
+#define MT_INJECT_POLL_EVERY 61u
 
 MT_THREAD_LOCAL struct mt_worker *mt__tls_worker;
 
@@ -123,19 +133,36 @@ static struct mt_task *steal_from_others(struct mt_worker *w)
 }
 
 /* The injection queue, then the other workers. */
-static struct mt_task *find_shared_task(struct mt_worker *w)
+static struct mt_task *take_injected(struct mt_worker *w)
 {
 	struct mt_task *t = mt__inject_pop_mc(&w->pool->inject);
-	if (t != NULL) {
+	if (t != NULL)
 		stat_inc(&w->n_injected_taken);
-		return t;
-	}
-	return steal_from_others(w);
+	return t;
+}
+
+static struct mt_task *find_shared_task(struct mt_worker *w)
+{
+	struct mt_task *t = take_injected(w);
+	return t != NULL ? t : steal_from_others(w);
+}
+
+/* Every MT_INJECT_POLL_EVERY-th look for a task starts at the injection
+ * queue: a worker whose own deque never runs dry would otherwise leave
+ * outside submissions waiting for as long as its local work lasts. */
+static struct mt_task *poll_injected(struct mt_worker *w)
+{
+	if (--w->poll_countdown != 0)
+		return NULL;
+	w->poll_countdown = MT_INJECT_POLL_EVERY;
+	return take_injected(w);
 }
 
 static struct mt_task *find_task(struct mt_worker *w)
 {
-	struct mt_task *t = mt__deque_take_owner(&w->deque);
+	struct mt_task *t = poll_injected(w);
+	if (t == NULL)
+		t = mt__deque_take_owner(&w->deque);
 	return t != NULL ? t : find_shared_task(w);
 }
 
@@ -326,8 +353,11 @@ void *mt__worker_main(void *arg)
 
 static struct mt_task *find_help_task(struct mt_worker *w)
 {
-	struct mt_task *t = mt__deque_take_owner(&w->deque);
-	if (t == NULL && w->help_depth <= MT_HELP_STEAL_MAX_DEPTH)
+	int may_steal = w->help_depth <= MT_HELP_STEAL_MAX_DEPTH;
+	struct mt_task *t = may_steal ? poll_injected(w) : NULL;
+	if (t == NULL)
+		t = mt__deque_take_owner(&w->deque);
+	if (t == NULL && may_steal)
 		t = find_shared_task(w);
 	return t;
 }

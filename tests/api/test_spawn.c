@@ -20,6 +20,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdalign.h>
 #include <stdatomic.h>
 #include <stddef.h>
@@ -336,6 +337,59 @@ Test(spawn_copy, size_beyond_PTRDIFF_MAX_is_ENOMEM_and_the_pool_still_works,
 	spawn_copy_of_size(p, 4096); /* the pool still works */
 	cr_assert_eq(mt_pool_destroy(p, MT_DRAIN), 0);
 	cr_assert_eq(atomic_load(&never_calls), 0);
+}
+
+/* ---- fairness: outside work is not starved by local work --------------
+ * Two self-respawning tasks keep both workers busy with their own deques
+ * for ever; a task spawned from outside must still start within a bounded
+ * number of local tasks (the workers poll the injection queue every
+ * MT_INJECT_POLL_EVERY = 61 local tasks; 4 x 61 leaves room for the tasks
+ * in flight). The chains stop once the outside task has run, or after
+ * RESPAWN_CAP tasks so that a starving pool fails the count, not the
+ * timeout. */
+
+#define RESPAWN_CAP (MT_TEST_SANITIZED ? 50000ul : 500000ul)
+#define OUTSIDE_BOUND (4ul * 61)
+
+static atomic_ulong local_runs, runs_when_outside_ran;
+static atomic_int outside_ran, respawn_failed;
+
+static void respawn(void *arg)
+{
+	(void)arg;
+	if (atomic_load(&outside_ran))
+		return;
+	if (atomic_fetch_add(&local_runs, 1) + 1 >= RESPAWN_CAP)
+		return;
+	if (mt_spawn(mt_current_pool(), respawn, NULL) != 0)
+		atomic_store(&respawn_failed, 1);
+}
+
+static void outside_task(void *arg)
+{
+	(void)arg;
+	atomic_store(&runs_when_outside_ran, atomic_load(&local_runs));
+	atomic_store(&outside_ran, 1);
+}
+
+Test(spawn, an_outside_task_starts_within_a_bounded_number_of_local_tasks,
+     .timeout = 60)
+{
+	mt_pool *p = mt_test_pool(2);
+	cr_assert_eq(mt_spawn(p, respawn, NULL), 0);
+	cr_assert_eq(mt_spawn(p, respawn, NULL), 0);
+	while (atomic_load(&local_runs) < 1000) /* both chains are running */
+		sched_yield();
+	cr_assert_eq(mt_spawn(p, outside_task, NULL), 0);
+	unsigned long submitted_at = atomic_load(&local_runs);
+	cr_assert_eq(mt_quiesce(p), 0);
+	cr_assert_not(atomic_load(&respawn_failed));
+	cr_assert(atomic_load(&outside_ran));
+	unsigned long waited =
+		atomic_load(&runs_when_outside_ran) - submitted_at;
+	cr_assert_leq(waited, OUTSIDE_BOUND,
+		      "the outside task waited for %lu local tasks", waited);
+	cr_assert_eq(mt_pool_destroy(p, MT_DRAIN), 0);
 }
 
 /* ---- identity: mt_worker_index / mt_current_pool ----------------------- */
