@@ -57,6 +57,7 @@
 #include <ck_backoff.h>
 #include <sched.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "alloc.h"
@@ -73,11 +74,6 @@
 #define MT_INJECT_POLL_EVERY 61u
 
 MT_THREAD_LOCAL struct mt_worker *mt__tls_worker;
-
-void mt__worker_forget_after_fork(void)
-{
-	mt__tls_worker = NULL;
-}
 
 /* Adds one to an owner-written statistic: a plain load and store, no RMW
  * (STYLE 24: the readers in mt_pool_stats only need some recent value). */
@@ -230,6 +226,42 @@ void mt__submit(struct mt_pool *pool, struct mt_task *t)
 	mt__wake_after_push(pool);
 }
 
+/* ---- fork() inside a task ---- */
+
+void mt__worker_forget_after_fork(void)
+{
+	mt__tls_worker = NULL;
+}
+
+/* Fork (STYLE 30; pool.c's handler is the other half). A task may call
+ * fork(): the child's only thread is the one that ran the task, and when
+ * the task returns there it is back in this file's loops, on a copy of
+ * the parent's queues whose workers do not exist in the child. Going on
+ * would run tasks inherited from the parent (their side effects twice)
+ * and then park for ever. So the first thing a worker does after any task
+ * returns is to ask whether it is still in the process that created its
+ * pool (a relaxed load of a global that only the fork child handler
+ * changes, in the child's only thread); in a child it ends the process
+ * with exit(0), as returning from the thread would (the child's last
+ * thread): atexit handlers run and stdio buffers are flushed, nothing of
+ * the pool is touched and on_worker_stop is not called. A child that
+ * wants another status, or to skip the handlers, calls _exit or exec
+ * itself before its task returns. */
+static void leave_if_fork_child(struct mt_pool *pool)
+{
+	if (pool->fork_gen !=
+	    atomic_load_explicit(&mt__fork_generation, memory_order_relaxed))
+		exit(0);
+}
+
+/* Runs t on the worker's own thread from one of its loops. */
+static void run_from_loop(struct mt_pool *pool, struct mt_worker *w,
+			  struct mt_task *t)
+{
+	mt__run_task(pool, w, t);
+	leave_if_fork_child(pool);
+}
+
 /* ---- searching and the worker loop ---- */
 
 static void start_searching(struct mt_pool *pool)
@@ -315,7 +347,7 @@ static int worker_step(struct mt_worker *w, int *searching)
 		if (*searching)
 			stop_searching_found(pool);
 		*searching = 0;
-		mt__run_task(pool, w, t);
+		run_from_loop(pool, w, t);
 		return 1;
 	}
 	if (mt__pending_may_exit(&pool->pending))
@@ -387,7 +419,7 @@ static void help_until_open(struct mt_worker *w, struct mt_latch *latch)
 			if (searching)
 				stop_searching_found(pool);
 			searching = 0;
-			mt__run_task(pool, w, t);
+			run_from_loop(pool, w, t);
 			idle = 0;
 			continue;
 		}

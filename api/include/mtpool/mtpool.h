@@ -28,7 +28,12 @@
  * Fork: in the child of fork(), the default pool is created afresh on first
  * use. A pool created with mt_pool_create() before the fork has no workers
  * in the child: every call on it there returns ECHILD (mt_pool_size
- * returns 0), and it cannot be destroyed there.
+ * returns 0), and it cannot be destroyed there. fork() from inside a task:
+ * the child's only thread continues in that task and is no worker. It
+ * should exec or _exit; if the task returns instead, the child never runs
+ * a task inherited from the parent's queues: it ends with exit(0), as when
+ * a process's last thread returns (atexit handlers run, stdio is flushed;
+ * on_worker_stop is not called).
  *
  * Calling context
  * ===============
