@@ -38,14 +38,14 @@
 _Atomic unsigned mt__fork_generation;
 
 static pthread_mutex_t default_lock = PTHREAD_MUTEX_INITIALIZER;
-static _Atomic(mt_pool *) default_pool; /* A: release on publish */
+static _Atomic(mt_pool *) default_pool_ptr; /* A: release on publish */
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 
 static void reset_after_fork(void)
 {
 	pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
 	memcpy(&default_lock, &fresh, sizeof(fresh));
-	atomic_store_explicit(&default_pool, NULL, memory_order_relaxed);
+	atomic_store_explicit(&default_pool_ptr, NULL, memory_order_relaxed);
 	atomic_fetch_add_explicit(&mt__fork_generation, 1,
 				  memory_order_relaxed);
 	mt__task_depot_reset_after_fork();
@@ -61,22 +61,27 @@ static void init_process(void)
 	pthread_atfork(NULL, NULL, reset_after_fork);
 }
 
-/* Parses $MTPOOL_THREADS. Returns 0 and *out (0 if unset), or EINVAL. */
+/* Parses $MTPOOL_THREADS: digits only, 1 .. MT_MAX_THREADS. Not strtoul,
+ * which skips leading white space, takes a sign, and reports through
+ * errno (which the int functions that create the default pool must leave
+ * alone). Returns 0 and *out (0 if unset), or EINVAL. */
 static int threads_from_env(unsigned *out)
 {
 	const char *s = getenv("MTPOOL_THREADS");
 	*out = 0;
 	if (s == NULL)
 		return 0;
-	char *end = NULL;
-	errno = 0;
-	unsigned long v = strtoul(s, &end, 10);
-	int bad = errno != 0 || end == s || *end != '\0' || s[0] == '-' ||
-		  s[0] == '+' || v == 0 || v > MT_MAX_THREADS;
-	errno = 0;
-	if (bad)
+	unsigned v = 0;
+	for (const char *c = s; *c != '\0'; c++) {
+		if (*c < '0' || *c > '9')
+			return EINVAL;
+		v = v * 10 + (unsigned)(*c - '0');
+		if (v > MT_MAX_THREADS) /* also keeps v from overflowing */
+			return EINVAL;
+	}
+	if (v == 0) /* "", "0", "000" */
 		return EINVAL;
-	*out = (unsigned)v;
+	*out = v;
 	return 0;
 }
 
@@ -266,13 +271,14 @@ static mt_pool *create_default(int *err)
 {
 	pthread_mutex_lock(&default_lock);
 	/* relaxed: under the lock, which orders it with the publisher. */
-	mt_pool *p = atomic_load_explicit(&default_pool, memory_order_relaxed);
+	mt_pool *p =
+		atomic_load_explicit(&default_pool_ptr, memory_order_relaxed);
 	if (p == NULL) {
 		p = create_pool(NULL, err);
 		if (p != NULL) {
 			p->is_default = 1;
 			/* release: publishes the pool to lock-free readers. */
-			atomic_store_explicit(&default_pool, p,
+			atomic_store_explicit(&default_pool_ptr, p,
 					      memory_order_release);
 		}
 	}
@@ -280,15 +286,22 @@ static mt_pool *create_default(int *err)
 	return p;
 }
 
-mt_pool *mt_default_pool(void)
+/* The default pool, created on first use; NULL and *err on failure. */
+static mt_pool *default_pool(int *err)
 {
 	/* acquire: pairs with the release publish in create_default. */
-	mt_pool *p = atomic_load_explicit(&default_pool, memory_order_acquire);
+	mt_pool *p =
+		atomic_load_explicit(&default_pool_ptr, memory_order_acquire);
 	if (p != NULL)
 		return p;
 	pthread_once(&init_once, init_process);
+	return create_default(err);
+}
+
+mt_pool *mt_default_pool(void)
+{
 	int err = 0;
-	p = create_default(&err);
+	mt_pool *p = default_pool(&err);
 	if (p == NULL)
 		errno = err;
 	return p;
@@ -297,9 +310,12 @@ mt_pool *mt_default_pool(void)
 mt_pool *mt__resolve_pool_slow(mt_pool *pool, int *err)
 {
 	if (pool == NULL) {
-		pool = mt_default_pool();
-		if (pool == NULL)
-			*err = errno;
+		/* The int functions' route to the default pool: creating it
+		 * starts threads, and some libc calls on the way may set
+		 * errno, which these functions promise to leave alone. */
+		int saved = errno;
+		pool = default_pool(err);
+		errno = saved;
 		return pool;
 	}
 	if (pool->fork_gen !=

@@ -126,8 +126,9 @@ typedef struct mt_stats {
 
 /*
  * The process default pool, created on first use, exactly once even when
- * many threads race to first use. Size: $MTPOOL_THREADS if set (a decimal
- * integer 1 .. MT_MAX_THREADS), else the online CPU count.
+ * many threads race to first use. Size: $MTPOOL_THREADS if set (a plain
+ * decimal integer 1 .. MT_MAX_THREADS: digits only, no sign, no white
+ * space), else the online CPU count.
  *
  * Returns the pool, or NULL with errno set:
  *   EINVAL   $MTPOOL_THREADS is set but not a valid thread count;
