@@ -90,7 +90,19 @@ void mt__fault_fail_allocs_count(long count)
 	atomic_store_explicit(&fault_failures, count, memory_order_relaxed);
 }
 
-static _Atomic long thread_fault_countdown = -1; /* relaxed: as above */
+/* One-shot countdowns for the other resources pools create; relaxed as
+ * above. */
+static _Atomic long thread_fault_countdown = -1;
+static _Atomic long mutex_fault_countdown = -1;
+
+static int countdown_fails(_Atomic long *countdown)
+{
+	long left = atomic_load_explicit(countdown, memory_order_relaxed);
+	if (left < 0)
+		return 0;
+	atomic_store_explicit(countdown, left - 1, memory_order_relaxed);
+	return left == 0;
+}
 
 void mt__fault_fail_thread_create_after(long n)
 {
@@ -99,11 +111,15 @@ void mt__fault_fail_thread_create_after(long n)
 
 int mt__fault_thread_create_fails(void)
 {
-	long left = atomic_load_explicit(&thread_fault_countdown,
-					 memory_order_relaxed);
-	if (left < 0)
-		return 0;
-	atomic_store_explicit(&thread_fault_countdown, left - 1,
-			      memory_order_relaxed);
-	return left == 0;
+	return countdown_fails(&thread_fault_countdown);
+}
+
+void mt__fault_fail_mutex_init_after(long n)
+{
+	atomic_store_explicit(&mutex_fault_countdown, n, memory_order_relaxed);
+}
+
+int mt__fault_mutex_init_fails(void)
+{
+	return countdown_fails(&mutex_fault_countdown);
 }

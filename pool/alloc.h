@@ -49,4 +49,10 @@ MT_HIDDEN void mt__fault_fail_thread_create_after(long n);
 /* pool.c asks before each pthread_create; nonzero means fail it. */
 MT_HIDDEN int mt__fault_thread_create_fails(void);
 
+/* Test hook for mutex creation (inject.c): n < 0 disarms; otherwise the
+ * pthread_mutex_init after n successful ones fails with EAGAIN, once. */
+MT_HIDDEN void mt__fault_fail_mutex_init_after(long n);
+/* inject.c asks before pthread_mutex_init; nonzero means fail it. */
+MT_HIDDEN int mt__fault_mutex_init_fails(void);
+
 #endif /* MTPOOL_POOL_ALLOC_H */

@@ -23,14 +23,18 @@ int mt__inject_init(struct mt_inject *q, unsigned log2_cells)
 int mt__inject_init_at(struct mt_inject *q, unsigned log2_cells, size_t start)
 {
 	size_t n = (size_t)1 << log2_cells;
-	q->cells = mt__alloc_aligned(MT_CACHELINE, n * sizeof(q->cells[0]));
-	if (q->cells == NULL)
+	struct mt_inject_cell *cells =
+		mt__alloc_aligned(MT_CACHELINE, n * sizeof(cells[0]));
+	if (cells == NULL)
 		return ENOMEM;
-	int err = pthread_mutex_init(&q->overflow_lock, NULL);
+	int err = mt__fault_mutex_init_fails() ?
+			  EAGAIN :
+			  pthread_mutex_init(&q->overflow_lock, NULL);
 	if (err != 0) {
-		mt__free(q->cells);
+		mt__free(cells); /* q is left as it was: nothing to destroy */
 		return err;
 	}
+	q->cells = cells;
 	/* Each cell free for the first position that maps to it (seq == p,
 	 * see the protocol above); positions wrap modulo 2^N like size_t. */
 	for (size_t p = start; p != start + n; p++) {

@@ -175,12 +175,17 @@ static struct mt_pool *alloc_pool(unsigned n, int *err)
 	return p;
 }
 
-static int init_queues(struct mt_pool *p, unsigned *ndeques)
+/* Initialises the injection queue (*inject_ok) and then the deques
+ * ([0, *ndeques)); on failure, what was initialised is reported so that
+ * free_pool undoes exactly that. */
+static int init_queues(struct mt_pool *p, int *inject_ok, unsigned *ndeques)
 {
+	*ndeques = 0;
 	int err = mt__inject_init(&p->inject, MT_INJECT_LOG2);
+	*inject_ok = err == 0;
 	if (err != 0)
 		return err;
-	for (*ndeques = 0; *ndeques < p->nworkers; (*ndeques)++) {
+	for (; *ndeques < p->nworkers; (*ndeques)++) {
 		err = mt__deque_init(&p->workers[*ndeques].deque,
 				     MT_DEQUE_INITIAL_LOG2);
 		if (err != 0)
@@ -230,6 +235,7 @@ static int start_workers(struct mt_pool *p, size_t stack_size)
 static struct mt_pool *create_pool(const mt_config *cfg, int *err)
 {
 	unsigned n = 0, ndeques = 0;
+	int inject_ok = 0;
 	*err = resolve_threads(cfg, &n);
 	if (*err != 0)
 		return NULL;
@@ -243,7 +249,7 @@ static struct mt_pool *create_pool(const mt_config *cfg, int *err)
 	mt__latch_init(&p->started);
 	for (unsigned i = 0; i < n; i++)
 		init_worker(p, i);
-	*err = init_queues(p, &ndeques);
+	*err = init_queues(p, &inject_ok, &ndeques);
 	if (*err == 0) {
 		size_t stack = (cfg != NULL && cfg->stack_size != 0) ?
 				       cfg->stack_size :
@@ -251,7 +257,7 @@ static struct mt_pool *create_pool(const mt_config *cfg, int *err)
 		*err = start_workers(p, stack);
 	}
 	if (*err != 0) {
-		free_pool(p, ndeques, 1);
+		free_pool(p, ndeques, inject_ok);
 		return NULL;
 	}
 	return p;
