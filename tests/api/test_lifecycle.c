@@ -351,6 +351,86 @@ Test(hooks, spawn_from_on_worker_stop_is_ESHUTDOWN_and_nothing_is_lost,
 		     atomic_load(&stop_ran));
 }
 
+/* What a hook may call on its own pool (the header's "Worker hooks"). */
+static atomic_int start_spawn_rc = -1, start_map_rc = -1, start_group_rc = -1;
+static atomic_int start_quiesce_rc = -1, start_destroy_rc = -1;
+static atomic_int stop_map_rc = -1, stop_group_rc = -1;
+static atomic_int stop_quiesce_rc = -1, stop_destroy_rc = -1;
+static atomic_uint hook_items;
+
+static void *hook_item(void *param)
+{
+	atomic_fetch_add(&hook_items, 1);
+	return param;
+}
+
+static void hook_group_task(void *arg)
+{
+	(void)arg;
+	atomic_fetch_add(&hook_items, 1);
+}
+
+/* A map of 8 items and a group of 4 tasks; returns the first error. */
+static int map_and_group(mt_pool *p, atomic_int *group_rc)
+{
+	void *params[8] = {0}, *results[8];
+	int rc = mt_map(p, hook_item, params, results, 8);
+	mt_group g;
+	int grc = mt_group_init(&g, p);
+	for (int i = 0; grc == 0 && i < 4; i++)
+		grc = mt_group_spawn(&g, hook_group_task, NULL);
+	if (grc == 0)
+		grc = mt_group_wait(&g);
+	atomic_store(group_rc, grc);
+	return rc;
+}
+
+static void calling_start_hook(unsigned index, void *userdata)
+{
+	(void)userdata;
+	if (index != 0)
+		return;
+	mt_pool *p = mt_current_pool();
+	atomic_store(&start_spawn_rc, mt_spawn(p, hook_group_task, NULL));
+	atomic_store(&start_map_rc, map_and_group(p, &start_group_rc));
+	atomic_store(&start_quiesce_rc, mt_quiesce(p));
+	atomic_store(&start_destroy_rc, mt_pool_destroy(p, MT_DRAIN));
+}
+
+static void calling_stop_hook(unsigned index, void *userdata)
+{
+	(void)userdata;
+	if (index != 0)
+		return;
+	mt_pool *p = mt_current_pool();
+	atomic_store(&stop_map_rc, map_and_group(p, &stop_group_rc));
+	atomic_store(&stop_quiesce_rc, mt_quiesce(p));
+	atomic_store(&stop_destroy_rc, mt_pool_destroy(p, MT_DRAIN));
+}
+
+Test(hooks, may_map_and_group_on_their_pool_and_get_EDEADLK_for_waits,
+     .timeout = 60)
+{
+	mt_config cfg = {.threads = 2,
+			 .on_worker_start = calling_start_hook,
+			 .on_worker_stop = calling_stop_hook};
+	mt_pool *p = mt_pool_create(&cfg);
+	cr_assert_not_null(p, "errno %d", errno);
+	cr_assert_eq(mt_quiesce(p), 0); /* the start hook's spawn ran */
+	cr_assert_eq(atomic_load(&start_spawn_rc), 0);
+	cr_assert_eq(atomic_load(&start_map_rc), 0);
+	cr_assert_eq(atomic_load(&start_group_rc), 0);
+	cr_assert_eq(atomic_load(&start_quiesce_rc), EDEADLK);
+	cr_assert_eq(atomic_load(&start_destroy_rc), EDEADLK);
+	cr_assert_eq(atomic_load(&hook_items), 1 + 8 + 4);
+	cr_assert_eq(mt_pool_destroy(p, MT_DRAIN), 0);
+	cr_assert_eq(atomic_load(&stop_map_rc), 0);
+	cr_assert_eq(atomic_load(&stop_group_rc), 0);
+	cr_assert_eq(atomic_load(&stop_quiesce_rc), EDEADLK);
+	cr_assert_eq(atomic_load(&stop_destroy_rc), EDEADLK);
+	cr_assert_eq(atomic_load(&hook_items), 2 * (8 + 4) + 1);
+}
+
 /* ---- thread names ------------------------------------------------------ */
 
 #define NAME_THREADS 12 /* indices 10 and 11 need a 3-byte suffix */

@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdalign.h>
 #include <stdatomic.h>
 #include <stddef.h>
@@ -424,6 +425,40 @@ Test(identity, worker_index_is_minus_1_on_a_plain_thread, .timeout = 60)
 	cr_assert_eq(pthread_join(t, NULL), 0);
 	cr_assert_eq(out[0], -1);
 	cr_assert_eq(out[1], 1);
+	cr_assert_eq(mt_pool_destroy(p, MT_DRAIN), 0);
+}
+
+/* The header's signal-handler rule: mt_worker_index, mt_current_pool and
+ * mt_strerror may be called there, and tell the truth about the
+ * interrupted thread. */
+static volatile sig_atomic_t handler_index = -2;
+static mt_pool *volatile handler_pool;
+static const char *volatile handler_text;
+
+static void identity_handler(int sig)
+{
+	(void)sig;
+	handler_index = mt_worker_index();
+	handler_pool = mt_current_pool();
+	handler_text = mt_strerror(ESHUTDOWN);
+}
+
+static void raise_in_task(void *arg)
+{
+	(void)arg;
+	raise(SIGUSR1);
+}
+
+Test(identity, is_available_in_a_signal_handler_on_a_worker, .timeout = 60)
+{
+	struct sigaction sa = {.sa_handler = identity_handler};
+	cr_assert_eq(sigaction(SIGUSR1, &sa, NULL), 0);
+	mt_pool *p = mt_test_pool(1);
+	cr_assert_eq(mt_spawn(p, raise_in_task, NULL), 0);
+	cr_assert_eq(mt_quiesce(p), 0);
+	cr_assert_eq(handler_index, 0);
+	cr_assert_eq(handler_pool, p);
+	cr_assert_str_eq((const char *)handler_text, mt_strerror(ESHUTDOWN));
 	cr_assert_eq(mt_pool_destroy(p, MT_DRAIN), 0);
 }
 

@@ -44,6 +44,33 @@
  * Waiting is bounded in stack: see docs/design.md. A worker waiting on
  * ANOTHER pool's map or group only blocks: a cycle of such waits between
  * pools whose workers are all blocked can deadlock, as with any two pools.
+ *
+ * Signal handlers: only mt_strerror(), mt_worker_index() and
+ * mt_current_pool() may be called from a signal handler (they read
+ * constants and a thread-local variable). Everything else allocates,
+ * takes locks or sleeps, and may have been interrupted in the middle of
+ * updating the very state it would touch.
+ *
+ * Worker hooks (mt_config.on_worker_start / on_worker_stop) run on the
+ * worker's own thread: mt_worker_index() and mt_current_pool() name it,
+ * and the pool's pointer is available there only through
+ * mt_current_pool() (on_worker_start runs before mt_pool_create returns).
+ * From either hook, calls on the hook's own pool behave as from a task of
+ * it, with these differences:
+ *   - on_worker_start: the worker has not run a task yet; mt_spawn and
+ *     mt_spawn_copy queue on its deque and run once the pool is up; a
+ *     map, for or group waited for there is run by this worker and by
+ *     those already started.
+ *   - on_worker_stop: the worker has left its loop and runs no more
+ *     tasks of its own: mt_spawn and mt_spawn_copy return ESHUTDOWN (also
+ *     from tasks run inside the hook's own waits); mt_map, mt_for and
+ *     groups work (this worker runs them while it waits, with the workers
+ *     still running).
+ *   - From both: mt_quiesce and mt_pool_destroy on the own pool return
+ *     EDEADLK. A hook must not wait for something only a task of its own
+ *     pool could provide, other than through a map, for or group (a
+ *     stopping pool's other workers may have exited).
+ * Calls on other pools are as from any thread.
  */
 #ifndef MTPOOL_MTPOOL_H
 #define MTPOOL_MTPOOL_H
@@ -92,7 +119,7 @@ typedef struct mt_config {
 	size_t stack_size;
 	/* Called on each worker thread before it runs any task, and after
 	 * it has run its last, with the worker's index (0 .. threads-1).
-	 * May be NULL. They must not destroy the pool. */
+	 * May be NULL. What they may call: see "Worker hooks" above. */
 	void (*on_worker_start)(unsigned index, void *userdata);
 	void (*on_worker_stop)(unsigned index, void *userdata);
 	/* Passed to both hooks; borrowed for the pool's lifetime. */
