@@ -324,13 +324,15 @@ const char *mt_strerror(int err)
 	case ESHUTDOWN:
 		return "the pool is shutting down";
 	case EDEADLK:
-		return "would deadlock: called from one of the pool's own workers";
+		return "would deadlock: called from one of the pool's own "
+		       "workers";
 	case EBUSY:
 		return "the pool is already being destroyed";
 	case EOVERFLOW:
 		return "too many pending tasks in the group";
 	case ECHILD:
-		return "the pool was created before fork() and has no workers in this process";
+		return "the pool was created before fork() and has no workers "
+		       "in this process";
 	default:
 		return "unknown error";
 	}

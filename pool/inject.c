@@ -107,8 +107,9 @@ static struct mt_inject_cell *claim_push(struct mt_inject *q, size_t *pos_out)
 	size_t pos = atomic_load_explicit(&q->tail, memory_order_relaxed);
 	for (;;) {
 		struct mt_inject_cell *c = &q->cells[pos & q->mask];
-		/* acquire: pairs with the consumer's release of seq, so its read
-		 * of the item of the previous lap is done before we overwrite. */
+		/* acquire: pairs with the consumer's release of seq, so its
+		 * read of the previous lap's item is done before we overwrite
+		 * it. */
 		size_t seq =
 			atomic_load_explicit(&c->seq, memory_order_acquire);
 		intptr_t diff = pos_diff(seq, pos);
@@ -173,7 +174,7 @@ static struct mt_task *ring_pop(struct mt_inject *q)
 				return t;
 			}
 		} else if (diff < 0) {
-			return NULL; /* empty (or the producer of pos not done) */
+			return NULL; /* empty, or pos's producer not done */
 		} else {
 			pos = atomic_load_explicit(&q->head,
 						   memory_order_relaxed);

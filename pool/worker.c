@@ -290,7 +290,8 @@ static void stop_searching_found(struct mt_pool *pool)
 
 /* One pause between search rounds: one pause instruction (ck_pr_stall),
  * a bounded exponential backoff (ck_backoff_eb's loop of compiler
- * barriers, doubling from 16 to our cap of 512), then a sched_yield(). The yield matters on a loaded or small machine:
+ * barriers, doubling from 16 to our cap of 512), then a sched_yield().
+ * The yield matters on a loaded or small machine:
  * Linux often wakes a parked worker on the CPU of the thread that woke it,
  * and a worker spinning there would keep that thread (the submitter, or a
  * map caller) off its CPU for the whole spin. */

@@ -249,7 +249,7 @@ static void *spawner(void *unused)
 		 * after this mt_spawn returned. */
 		atomic_fetch_add_explicit(&spawned, 1, memory_order_release);
 		if (i % 64 == 0)
-			sched_yield(); /* let the pool drain and park now and then */
+			sched_yield(); /* let the pool drain and park */
 	}
 	atomic_store_explicit(&spawner_finished, 1, memory_order_release);
 	return failed;

@@ -144,10 +144,10 @@ typedef struct mt_stats {
 				      by threads outside the pool) */
 	uint64_t parks;	      /* times a worker went to sleep */
 	uint64_t wakes;	      /* wake-ups issued to parked workers */
-	uint64_t inline_runs; /* tasks run inline because a deque could not grow */
-	uint64_t discarded; /* detached tasks dropped by MT_DISCARD */
-	uint64_t queued;    /* detached tasks accepted but not yet finished */
-	unsigned workers;   /* pool size */
+	uint64_t inline_runs; /* tasks run inline: a deque could not grow */
+	uint64_t discarded;   /* detached tasks dropped by MT_DISCARD */
+	uint64_t queued;      /* detached tasks accepted but not yet finished */
+	unsigned workers;     /* pool size */
 	unsigned workers_parked; /* workers asleep right now */
 } mt_stats;
 
@@ -373,8 +373,8 @@ MT_API int mt_group_spawn(mt_group *group, void (*fn)(void *arg), void *arg);
  * Blocks until every task spawned into the group has returned; a worker
  * runs other tasks meanwhile. Returns 0, or EINVAL (group NULL or not
  * initialised), or ECHILD (the group's pool was created before fork(), in
- * the child: its tasks would never run there). All effects of the group's tasks are visible to the
- * caller on return.
+ * the child: its tasks would never run there). All effects of the group's
+ * tasks are visible to the caller on return.
  */
 MT_API int mt_group_wait(mt_group *group);
 
