@@ -128,7 +128,6 @@ static struct mt_task *steal_from_others(struct mt_worker *w)
 	return NULL;
 }
 
-/* The injection queue, then the other workers. */
 static struct mt_task *take_injected(struct mt_worker *w)
 {
 	struct mt_task *t = mt__inject_pop_mc(&w->pool->inject);
@@ -137,6 +136,7 @@ static struct mt_task *take_injected(struct mt_worker *w)
 	return t;
 }
 
+/* The injection queue, then the other workers. */
 static struct mt_task *find_shared_task(struct mt_worker *w)
 {
 	struct mt_task *t = take_injected(w);
@@ -195,8 +195,9 @@ void mt__run_task(struct mt_pool *pool, struct mt_worker *w, struct mt_task *t)
 		run_detached(pool, w, t);
 		break;
 	case MT_TASK_GROUP:
-		mt__pending_publish(&pool->pending,
-				    &w->pending); /* it may run for long */
+		/* Group and join tasks may run for long, or block: publish
+		 * the finished detached tasks first (pending.h). */
+		mt__pending_publish(&pool->pending, &w->pending);
 		stat_inc(&w->n_run);
 		run_group(pool, t);
 		break;
