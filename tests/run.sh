@@ -71,15 +71,9 @@ check_format() {
 	summary+=("format: ${#files[@]} files match .clang-format, 80 columns")
 }
 
-# Sanitizer runtimes of clang 14 cannot map their shadow memory when the
-# kernel randomises mmap with more than 28 bits; run them without ASLR then.
-sanitizer_launcher() {
-	local bits
-	bits=$(cat /proc/sys/vm/mmap_rnd_bits 2>/dev/null || echo 28)
-	if ((bits > 28)) && setarch "$(uname -m)" -R true 2>/dev/null; then
-		echo "setarch $(uname -m) -R"
-	fi
-}
+# Sanitizer builds run without ASLR where clang 14 needs it.
+# shellcheck source=../.ci/sanitizers.sh
+source .ci/sanitizers.sh
 
 build_and_test() {
 	local name=$1 dir=build/$1
@@ -101,7 +95,7 @@ build_and_test() {
 		     "(want: plain tsan asan)" >&2
 		return 2 ;;
 	esac
-	[[ $name == plain ]] || read -r -a launcher <<<"$(sanitizer_launcher)"
+	[[ $name == plain ]] || read -r -a launcher <<<"$(mt_sanitizer_launcher)"
 
 	step="$name: configure"
 	log "$name: configure"
