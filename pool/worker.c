@@ -37,9 +37,9 @@
  *   `build/release/mtbench` on the 2-CPU machine, 58 -> 43 ns per detached
  *   task and 0.69 -> 0.29 us per 64-item map: without it a worker woken
  *   onto the submitter's CPU spins there while the submitter waits.
- *   MT_HELP_STEAL_MAX_DEPTH 128: a helping level costs about 96 bytes of
- *   stack through a group and about 900 through a map (gcc -O2
- *   -fstack-usage, docs/design.md), so 128 stolen levels stay near 115 KiB
+ *   MT_HELP_STEAL_MAX_DEPTH 128: a helping level costs about 160 bytes of
+ *   stack through a group and about 1,000 through a map (gcc -O2
+ *   -fstack-usage, docs/design.md), so 128 stolen levels stay near 130 KiB
  *   at worst.
  *   MT_INJECT_POLL_EVERY 61: every 61st look for a task tries the injection
  *   queue before the worker's own deque, so an outside submission starts

@@ -261,7 +261,9 @@ MT_API mt_pool *mt_current_pool(void);
  *   other      errno values from mt_default_pool() when pool is NULL.
  * CONTEXT: any thread. Never waits for a task; lock-free except on
  * allocation and when the injection ring is full (an outside submitter
- * then appends to an overflow list under a mutex).
+ * then appends to an overflow list under a mutex). A task spawned from
+ * outside the pool is not starved by the workers' own work: each worker
+ * looks at the outside queue at least once every 61 tasks it takes.
  */
 MT_API int mt_spawn(mt_pool *pool, void (*fn)(void *arg), void *arg);
 
