@@ -67,9 +67,13 @@ static int spawn_detached(mt_pool *pool, void (*fn)(void *), const void *arg,
 	t->kind = MT_TASK_DETACHED;
 	t->fn = fn;
 	err = set_argument(t, arg, size, copy);
-	if (err == 0)
-		err = mt__pending_admit_detached(&pool->pending,
-						 own_worker_in_loop(pool));
+	if (err == 0) {
+		int state = mt__pending_admit_detached(&pool->pending);
+		if (state != MT_POOL_LIVE)
+			err = mt__pending_admit_closing(
+				&pool->pending, state,
+				own_worker_in_loop(pool));
+	}
 	if (err != 0) {
 		mt__free(t->heap_copy);
 		mt__task_free(t);

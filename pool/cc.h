@@ -27,6 +27,14 @@
 #define MT_THREAD_LOCAL _Thread_local
 #endif
 
+/* A function off the hot path: never inlined into its callers, so that
+ * their loops keep only the registers their common case needs. */
+#if defined(__GNUC__)
+#define MT_COLD __attribute__((cold, noinline))
+#else
+#define MT_COLD
+#endif
+
 /* The cache-line size fields are aligned to when two threads must not
  * share a line (x86-64 and most arm64 parts: 64 bytes). */
 #define MT_CACHELINE 64

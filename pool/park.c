@@ -369,7 +369,9 @@ static int after_unclaimed(struct mt_worker *w, enum recheck r)
 		/* Submitters that pushed this work while we still counted as
 		 * a searcher woke nobody: take it as a searcher, so that
 		 * finding it wakes the next sleeper if more is queued (the
-		 * last-searcher rule), as if we had never tried to sleep. */
+		 * last-searcher rule), as if we had never tried to sleep.
+		 * seq_cst, as every update of n_searching: submitters read it
+		 * after their fence F_s. */
 		atomic_fetch_add_explicit(&w->pool->n_searching, 1,
 					  memory_order_seq_cst);
 		return 1;

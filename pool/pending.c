@@ -76,10 +76,10 @@ static void wake_if_last(struct mt_pending *pd)
 		mt__wake_all(pool_of(pd));
 }
 
-void mt__pending_publish(struct mt_pending *pd, struct mt_pending_worker *pw)
+void mt__pending_publish_now(struct mt_worker *w)
 {
-	if (pw->unpublished == 0)
-		return;
+	struct mt_pending *pd = &w->pool->pending;
+	struct mt_pending_worker *pw = &w->pending;
 	/* Owner-only counter, but a seq_cst store: it is the first half of
 	 * the finisher's pairs (an xchg on x86, on a line no other thread
 	 * writes). */
@@ -112,7 +112,7 @@ static void leave_end(struct mt_pending *pd)
 	mt__latch_count_down(&pd->leaving); /* last access to the pool */
 }
 
-void mt__pending_back_out_detached(struct mt_pending *pd)
+static void back_out_detached(struct mt_pending *pd)
 {
 	leave_begin(pd);
 	/* seq_cst: the finisher's first half, as a published count. */
@@ -120,6 +120,14 @@ void mt__pending_back_out_detached(struct mt_pending *pd)
 				  memory_order_seq_cst);
 	wake_if_last(pd);
 	leave_end(pd);
+}
+
+int mt__pending_admit_closing(struct mt_pending *pd, int state, int own_worker)
+{
+	if (state == MT_POOL_DRAINING && own_worker)
+		return 0;
+	back_out_detached(pd);
+	return ESHUTDOWN;
 }
 
 void mt__pending_quiesce(struct mt_pending *pd)

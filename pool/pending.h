@@ -32,7 +32,14 @@
  *                           dropped), written only by its owner;
  *   w->pending.unpublished O finished by the owner, not yet in `done`;
  *   external_pending     A  fork-join calls in flight from outside;
- *   quiesce_waiters      A  mt_quiesce callers, with their event count.
+ *   quiesce_waiters      A  mt_quiesce callers, with their event count;
+ *   leaving              A  a latch: threads outside the pool that still
+ *                           touch it after giving back something destroy
+ *                           waits for (the end of a map or group, a
+ *                           refused admission) or that sit in mt_quiesce;
+ *                           destroy waits for it after joining the workers
+ *                           and before freeing, and each one's count-down
+ *                           is its last access to the pool (pending.c).
  * Pending detached work is admitted - backed_out - sum(done): no counter
  * that both submitters and workers write, so the hot line does not bounce
  * between cores on every task. mt__pending_detached() reads the finished
@@ -93,6 +100,8 @@
 #include "cc.h"
 #include "latch.h"
 
+struct mt_worker;
+
 enum mt_pool_state {
 	MT_POOL_LIVE = 0,
 	MT_POOL_DRAINING = 1,
@@ -149,41 +158,50 @@ MT_HIDDEN void mt__pending_wait_leavers(struct mt_pending *pd);
 
 /* ---- detached tasks ---- */
 
-/* Out of line: gives back a refused admission, waking waiters if it was
- * the last thing pending. */
-MT_HIDDEN void mt__pending_back_out_detached(struct mt_pending *pd);
-
-/* Counts a detached task in, unless the pool is closing. `own_worker`:
- * the caller is a worker of this pool still in its loop, whose spawns
- * MT_DRAIN accepts (not one in on_worker_stop: it runs no more tasks).
- * Returns 0, or ESHUTDOWN with the admission given back.
- * ANY THREAD; one seq_cst RMW and one load on the fast path. */
-static inline int mt__pending_admit_detached(struct mt_pending *pd,
-					     int own_worker)
+/* Counts a detached task in and returns the pool state it saw:
+ * MT_POOL_LIVE (0): admitted. Anything else: the pool is closing, and the
+ * caller settles the admission with mt__pending_admit_closing (kept out of
+ * the fast path, so that the caller computes what it needs for that only
+ * then). ANY THREAD; one seq_cst RMW and one load. */
+static inline int mt__pending_admit_detached(struct mt_pending *pd)
 {
 	/* seq_cst RMW then seq_cst load: "destroy vs submit". Either we see
 	 * the shutdown, or the workers see our task and stay for it. */
 	atomic_fetch_add_explicit(&pd->detached_admitted, 1,
 				  memory_order_seq_cst);
-	int state = atomic_load_explicit(&pd->state, memory_order_seq_cst);
-	if (state == MT_POOL_LIVE || (state == MT_POOL_DRAINING && own_worker))
-		return 0;
-	mt__pending_back_out_detached(pd);
-	return ESHUTDOWN;
+	return atomic_load_explicit(&pd->state, memory_order_seq_cst);
 }
 
-/* OWNER ONLY: adds pw's finished detached tasks to its published count,
- * and wakes quiesce waiters or exiting workers if nothing is pending. */
-MT_HIDDEN void mt__pending_publish(struct mt_pending *pd,
-				   struct mt_pending_worker *pw);
+/* The pool was seen closing (`state`) by mt__pending_admit_detached:
+ * keeps the admission if the caller is a worker of this pool still in its
+ * loop (`own_worker`) and the pool drains (MT_DRAIN drains its workers'
+ * spawns; a worker in on_worker_stop runs no more tasks), else gives it
+ * back, waking waiters if it was the last thing pending. Returns 0, or
+ * ESHUTDOWN. */
+MT_HIDDEN int mt__pending_admit_closing(struct mt_pending *pd, int state,
+					int own_worker);
 
-/* OWNER ONLY: one detached task finished (run or dropped) on pw's
- * worker; published in bulk (see the overview). */
-static inline void mt__pending_finished_detached(struct mt_pending *pd,
-						 struct mt_pending_worker *pw)
+/* OWNER ONLY: adds w's finished detached tasks (w->pending.unpublished,
+ * nonzero) to its published count, and wakes quiesce waiters or exiting
+ * workers if nothing is pending any more. Takes the worker, not its
+ * share, so that the task-running path passes a pointer it already holds
+ * (an extra pointer kept across the task's call showed in fib's
+ * instruction count). */
+MT_HIDDEN void mt__pending_publish_now(struct mt_worker *w);
+
+/* OWNER ONLY: nonzero if pw holds finishes not yet published; the owner
+ * then calls mt__pending_publish_now (see the overview for when). */
+static inline int mt__pending_unpublished(const struct mt_pending_worker *pw)
 {
-	if (++pw->unpublished >= MT_DONE_PUBLISH_EVERY)
-		mt__pending_publish(pd, pw);
+	return pw->unpublished != 0;
+}
+
+/* OWNER ONLY: one detached task finished (run or dropped) on pw's worker.
+ * Returns nonzero when the owner must publish now (every
+ * MT_DONE_PUBLISH_EVERY finishes). */
+static inline int mt__pending_count_finished(struct mt_pending_worker *pw)
+{
+	return ++pw->unpublished >= MT_DONE_PUBLISH_EVERY;
 }
 
 /* Detached tasks admitted and not finished (published); 0 means none was

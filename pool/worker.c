@@ -84,6 +84,15 @@ static inline void stat_inc(_Atomic uint64_t *c)
 			      memory_order_relaxed);
 }
 
+/* The owner's side of pending.h's publication rule: publish finished
+ * detached tasks before anything that may keep this worker away from
+ * finishing tasks for long. */
+static inline void publish(struct mt_worker *w)
+{
+	if (mt__pending_unpublished(&w->pending))
+		mt__pending_publish_now(w);
+}
+
 static uint64_t next_random(struct mt_worker *w)
 {
 	/* xorshift64: victim choice needs spread, not quality. */
@@ -175,7 +184,8 @@ static void run_detached(struct mt_pool *pool, struct mt_worker *w,
 	}
 	mt__free(t->heap_copy);
 	mt__task_free(t);
-	mt__pending_finished_detached(&pool->pending, &w->pending);
+	if (mt__pending_count_finished(&w->pending))
+		mt__pending_publish_now(w);
 }
 
 static void run_group(struct mt_pool *pool, struct mt_task *t)
@@ -197,12 +207,12 @@ void mt__run_task(struct mt_pool *pool, struct mt_worker *w, struct mt_task *t)
 	case MT_TASK_GROUP:
 		/* Group and join tasks may run for long, or block: publish
 		 * the finished detached tasks first (pending.h). */
-		mt__pending_publish(&pool->pending, &w->pending);
+		publish(w);
 		stat_inc(&w->n_run);
 		run_group(pool, t);
 		break;
 	default:
-		mt__pending_publish(&pool->pending, &w->pending);
+		publish(w);
 		if (mt__batch_join(pool, t))
 			stat_inc(&w->n_run);
 		break;
@@ -338,7 +348,7 @@ static int worker_step(struct mt_worker *w, int *searching)
 	struct mt_pool *pool = w->pool;
 	struct mt_task *t = find_task(w);
 	if (t == NULL) {
-		mt__pending_publish(&pool->pending, &w->pending);
+		publish(w);
 		if (!*searching) {
 			start_searching(pool);
 			*searching = 1;
@@ -385,7 +395,7 @@ void *mt__worker_main(void *arg)
 
 /* ---- helping waits ---- */
 
-static struct mt_task *find_help_task(struct mt_worker *w)
+static inline struct mt_task *find_help_task(struct mt_worker *w)
 {
 	int may_steal = w->help_depth <= MT_HELP_STEAL_MAX_DEPTH;
 	struct mt_task *t = may_steal ? poll_injected(w) : NULL;
@@ -409,23 +419,26 @@ static int park_in_wait(struct mt_worker *w, struct mt_latch *latch,
 	return mt__park(w, latch, flags);
 }
 
-static void help_until_open(struct mt_worker *w, struct mt_latch *latch)
+/* The slow part of a helping wait, when there is nothing to help with:
+ * spin rounds, then park. Returns once it has run one task (found while
+ * spinning, or after a wake-up for work) or once the latch is open, not
+ * counted as searching either way. Kept out of line so that the common
+ * wait (take the newest own task, run it, the latch opens) carries none
+ * of this state: fib's instruction count per spawn showed it. */
+static MT_COLD void help_idle(struct mt_worker *w, struct mt_latch *latch)
 {
 	struct mt_pool *pool = w->pool;
 	unsigned idle = 0, backoff = MT_SPIN_BACKOFF_START;
 	int searching = 0; /* counted in n_searching (woken for work) */
-	w->help_depth++;
+	publish(w);
 	while (!mt__latch_is_open(latch)) {
 		struct mt_task *t = find_help_task(w);
 		if (t != NULL) {
 			if (searching)
 				stop_searching_found(pool);
-			searching = 0;
 			run_from_loop(pool, w, t);
-			idle = 0;
-			continue;
+			return;
 		}
-		mt__pending_publish(&pool->pending, &w->pending);
 		if (++idle < MT_LATCH_SPIN_ROUNDS) {
 			pause_round(&backoff);
 			continue;
@@ -438,10 +451,23 @@ static void help_until_open(struct mt_worker *w, struct mt_latch *latch)
 	 * as any searcher that stops searching does (park.c). */
 	if (searching)
 		stop_searching_found(pool);
+}
+
+static void help_until_open(struct mt_worker *w, struct mt_latch *latch)
+{
+	struct mt_pool *pool = w->pool;
+	w->help_depth++;
+	while (!mt__latch_is_open(latch)) {
+		struct mt_task *t = find_help_task(w);
+		if (t != NULL)
+			run_from_loop(pool, w, t);
+		else
+			help_idle(w, latch);
+	}
 	/* The detached tasks run while helping must not stay unpublished:
 	 * the task around this wait may now block for as long as it likes
 	 * (on the very thread that waits in mt_quiesce for them). */
-	mt__pending_publish(&pool->pending, &w->pending);
+	publish(w);
 	w->help_depth--;
 }
 

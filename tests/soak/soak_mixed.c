@@ -23,6 +23,10 @@
  * creates and destroys small pools (MT_DRAIN and MT_DISCARD, alternately)
  * with work in flight, checking ran + discarded == accepted each time.
  *
+ * Plain atomic operations (seq_cst) appear where order does not matter:
+ * counters read after barriers, mt_quiesce or joins. The one ordering
+ * that matters, for the quiesce check, names its pair.
+ *
  * Usage: soak_mixed [--seconds S] [--workers W] [--submitters K]
  *                   [--min-submissions N]
  * Prints one line "soak_mixed: key=value ..." and exits 0, or prints what

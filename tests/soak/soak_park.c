@@ -21,6 +21,9 @@
  * the pool's counters. The figures are the pool's own counters:
  * `wakes` (parked workers claimed and woken) and `parks` (sleeps begun).
  *
+ * Plain atomic operations (seq_cst) appear where order does not matter:
+ * counters read after mt_quiesce, and the watchdog's progress stamp.
+ *
  * Usage: soak_park [--seconds S] [--workers W] [--min-wakes N]
  * Prints one line "soak_park: key=value ..." and exits 0, or 1.
  */
