@@ -343,7 +343,7 @@ static enum recheck recheck(struct mt_worker *w, struct mt_latch *latch,
 	return MT_RECHECK_SLEEP;
 }
 
-/* Registers w as the sleeping waiter of `latch` (worker.h: a finisher
+/* Registers w as the sleeping waiter of `latch` (park.h: the finisher
  * that opens it bumps w's event count). Returns 0 if the latch is open. */
 static int wait_on(struct mt_worker *w, struct mt_latch *latch)
 {

@@ -18,7 +18,9 @@
  *   MT_POOL_DRAINING    mt_pool_destroy(MT_DRAIN) running: submissions from
  *                       outside fail with ESHUTDOWN, workers' own detached
  *                       spawns are accepted (they are part of the work being
- *                       drained); workers exit once nothing is pending;
+ *                       drained), except from a worker that has left its
+ *                       loop (on_worker_stop); workers exit once nothing is
+ *                       pending;
  *   MT_POOL_DISCARDING  mt_pool_destroy(MT_DISCARD) running: as draining,
  *                       but detached tasks are dropped (counted) instead of
  *                       run, and workers' detached spawns fail too;
@@ -81,11 +83,10 @@
  * again). So the only user code that runs while a worker holds
  * unpublished finishes is a detached task, itself pending: whoever waits
  * for the count waits for that task anyway, and no wait can hang on a
- * finish that will never be published. mt_quiesce
- * and destroy need the count only once the pool runs out of detached work,
- * which is exactly when a worker finds no task; a busy pool saves a locked
- * store per task, and the statistics' `queued` may lag by up to that many
- * per busy worker.
+ * finish that will never be published. mt_quiesce and destroy need the
+ * count only once the pool runs out of detached work, which is exactly
+ * when a worker finds no task; a busy pool saves a locked store per task,
+ * and the statistics' `queued` may lag by up to that many per busy worker.
  */
 #ifndef MTPOOL_POOL_PENDING_H
 #define MTPOOL_POOL_PENDING_H
