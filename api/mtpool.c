@@ -10,27 +10,22 @@
 #include <stdalign.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "batch.h"
+#include "pending.h"
 #include "pool.h"
+#include "task.h"
+#include "worker.h"
 
 /* ---- detached tasks ---- */
 
-/* Counts a detached task in, unless the pool is shutting down. During
- * MT_DRAIN the pool's own workers may still spawn: their tasks are part
- * of the work being drained, and a worker is alive until destroy joins it.
- * seq_cst RMW then seq_cst load: the Dekker pair with destroy's state
- * store and the workers' pending load in mt__pool_may_exit, so either we
- * see the shutdown, or the workers see our task and stay for it. */
-static int admit_detached(struct mt_pool *pool)
+/* Nonzero if the caller is a worker of `pool` that still runs its loop:
+ * its detached spawns are part of the work MT_DRAIN drains. A worker in
+ * on_worker_stop has left its loop and would never run them. */
+static int own_worker_in_loop(struct mt_pool *pool)
 {
-	atomic_fetch_add_explicit(&pool->detached_admitted, 1,
-				  memory_order_seq_cst);
-	int state = atomic_load_explicit(&pool->state, memory_order_seq_cst);
-	if (state == MT_POOL_LIVE ||
-	    (state == MT_POOL_DRAINING && mt__worker_of(pool) != NULL))
-		return 0;
-	mt__detached_back_out(pool);
-	return ESHUTDOWN;
+	struct mt_worker *w = mt__worker_of(pool);
+	return w != NULL && !w->stopped;
 }
 
 /* Fills t's argument, copying `size` bytes when `copy`. */
@@ -72,8 +67,13 @@ static int spawn_detached(mt_pool *pool, void (*fn)(void *), const void *arg,
 	t->kind = MT_TASK_DETACHED;
 	t->fn = fn;
 	err = set_argument(t, arg, size, copy);
-	if (err == 0)
-		err = admit_detached(pool);
+	if (err == 0) {
+		int state = mt__pending_admit_detached(&pool->pending);
+		if (state != MT_POOL_LIVE)
+			err = mt__pending_admit_closing(
+				&pool->pending, state,
+				own_worker_in_loop(pool));
+	}
 	if (err != 0) {
 		mt__free(t->heap_copy);
 		mt__task_free(t);
@@ -102,49 +102,8 @@ int mt_quiesce(mt_pool *pool)
 		return err;
 	if (mt__worker_of(pool) != NULL)
 		return EDEADLK;
-	/* seq_cst RMW, then snapshot, then seq_cst load of pending: the
-	 * Dekker pair with the finishers (count store, then read
-	 * waiters). A bump after the snapshot makes the wait return. */
-	atomic_fetch_add_explicit(&pool->quiesce_waiters, 1,
-				  memory_order_seq_cst);
-	for (;;) {
-		uint32_t snap = ck_ec32_value(&pool->quiesce_ec);
-		if (mt__detached_pending(pool) == 0)
-			break;
-		ck_ec32_wait(&pool->quiesce_ec, &mt__ck_ec_mode, snap, NULL);
-	}
-	atomic_fetch_sub_explicit(&pool->quiesce_waiters, 1,
-				  memory_order_relaxed);
+	mt__pending_quiesce(&pool->pending);
 	return 0;
-}
-
-/* ---- fork-join admission for threads outside the pool ---- */
-
-/* A fork-join call from a thread that is not one of the pool's workers
- * is counted in external_pending while it runs, so a concurrent destroy
- * keeps the workers until it is done. The pool's own workers need no
- * admission: destroy joins them, so they are done by definition. */
-static int admit_external(struct mt_pool *pool)
-{
-	atomic_fetch_add_explicit(&pool->external_pending, 1,
-				  memory_order_seq_cst);
-	if (atomic_load_explicit(&pool->state, memory_order_seq_cst) ==
-	    MT_POOL_LIVE)
-		return 0;
-	atomic_fetch_sub_explicit(&pool->external_pending, 1,
-				  memory_order_seq_cst);
-	return ESHUTDOWN;
-}
-
-static void external_done(struct mt_pool *pool)
-{
-	/* seq_cst: as in wake_if_last (worker.c), a last leaver during shutdown
-	 * must wake the workers that wait for it to exit. */
-	if (atomic_fetch_sub_explicit(&pool->external_pending, 1,
-				      memory_order_seq_cst) == 1 &&
-	    atomic_load_explicit(&pool->state, memory_order_seq_cst) !=
-		    MT_POOL_LIVE)
-		mt__wake_all(pool);
 }
 
 /* ---- map and for ---- */
@@ -156,11 +115,11 @@ static int run_batch(mt_pool *pool, struct mt_batch *b)
 	if (pool == NULL)
 		return err;
 	int external = mt__worker_of(pool) == NULL;
-	if (external && (err = admit_external(pool)) != 0)
+	if (external && (err = mt__pending_admit_external(&pool->pending)) != 0)
 		return err;
 	err = mt__batch_run(pool, b);
 	if (external)
-		external_done(pool);
+		mt__pending_external_done(&pool->pending);
 	return err;
 }
 
@@ -246,7 +205,7 @@ static int admit_group_spawn(struct group_impl *g)
 		return err;
 	if (mt__worker_of(g->pool) != NULL || g->admitted)
 		return 0;
-	err = admit_external(g->pool);
+	err = mt__pending_admit_external(&g->pool->pending);
 	if (err == 0)
 		g->admitted = 1;
 	return err;
@@ -291,7 +250,7 @@ int mt_group_wait(mt_group *group)
 	mt__wait_latch(g->pool, &g->latch);
 	if (g->admitted) {
 		g->admitted = 0;
-		external_done(g->pool);
+		mt__pending_external_done(&g->pool->pending);
 	}
 	return 0;
 }
@@ -348,11 +307,8 @@ int mt_pool_stats(const mt_pool *pool, mt_stats *out)
 		return err;
 	memset(out, 0, sizeof(*out));
 	sum_workers(p, out);
-	out->queued = mt__detached_pending(p);
-	out->tasks_detached = atomic_load_explicit(&p->detached_admitted,
-						   memory_order_relaxed) -
-			      atomic_load_explicit(&p->detached_backed_out,
-						   memory_order_relaxed);
+	out->queued = mt__pending_detached(&p->pending);
+	out->tasks_detached = mt__pending_accepted(&p->pending);
 	out->wakes = load_stat(&p->n_wakes);
 	out->workers = p->nworkers;
 	return 0;
@@ -372,13 +328,15 @@ const char *mt_strerror(int err)
 	case ESHUTDOWN:
 		return "the pool is shutting down";
 	case EDEADLK:
-		return "would deadlock: called from one of the pool's own workers";
+		return "would deadlock: called from one of the pool's own "
+		       "workers";
 	case EBUSY:
 		return "the pool is already being destroyed";
 	case EOVERFLOW:
 		return "too many pending tasks in the group";
 	case ECHILD:
-		return "the pool was created before fork() and has no workers in this process";
+		return "the pool was created before fork() and has no workers "
+		       "in this process";
 	default:
 		return "unknown error";
 	}

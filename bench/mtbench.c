@@ -41,8 +41,8 @@
  * Results are checked outside the timed regions (array contents, map
  * results, fib value, every unbalanced item run once), so checking costs
  * no time in the figures. Arrays are cleared before every repetition,
- * also untimed, so page faults never land in a timed region. The table is printed
- * row by row as measured, so a hang shows which workload hung, and a
+ * also untimed, so page faults never land in a timed region. The table is
+ * printed row by row as measured, so a hang shows which workload hung, and a
  * watchdog (SIGALRM) turns a hang into exit status 2.
  */
 #define _POSIX_C_SOURCE 200809L
@@ -1172,7 +1172,8 @@ static void usage(FILE *to)
 		fprintf(to, " %s", runtimes[i]->name);
 	fprintf(to,
 		"\n"
-		"                  `seq` = the sequential baselines as a runtime\n"
+		"                  `seq` = the sequential baselines as a "
+		"runtime\n"
 		"  --threads N     workers (default: online CPUs)\n"
 		"  --reps N        repetitions per figure, 1..%u (default 5, "
 		"quick 3)\n"

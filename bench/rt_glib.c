@@ -52,6 +52,10 @@
 
 #define STR_(x) #x
 #define STR(x) STR_(x)
+/* The GLib version, for the runtime's note. */
+#define GLIB_VERSION_STR        \
+	STR(GLIB_MAJOR_VERSION) \
+	"." STR(GLIB_MINOR_VERSION) "." STR(GLIB_MICRO_VERSION)
 
 /* Chunks per pool thread for loops and maps; see the notes. */
 #define CHUNKS_PER_THREAD 4u
@@ -232,8 +236,8 @@ static int glib_map(void *(*fn)(void *param), void *const *params,
 
 const struct bench_runtime bench_rt_glib = {
 	.name = "glib",
-	.note = "GLib " STR(GLIB_MAJOR_VERSION) "." STR(GLIB_MINOR_VERSION) "." STR(
-		GLIB_MICRO_VERSION) " GThreadPool (exclusive), 4 chunks per thread, caller waits",
+	.note = "GLib " GLIB_VERSION_STR " GThreadPool (exclusive), "
+		"4 chunks per thread, caller waits",
 	.init = glib_init,
 	.fini = glib_fini,
 	.spawn_detached = glib_spawn_detached,

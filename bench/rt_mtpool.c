@@ -32,6 +32,10 @@
 
 #define STR_(x) #x
 #define STR(x) STR_(x)
+/* The library version, for the runtime's note. */
+#define MTPOOL_VERSION_STR        \
+	STR(MTPOOL_VERSION_MAJOR) \
+	"." STR(MTPOOL_VERSION_MINOR) "." STR(MTPOOL_VERSION_PATCH)
 
 /* The live pool, set by init() and cleared by fini(); main thread only. */
 static mt_pool *pool;
@@ -170,8 +174,9 @@ static int rt_wait_parked(uint64_t timeout_ns)
 
 const struct bench_runtime bench_rt_mtpool = {
 	.name = "mtpool",
-	.note = "mtpool " STR(MTPOOL_VERSION_MAJOR) "." STR(MTPOOL_VERSION_MINOR) "." STR(
-		MTPOOL_VERSION_PATCH) ", explicit pool (mt_pool_create), fib root run on a worker",
+	.note = "mtpool " MTPOOL_VERSION_STR
+		", explicit pool (mt_pool_create), "
+		"fib root run on a worker",
 	.init = rt_init,
 	.fini = rt_fini,
 	.spawn_detached = rt_spawn_detached,

@@ -132,7 +132,8 @@ static int omp_fib(unsigned n, uint64_t *out)
 const struct bench_runtime bench_rt_openmp = {
 	.name = "openmp",
 	.note = "gcc libgomp, OpenMP " STR(
-		_OPENMP) ", region per call, schedule(guided), fib: omp task/taskwait",
+		_OPENMP) ", region per call, "
+			 "schedule(guided), fib: omp task/taskwait",
 	.init = omp_init,
 	.fini = omp_fini,
 	.parallel_for = omp_parallel_for,

@@ -45,6 +45,10 @@
 
 #define STR_(x) #x
 #define STR(x) STR_(x)
+/* The libuv version, for the runtime's note. */
+#define UV_VERSION_STR        \
+	STR(UV_VERSION_MAJOR) \
+	"." STR(UV_VERSION_MINOR) "." STR(UV_VERSION_PATCH)
 
 /* Chunks per pool thread for loops and maps, as in rt_glib.c. */
 #define CHUNKS_PER_THREAD 4u
@@ -187,8 +191,9 @@ static int uv_rt_map(void *(*fn)(void *param), void *const *params,
 
 const struct bench_runtime bench_rt_uv = {
 	.name = "uv",
-	.note = "libuv " STR(UV_VERSION_MAJOR) "." STR(UV_VERSION_MINOR) "." STR(
-		UV_VERSION_PATCH) " uv_queue_work, caller is the loop thread, 4 chunks per thread",
+	.note = "libuv " UV_VERSION_STR
+		" uv_queue_work, caller is the loop thread, "
+		"4 chunks per thread",
 	.init = uv_rt_init,
 	.fini = uv_rt_fini,
 	.spawn_detached = uv_rt_spawn_detached,

@@ -25,26 +25,14 @@
 
 #include <stddef.h>
 
-#if defined(__GNUC__)
-#define MT_HIDDEN __attribute__((visibility("hidden")))
-#else
-#define MT_HIDDEN
-#endif
+#include "cc.h"
 
-/* Thread-local storage with the initial-exec model: in a shared library
- * the default (global-dynamic) model calls __tls_get_addr on every access,
- * and the spawn path reads the current worker several times per task.
- * The cost is that the library uses a few dozen bytes of the static TLS
- * surplus when dlopen()ed, which glibc reserves for exactly this. */
-#if defined(__GNUC__)
-#define MT_THREAD_LOCAL _Thread_local __attribute__((tls_model("initial-exec")))
-#else
-#define MT_THREAD_LOCAL _Thread_local
-#endif
-
-/* malloc that honours the fault hook; NULL on (real or injected) failure. */
+/* malloc that honours the fault hook; NULL on (real or injected) failure,
+ * and for a size above PTRDIFF_MAX without calling the allocator. Never
+ * changes errno: callers report ENOMEM. */
 MT_HIDDEN void *mt__alloc(size_t size);
-/* aligned_alloc-like (alignment a power of two, size any); fault hook too. */
+/* aligned_alloc-like (alignment a power of two up to 4096, size any);
+ * the size limit and fault hook as mt__alloc. */
 MT_HIDDEN void *mt__alloc_aligned(size_t alignment, size_t size);
 /* free; NULL is a no-op. */
 MT_HIDDEN void mt__free(void *p);
@@ -60,5 +48,11 @@ MT_HIDDEN void mt__fault_fail_allocs_count(long count);
 MT_HIDDEN void mt__fault_fail_thread_create_after(long n);
 /* pool.c asks before each pthread_create; nonzero means fail it. */
 MT_HIDDEN int mt__fault_thread_create_fails(void);
+
+/* Test hook for mutex creation (inject.c): n < 0 disarms; otherwise the
+ * pthread_mutex_init after n successful ones fails with EAGAIN, once. */
+MT_HIDDEN void mt__fault_fail_mutex_init_after(long n);
+/* inject.c asks before pthread_mutex_init; nonzero means fail it. */
+MT_HIDDEN int mt__fault_mutex_init_fails(void);
 
 #endif /* MTPOOL_POOL_ALLOC_H */

@@ -5,6 +5,9 @@
 
 #include <errno.h>
 
+#include "park.h"
+#include "worker.h"
+
 /* Claims the next chunk; returns 0 when the range is exhausted. */
 static int claim_chunk(struct mt_batch *b, size_t *lo, size_t *hi)
 {
@@ -67,7 +70,6 @@ static void run_chunks(struct mt_batch *b)
 
 int mt__batch_join(struct mt_pool *pool, struct mt_task *t)
 {
-	(void)pool;
 	/* Read before our fetch_or: once it is done the owner may free t. */
 	struct mt_batch *b = t->u.batch;
 	/* acq_rel: the hand-off of the task between us and the owner (task.h);
@@ -79,7 +81,9 @@ int mt__batch_join(struct mt_pool *pool, struct mt_task *t)
 		return 0;
 	}
 	run_chunks(b);
-	mt__latch_count_down(&b->latch); /* last access to the batch */
+	uintptr_t key = (uintptr_t)&b->latch; /* the waiter's key, see park.h */
+	if (mt__latch_count_down(&b->latch))  /* last access to the batch */
+		mt__wake_latch_waiter(pool, key);
 	return 1;
 }
 

@@ -25,8 +25,10 @@
 #include <stdatomic.h>
 #include <stddef.h>
 
+#include "cc.h"
 #include "latch.h"
 #include "pool.h"
+#include "task.h"
 
 #define MT_BATCH_MAX_JOINS 64u
 
@@ -51,5 +53,9 @@ struct mt_batch {
  * ENOMEM (nothing ran). Admission (ESHUTDOWN) is the caller's job. `b` is
  * set up by the caller except `next`, `participants` and `latch`. */
 MT_HIDDEN int mt__batch_run(struct mt_pool *pool, struct mt_batch *b);
+
+/* Runs a join task (a worker of `pool`); returns 1 if it joined its batch,
+ * 0 if the batch owner had cancelled it (then it only freed the task). */
+MT_HIDDEN int mt__batch_join(struct mt_pool *pool, struct mt_task *t);
 
 #endif /* MTPOOL_POOL_BATCH_H */

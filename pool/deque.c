@@ -92,6 +92,8 @@
 #include <errno.h>
 #include <stdbool.h>
 
+#include "alloc.h"
+
 _Static_assert(offsetof(struct mt_deque, top) % MT_CACHELINE == 0,
 	       "top starts a cache line: every thief CASes it, and the "
 	       "owner must not share that line with its own writes");

@@ -11,11 +11,11 @@
  * Usage
  * =====
  *   struct mt_deque d;
- *   mt__deque_init(&d, MT_DEQUE_INITIAL_LOG2);        any thread, before sharing
- *   mt__deque_push_owner(&d, task);                  0 or ENOMEM
- *   task = mt__deque_take_owner(&d);                 NULL when empty
- *   r = mt__deque_steal(&d, &task);                  OK / EMPTY / RETRY
- *   mt__deque_destroy(&d);                           after all threads stopped
+ *   mt__deque_init(&d, MT_DEQUE_INITIAL_LOG2);   any thread, before sharing
+ *   mt__deque_push_owner(&d, task);             0 or ENOMEM
+ *   task = mt__deque_take_owner(&d);            NULL when empty
+ *   r = mt__deque_steal(&d, &task);             OK / EMPTY / RETRY
+ *   mt__deque_destroy(&d);                      after all threads stopped
  *
  * Progress: push and take are wait-free except when push grows the buffer
  * (one allocation); steal is lock-free (a failed CAS means another thread
@@ -44,9 +44,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "alloc.h"
-
-#define MT_CACHELINE 64
+#include "cc.h"
 
 /* 2^8 = 256 slots (2 KiB): fib(32) with a spawn per call keeps fewer than
  * 40 tasks per deque, a 10M-item map fewer than 64 pieces; a larger start

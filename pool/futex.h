@@ -7,8 +7,8 @@
  * mt__os_wait(addr, expected) sleeps while *addr == expected (it may
  * return early for any reason: callers loop); mt__os_wake(addr, n) wakes up
  * to n sleepers of addr. On Linux these are FUTEX_WAIT_PRIVATE and
- * FUTEX_WAKE_PRIVATE. Untimed: once parked, nothing wakes a thread but a
- * wake on its address.
+ * FUTEX_WAKE_PRIVATE (futex.c). Untimed: once parked, nothing wakes a
+ * thread but a wake on its address.
  *
  * Waking a stale address is harmless: the kernel uses the address only as
  * a key, and every futex user must tolerate spurious wake-ups. The latch
@@ -23,7 +23,7 @@
 
 #include <stdint.h>
 
-#include "alloc.h"
+#include "cc.h"
 
 struct mt_os_wait_ops {
 	void (*wait)(const uint32_t *addr, uint32_t expected);

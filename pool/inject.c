@@ -12,6 +12,7 @@
 
 #include <errno.h>
 
+#include "alloc.h"
 #include "task.h"
 
 int mt__inject_init(struct mt_inject *q, unsigned log2_cells)
@@ -22,14 +23,18 @@ int mt__inject_init(struct mt_inject *q, unsigned log2_cells)
 int mt__inject_init_at(struct mt_inject *q, unsigned log2_cells, size_t start)
 {
 	size_t n = (size_t)1 << log2_cells;
-	q->cells = mt__alloc_aligned(MT_CACHELINE, n * sizeof(q->cells[0]));
-	if (q->cells == NULL)
+	struct mt_inject_cell *cells =
+		mt__alloc_aligned(MT_CACHELINE, n * sizeof(cells[0]));
+	if (cells == NULL)
 		return ENOMEM;
-	int err = pthread_mutex_init(&q->overflow_lock, NULL);
+	int err = mt__fault_mutex_init_fails() ?
+			  EAGAIN :
+			  pthread_mutex_init(&q->overflow_lock, NULL);
 	if (err != 0) {
-		mt__free(q->cells);
+		mt__free(cells); /* q is left as it was: nothing to destroy */
 		return err;
 	}
+	q->cells = cells;
 	/* Each cell free for the first position that maps to it (seq == p,
 	 * see the protocol above); positions wrap modulo 2^N like size_t. */
 	for (size_t p = start; p != start + n; p++) {
@@ -102,8 +107,9 @@ static struct mt_inject_cell *claim_push(struct mt_inject *q, size_t *pos_out)
 	size_t pos = atomic_load_explicit(&q->tail, memory_order_relaxed);
 	for (;;) {
 		struct mt_inject_cell *c = &q->cells[pos & q->mask];
-		/* acquire: pairs with the consumer's release of seq, so its read
-		 * of the item of the previous lap is done before we overwrite. */
+		/* acquire: pairs with the consumer's release of seq, so its
+		 * read of the previous lap's item is done before we overwrite
+		 * it. */
 		size_t seq =
 			atomic_load_explicit(&c->seq, memory_order_acquire);
 		intptr_t diff = pos_diff(seq, pos);
@@ -168,7 +174,7 @@ static struct mt_task *ring_pop(struct mt_inject *q)
 				return t;
 			}
 		} else if (diff < 0) {
-			return NULL; /* empty (or the producer of pos not done) */
+			return NULL; /* empty, or pos's producer not done */
 		} else {
 			pos = atomic_load_explicit(&q->head,
 						   memory_order_relaxed);

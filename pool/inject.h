@@ -36,8 +36,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "alloc.h"
-#include "deque.h" /* MT_CACHELINE */
+#include "cc.h"
 
 struct mt_task;
 
@@ -63,6 +62,8 @@ struct mt_inject {
 	struct mt_task *overflow_tail; /* M */
 };
 
+/* Returns 0, or ENOMEM or pthread_mutex_init's error; on failure nothing
+ * is allocated or initialised, and mt__inject_destroy must not be called. */
 MT_HIDDEN int mt__inject_init(struct mt_inject *q, unsigned log2_cells);
 /* As mt__inject_init, but the ring starts as if `start` pushes and pops had
  * already happened (head = tail = start). Tests use it to put the size_t

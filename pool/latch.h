@@ -13,11 +13,18 @@
  * Implementation notes
  * ====================
  * One 32-bit word: count << 1 | WAITER. The waiter sets WAITER by CAS
- * before sleeping on the word; the finisher whose decrement takes the count
- * to zero wakes it if WAITER was set. That decrement is the finisher's
- * last access to the latch: once the count is zero the waiter may return
- * and reuse the memory (STYLE 19), so the finisher reads nothing after it,
- * and its wake uses the address only as a futex key (futex.h).
+ * before sleeping; the finisher whose decrement takes the count to zero
+ * wakes it if WAITER was set. That decrement is the finisher's last access
+ * to the latch: once the count is zero the waiter may return and reuse the
+ * memory (STYLE 19), so the finisher reads nothing after it, and its wake
+ * uses the address only as a futex key (futex.h).
+ *
+ * The waiter sleeps either on the word itself (mt__latch_block: any
+ * thread) or elsewhere: a worker in a helping wait arms the latch
+ * (mt__latch_arm) and sleeps on its own event count, where new work can
+ * wake it too. Then mt__latch_count_down() tells the last finisher that a
+ * waiter was flagged, and the finisher wakes it by the address it noted
+ * before its decrement (park.c), again without touching the latch.
  *
  * Orderings: count_down is a release RMW, and all decrements form one
  * release sequence, so the waiter's acquire load that sees zero
@@ -30,7 +37,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
-#include "alloc.h"
+#include "cc.h"
 
 #define MT_LATCH_WAITER 1u
 /* Counts above this are refused (EOVERFLOW) so count << 1 never wraps. */
@@ -49,7 +56,12 @@ static inline void mt__latch_init(struct mt_latch *l)
  * Only the waiter, or a task counted in the latch, may add. */
 MT_HIDDEN int mt__latch_add(struct mt_latch *l, uint32_t k);
 
-MT_HIDDEN void mt__latch_count_down(struct mt_latch *l);
+/* A task finished (any thread). Returns nonzero if this was the last one
+ * and a waiter had flagged itself (the word's futex has been woken; a
+ * waiter sleeping elsewhere must be woken by the caller). acq_rel: release
+ * publishes the task's effects; acquire makes what the waiter wrote before
+ * arming visible (park.c's waiting_on). */
+MT_HIDDEN int mt__latch_count_down(struct mt_latch *l);
 
 static inline int mt__latch_is_open(struct mt_latch *l)
 {
@@ -59,5 +71,10 @@ static inline int mt__latch_is_open(struct mt_latch *l)
 
 /* Sleeps until the count is zero. Only the one waiter calls it. */
 MT_HIDDEN void mt__latch_block(struct mt_latch *l);
+
+/* The one waiter, before sleeping somewhere else: flags itself (release
+ * RMW, even if the flag is already set, so that the last finisher's
+ * count-down reads from it). Returns 0 if the latch is already open. */
+MT_HIDDEN int mt__latch_arm(struct mt_latch *l);
 
 #endif /* MTPOOL_POOL_LATCH_H */

@@ -11,11 +11,30 @@
  *   n_sleeping   workers that announced they are going to sleep and have not
  *                been claimed by a waker;
  *   n_searching  workers looking for work (spinning, or just woken). While
- *                one searches, a new task needs no wake-up: the searcher
- *                will find it. When the last searcher finds work and more
- *                work is visible, it wakes one sleeper, so a burst of
- *                tasks ramps the pool up one worker at a time (Go's
+ *                one searches, a new task from outside needs no wake-up: the
+ *                searcher will find it. When the last searcher finds work
+ *                and more work is visible, it wakes one sleeper, so a burst
+ *                of tasks ramps the pool up one worker at a time (Go's
  *                wakep; rayon's sleep module), and a lone task wakes one.
+ *
+ * Worker states (one at a time):
+ *   running    inside a task; counted nowhere;
+ *   searching  looking for a task after finding none, or just woken;
+ *              counted in n_searching;
+ *   announced  asleep = 1 and counted in n_sleeping, from its announcement
+ *              through its re-check and its sleep, until it cancels
+ *              (asleep 1 -> 0 by itself) or a waker claims it (asleep 1 ->
+ *              0 by the waker, which moves it to searching);
+ *   waiting    in a helping wait that found nothing to help with: either
+ *              announced as above, with its latch armed (it leaves when the
+ *              latch opens or when claimed for work), or, nested past the
+ *              helping depth bound (worker.c), asleep on its event count
+ *              without being announced, which only its latch ends.
+ * The latch's last finisher bumps the event count of the worker waiting
+ * for it (waiting_on) without claiming it: the worker sees its latch open
+ * and cancels its own announcement. Any bump that is not a claim (a late
+ * finisher of a latch it no longer waits for) only makes a worker look
+ * again and sleep again.
  *
  * The no-lost-wake-up argument (STYLE 26)
  * =======================================
@@ -34,13 +53,43 @@
  * visible work, so a submitter that skipped the wake because it saw that
  * searcher is covered by the searcher's own wake when it was the last:
  * by the same fence argument, either the submitter saw the decrement (and
- * woke someone itself) or the searcher's look after F sees the task. A wake
- * that arrives between Z's snapshot and its wait bumps the event count, so
- * ck_ec_wait returns at once: the snapshot-recheck-wait order of ck_ec.
+ * woke someone itself) or the searcher's look after F sees the task. A
+ * sleeper that cancels its sleep because its re-check sees work counts
+ * itself as searching again: submitters that pushed that work while it
+ * was still a searcher woke nobody, so the work it does not take itself
+ * must be covered by its own last-searcher check when it finds work. A
+ * wake that arrives between Z's snapshot and its wait bumps the event
+ * count, so ck_ec_wait returns at once: the snapshot-recheck-wait order
+ * of ck_ec.
  *
- * A worker pushing onto its own deque only does a relaxed check: it is
- * awake and will run the task itself if nobody steals it, so a missed
- * wake-up costs parallelism until its next push, never progress.
+ * A waiter in a helping wait is not lost either: it snapshots its event
+ * count, stores waiting_on = its latch, then arms the latch with a release
+ * RMW on the latch word (which fails if the count is already zero), and
+ * re-checks the latch after its announcement. The finisher whose acq_rel
+ * decrement takes the count to zero reads the word as the arm (or a later
+ * RMW) left it, so it sees the waiter flag and, through the acquire, the
+ * waiting_on store, and bumps that worker's event count after the
+ * snapshot: the sleep ends at once or never starts.
+ *
+ * A worker pushing onto its own deque (the hot path of nested
+ * parallelism) must not pay a fence per push, yet a missed wake-up there
+ * is not harmless: the pushing task may then block outside the pool (on a
+ * semaphore, say) until its child runs, and with every other worker asleep
+ * nothing would ever run it. So the pair is made asymmetric, as liburcu
+ * and Folly do: the pusher P has only a compiler barrier between its push
+ * and its read of n_sleeping, and the sleeper pays instead, with
+ * membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) after F_z. That system call
+ * makes every running thread of the process execute a full barrier before
+ * it returns (a thread that is not running has passed one when it was
+ * switched out). Where P was when that barrier ran decides: if after its
+ * read of n_sleeping, its push was visible before the call returned, and
+ * Z's re-check sees it; if before, P's read comes after the barrier, which
+ * comes after Z's increment, and P sees Z and wakes somebody. P does not
+ * rely on searchers (it wakes whenever someone sleeps): the last-searcher
+ * rule pairs through plain fences, which P's compiler barrier does not
+ * match. Where membarrier is not available (registration fails: old
+ * kernel, seccomp), P uses a seq_cst fence instead, and the pair is F_s/F_z
+ * again.
  *
  * ThreadSanitizer does not model standalone fences. Here the fences only
  * order the Dekker pair above; no data is published through them (tasks
@@ -52,35 +101,20 @@
  * single-producer mode, which we do not use), so an idle pool burns no CPU.
  */
 #define _GNU_SOURCE /* sched_getcpu */
-#include "pool.h"
+#include "park.h"
 
-#include <sched.h>
 #include <assert.h>
+#include <errno.h>
 #include <limits.h>
-#include <linux/futex.h>
+#include <linux/membarrier.h>
+#include <sched.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "futex.h"
-
-static void futex_wait(const uint32_t *addr, uint32_t expected)
-{
-	/* EINTR, EAGAIN (value changed) and spurious returns all mean
-	 * "look again", which every caller does. */
-	syscall(SYS_futex, addr, FUTEX_WAIT_PRIVATE, expected, NULL, NULL, 0);
-}
-
-static void futex_wake(const uint32_t *addr, int count)
-{
-	syscall(SYS_futex, addr, FUTEX_WAKE_PRIVATE, count, NULL, NULL, 0);
-}
-
-const struct mt_os_wait_ops mt__os_wait_ops_futex = {
-	.wait = futex_wait,
-	.wake = futex_wake,
-};
-const struct mt_os_wait_ops *mt__os_wait_ops = &mt__os_wait_ops_futex;
+#include "pending.h"
+#include "pool.h"
 
 static int ec_gettime(const struct ck_ec_ops *ops, struct timespec *out)
 {
@@ -128,18 +162,6 @@ int mt__pool_has_visible_work(struct mt_pool *pool)
 		if (mt__deque_size_seq_cst(&pool->workers[i].deque) > 0)
 			return 1;
 	return 0;
-}
-
-int mt__pool_may_exit(struct mt_pool *pool)
-{
-	/* seq_cst: these loads follow F_z and pair with the seq_cst updates
-	 * in destroy and in the finishers (wake_if_last in worker.c). */
-	if (atomic_load_explicit(&pool->state, memory_order_seq_cst) ==
-	    MT_POOL_LIVE)
-		return 0;
-	return mt__detached_pending(pool) == 0 &&
-	       atomic_load_explicit(&pool->external_pending,
-				    memory_order_seq_cst) == 0;
 }
 
 /* Claims a sleeping worker and wakes it. Returns 1 if one was woken. */
@@ -197,6 +219,49 @@ void mt__wake_all(struct mt_pool *pool)
 		claim_and_wake(pool, &pool->workers[i]);
 }
 
+void mt__wake_latch_waiter(struct mt_pool *pool, uintptr_t latch)
+{
+	for (unsigned i = 0; i < pool->nworkers; i++) {
+		struct mt_worker *w = &pool->workers[i];
+		/* relaxed: the caller's acq_rel count-down read from the
+		 * waiter's release arm, which follows its store of waiting_on.
+		 * Not a claim: the worker sees its latch open and leaves its
+		 * sleep itself (a stale match only wakes it once too often). */
+		if (atomic_load_explicit(&w->waiting_on,
+					 memory_order_relaxed) == latch)
+			ck_ec32_inc(&w->park_ec, &mt__ck_ec_mode);
+	}
+}
+
+/* 1 once this process is registered for expedited private membarrier:
+ * local pushes then skip their fence (see the overview). relaxed: set
+ * before any pool exists (creation registers, then starts workers). */
+static _Atomic int asym_barrier;
+
+static int membarrier(int cmd)
+{
+	int saved = errno; /* callers' errno is the user's (mtpool.h) */
+	int rc = (int)syscall(SYS_membarrier, cmd, 0, 0);
+	errno = saved;
+	return rc;
+}
+
+void mt__park_init_process(void)
+{
+	/* Registration is per process. It runs before the process's first
+	 * pool and again in a fork child's only thread (pool.c), never while
+	 * workers read the flag, so pushers and sleepers always agree on it. */
+	int ok = membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) == 0;
+	atomic_store_explicit(&asym_barrier, ok, memory_order_relaxed);
+}
+
+/* The sleeper's heavy barrier: after F_z, before the re-check. */
+static void heavy_barrier(void)
+{
+	if (atomic_load_explicit(&asym_barrier, memory_order_relaxed))
+		(void)membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED);
+}
+
 static int should_wake(struct mt_pool *pool)
 {
 	/* relaxed: ordered after the caller's fence (F_s) where it matters. */
@@ -206,17 +271,24 @@ static int should_wake(struct mt_pool *pool)
 		       0;
 }
 
-void mt__notify_external(struct mt_pool *pool)
+void mt__wake_after_inject(struct mt_pool *pool)
 {
 	atomic_thread_fence(memory_order_seq_cst); /* F_s, pairs with F_z */
 	if (should_wake(pool))
 		mt__wake_one(pool);
 }
 
-void mt__notify_local(struct mt_pool *pool)
+void mt__wake_after_push(struct mt_pool *pool)
 {
-	/* No fence: see the overview (the pusher is awake). */
-	if (should_wake(pool))
+	/* The light side of the asymmetric pair (overview): only the compiler
+	 * must keep the push before the load; the sleeper's membarrier does
+	 * the rest. */
+	if (atomic_load_explicit(&asym_barrier, memory_order_relaxed))
+		atomic_signal_fence(memory_order_seq_cst);
+	else
+		atomic_thread_fence(memory_order_seq_cst); /* F_s */
+	/* relaxed: ordered after the push by the barrier above. */
+	if (atomic_load_explicit(&pool->n_sleeping, memory_order_relaxed) > 0)
 		mt__wake_one(pool);
 }
 
@@ -237,27 +309,121 @@ static int cancel_sleep(struct mt_worker *w)
 
 void (*mt__park_test_hook)(struct mt_worker *w);
 
-int mt__park(struct mt_worker *w)
+/* Announces w as a sleeper that a waker may claim (the sleeper's half of
+ * the pairs in the overview, up to and including the barriers). */
+static void announce_sleep(struct mt_worker *w)
 {
 	struct mt_pool *pool = w->pool;
-	if (mt__park_test_hook != NULL)
-		mt__park_test_hook(
-			w); /* tests: hold w just before it announces */
-	/* Snapshot first: any wake after this point changes the value. */
-	uint32_t snap = ck_ec32_value(&w->park_ec);
 	atomic_store_explicit(&w->last_cpu, sched_getcpu(),
 			      memory_order_relaxed);
 	atomic_store_explicit(&w->asleep, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&pool->n_sleeping, 1, memory_order_relaxed);
 	atomic_thread_fence(memory_order_seq_cst); /* F_z, pairs with F_s */
-	if ((mt__pool_has_visible_work(pool) || mt__pool_may_exit(pool)) &&
-	    cancel_sleep(w))
-		return 0;
+	heavy_barrier(); /* pairs with the pushers' compiler barrier */
+}
+
+enum recheck {
+	MT_RECHECK_SLEEP, /* nothing changed: sleep */
+	MT_RECHECK_OPEN,  /* the latch waited for has opened */
+	MT_RECHECK_WORK,  /* a queue shows work this worker may take */
+	MT_RECHECK_EXIT	  /* the pool is closing with nothing pending */
+};
+
+/* The re-check after the announcement (seq_cst loads, after F_z). */
+static enum recheck recheck(struct mt_worker *w, struct mt_latch *latch,
+			    int for_work)
+{
+	struct mt_pool *pool = w->pool;
+	if (latch != NULL && mt__latch_is_open(latch))
+		return MT_RECHECK_OPEN;
+	if (for_work && mt__pool_has_visible_work(pool))
+		return MT_RECHECK_WORK;
+	if (latch == NULL && mt__pending_may_exit(&pool->pending))
+		return MT_RECHECK_EXIT;
+	return MT_RECHECK_SLEEP;
+}
+
+/* Registers w as the sleeping waiter of `latch` (park.h: the finisher
+ * that opens it bumps w's event count). Returns 0 if the latch is open. */
+static int wait_on(struct mt_worker *w, struct mt_latch *latch)
+{
+	/* relaxed: published to the finisher by the release CAS in
+	 * mt__latch_arm, which its acq_rel count-down reads from. */
+	atomic_store_explicit(&w->waiting_on, (uintptr_t)latch,
+			      memory_order_relaxed);
+	return mt__latch_arm(latch);
+}
+
+static void stop_waiting_on(struct mt_worker *w)
+{
+	/* relaxed: a finisher that still sees the old value only bumps our
+	 * event count once too often, which every sleep tolerates. */
+	atomic_store_explicit(&w->waiting_on, 0, memory_order_relaxed);
+}
+
+/* Leaves a sleep that ended without a claim: returns the value for
+ * mt__park, or -1 to look again and sleep. */
+static int after_unclaimed(struct mt_worker *w, enum recheck r)
+{
+	if (r == MT_RECHECK_WORK) {
+		/* Submitters that pushed this work while we still counted as
+		 * a searcher woke nobody: take it as a searcher, so that
+		 * finding it wakes the next sleeper if more is queued (the
+		 * last-searcher rule), as if we had never tried to sleep.
+		 * seq_cst, as every update of n_searching: submitters read it
+		 * after their fence F_s. */
+		atomic_fetch_add_explicit(&w->pool->n_searching, 1,
+					  memory_order_seq_cst);
+		return 1;
+	}
+	return r == MT_RECHECK_SLEEP ? -1 : 0;
+}
+
+static void count_park(struct mt_worker *w)
+{
 	atomic_store_explicit(
 		&w->n_parks,
 		atomic_load_explicit(&w->n_parks, memory_order_relaxed) + 1,
 		memory_order_relaxed);
-	while (ck_ec32_value(&w->park_ec) == snap)
-		ck_ec32_wait(&w->park_ec, &mt__ck_ec_mode, snap, NULL);
-	return 1;
+}
+
+/* One announce, re-check, sleep cycle; returns as mt__park, or -1 if the
+ * sleep ended without a claim and without a reason to leave. */
+static int park_once(struct mt_worker *w, struct mt_latch *latch, int for_work)
+{
+	/* Snapshot first: any wake after this point changes the value. */
+	uint32_t snap = ck_ec32_value(&w->park_ec);
+	if (latch != NULL && !wait_on(w, latch))
+		return 0;
+	if (for_work)
+		announce_sleep(w);
+	enum recheck r = recheck(w, latch, for_work);
+	if (r == MT_RECHECK_SLEEP) {
+		count_park(w);
+		while (ck_ec32_value(&w->park_ec) == snap)
+			ck_ec32_wait(&w->park_ec, &mt__ck_ec_mode, snap, NULL);
+	}
+	if (latch != NULL)
+		stop_waiting_on(w);
+	if (for_work && !cancel_sleep(w))
+		return 1; /* claimed: the waker counted us as searching */
+	if (r == MT_RECHECK_SLEEP) /* woken by a latch finisher, or stale */
+		r = recheck(w, latch, 0);
+	return after_unclaimed(w, r);
+}
+
+int mt__park(struct mt_worker *w, struct mt_latch *latch, unsigned flags)
+{
+	struct mt_pool *pool = w->pool;
+	if (mt__park_test_hook != NULL)
+		mt__park_test_hook(w); /* tests: hold w while it searches */
+	/* Leave the searching state before announcing sleep: F_z orders
+	 * this decrement too. */
+	if (flags & MT_PARK_SEARCHING)
+		atomic_fetch_sub_explicit(&pool->n_searching, 1,
+					  memory_order_seq_cst);
+	int r;
+	while ((r = park_once(w, latch, (flags & MT_PARK_FOR_WORK) != 0)) < 0)
+		;
+	return r;
 }

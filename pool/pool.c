@@ -29,47 +29,59 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "alloc.h"
+#include "park.h"
+#include "pending.h"
+#include "task.h"
+#include "worker.h"
+
 _Atomic unsigned mt__fork_generation;
 
 static pthread_mutex_t default_lock = PTHREAD_MUTEX_INITIALIZER;
-static _Atomic(mt_pool *) default_pool; /* A: release on publish */
-static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
-
-void mt__worker_forget_after_fork(void);
+static _Atomic(mt_pool *) default_pool_ptr; /* A: release on publish */
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 
 static void reset_after_fork(void)
 {
 	pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
 	memcpy(&default_lock, &fresh, sizeof(fresh));
-	atomic_store_explicit(&default_pool, NULL, memory_order_relaxed);
+	atomic_store_explicit(&default_pool_ptr, NULL, memory_order_relaxed);
 	atomic_fetch_add_explicit(&mt__fork_generation, 1,
 				  memory_order_relaxed);
 	mt__task_depot_reset_after_fork();
 	mt__worker_forget_after_fork();
+	mt__park_init_process();
 }
 
-static void install_atfork(void)
+/* Once per process, before its first pool. */
+static void init_process(void)
 {
+	mt__park_init_process();
 	/* Failure (ENOMEM) only loses fork support; the pools work. */
 	pthread_atfork(NULL, NULL, reset_after_fork);
 }
 
-/* Parses $MTPOOL_THREADS. Returns 0 and *out (0 if unset), or EINVAL. */
+/* Parses $MTPOOL_THREADS: digits only, 1 .. MT_MAX_THREADS. Not strtoul,
+ * which skips leading white space, takes a sign, and reports through
+ * errno (which the int functions that create the default pool must leave
+ * alone). Returns 0 and *out (0 if unset), or EINVAL. */
 static int threads_from_env(unsigned *out)
 {
 	const char *s = getenv("MTPOOL_THREADS");
 	*out = 0;
 	if (s == NULL)
 		return 0;
-	char *end = NULL;
-	errno = 0;
-	unsigned long v = strtoul(s, &end, 10);
-	int bad = errno != 0 || end == s || *end != '\0' || s[0] == '-' ||
-		  s[0] == '+' || v == 0 || v > MT_MAX_THREADS;
-	errno = 0;
-	if (bad)
+	unsigned v = 0;
+	for (const char *c = s; *c != '\0'; c++) {
+		if (*c < '0' || *c > '9')
+			return EINVAL;
+		v = v * 10 + (unsigned)(*c - '0');
+		if (v > MT_MAX_THREADS) /* also keeps v from overflowing */
+			return EINVAL;
+	}
+	if (v == 0) /* "", "0", "000" */
 		return EINVAL;
-	*out = (unsigned)v;
+	*out = v;
 	return 0;
 }
 
@@ -115,16 +127,19 @@ static void init_worker(struct mt_pool *p, unsigned i)
 	w->index = i;
 	w->rng = 0x9e3779b97f4a7c15ull * (i + 1);
 	w->help_depth = 0;
+	w->stopped = 0;
+	w->poll_countdown = 1; /* a fresh worker looks at the queue first */
 	ck_ec32_init(&w->park_ec, 0);
 	atomic_init(&w->asleep, 0);
 	atomic_init(&w->last_cpu, -1);
+	atomic_init(&w->waiting_on, 0);
 	atomic_init(&w->n_run, 0);
 	atomic_init(&w->n_steals, 0);
 	atomic_init(&w->n_parks, 0);
 	atomic_init(&w->n_inline, 0);
 	atomic_init(&w->n_discarded, 0);
-	atomic_init(&w->n_detached_done, 0);
-	w->done_unpublished = 0;
+	atomic_init(&w->n_injected_taken, 0);
+	mt__pending_worker_init(&w->pending);
 }
 
 /* Frees everything but threads; deques [0, ndeques) were initialised. */
@@ -160,12 +175,17 @@ static struct mt_pool *alloc_pool(unsigned n, int *err)
 	return p;
 }
 
-static int init_queues(struct mt_pool *p, unsigned *ndeques)
+/* Initialises the injection queue (*inject_ok) and then the deques
+ * ([0, *ndeques)); on failure, what was initialised is reported so that
+ * free_pool undoes exactly that. */
+static int init_queues(struct mt_pool *p, int *inject_ok, unsigned *ndeques)
 {
+	*ndeques = 0;
 	int err = mt__inject_init(&p->inject, MT_INJECT_LOG2);
+	*inject_ok = err == 0;
 	if (err != 0)
 		return err;
-	for (*ndeques = 0; *ndeques < p->nworkers; (*ndeques)++) {
+	for (; *ndeques < p->nworkers; (*ndeques)++) {
 		err = mt__deque_init(&p->workers[*ndeques].deque,
 				     MT_DEQUE_INITIAL_LOG2);
 		if (err != 0)
@@ -177,9 +197,7 @@ static int init_queues(struct mt_pool *p, unsigned *ndeques)
 /* Stops and joins the first `started` workers (creation failed later). */
 static void stop_started(struct mt_pool *p, unsigned started)
 {
-	atomic_store_explicit(&p->state, MT_POOL_DRAINING,
-			      memory_order_seq_cst);
-	mt__wake_all(p);
+	mt__pending_close(&p->pending, MT_POOL_DRAINING);
 	for (unsigned i = 0; i < started; i++)
 		pthread_join(p->workers[i].thread, NULL);
 }
@@ -217,6 +235,7 @@ static int start_workers(struct mt_pool *p, size_t stack_size)
 static struct mt_pool *create_pool(const mt_config *cfg, int *err)
 {
 	unsigned n = 0, ndeques = 0;
+	int inject_ok = 0;
 	*err = resolve_threads(cfg, &n);
 	if (*err != 0)
 		return NULL;
@@ -226,11 +245,11 @@ static struct mt_pool *create_pool(const mt_config *cfg, int *err)
 	copy_config(p, cfg);
 	p->fork_gen = atomic_load_explicit(&mt__fork_generation,
 					   memory_order_relaxed);
-	ck_ec32_init(&p->quiesce_ec, 0);
+	mt__pending_init(&p->pending);
 	mt__latch_init(&p->started);
 	for (unsigned i = 0; i < n; i++)
 		init_worker(p, i);
-	*err = init_queues(p, &ndeques);
+	*err = init_queues(p, &inject_ok, &ndeques);
 	if (*err == 0) {
 		size_t stack = (cfg != NULL && cfg->stack_size != 0) ?
 				       cfg->stack_size :
@@ -238,7 +257,7 @@ static struct mt_pool *create_pool(const mt_config *cfg, int *err)
 		*err = start_workers(p, stack);
 	}
 	if (*err != 0) {
-		free_pool(p, ndeques, 1);
+		free_pool(p, ndeques, inject_ok);
 		return NULL;
 	}
 	return p;
@@ -246,7 +265,7 @@ static struct mt_pool *create_pool(const mt_config *cfg, int *err)
 
 mt_pool *mt_pool_create(const mt_config *cfg)
 {
-	pthread_once(&atfork_once, install_atfork);
+	pthread_once(&init_once, init_process);
 	int err = 0;
 	mt_pool *p = create_pool(cfg, &err);
 	if (p == NULL)
@@ -258,13 +277,14 @@ static mt_pool *create_default(int *err)
 {
 	pthread_mutex_lock(&default_lock);
 	/* relaxed: under the lock, which orders it with the publisher. */
-	mt_pool *p = atomic_load_explicit(&default_pool, memory_order_relaxed);
+	mt_pool *p =
+		atomic_load_explicit(&default_pool_ptr, memory_order_relaxed);
 	if (p == NULL) {
 		p = create_pool(NULL, err);
 		if (p != NULL) {
 			p->is_default = 1;
 			/* release: publishes the pool to lock-free readers. */
-			atomic_store_explicit(&default_pool, p,
+			atomic_store_explicit(&default_pool_ptr, p,
 					      memory_order_release);
 		}
 	}
@@ -272,15 +292,22 @@ static mt_pool *create_default(int *err)
 	return p;
 }
 
-mt_pool *mt_default_pool(void)
+/* The default pool, created on first use; NULL and *err on failure. */
+static mt_pool *default_pool(int *err)
 {
 	/* acquire: pairs with the release publish in create_default. */
-	mt_pool *p = atomic_load_explicit(&default_pool, memory_order_acquire);
+	mt_pool *p =
+		atomic_load_explicit(&default_pool_ptr, memory_order_acquire);
 	if (p != NULL)
 		return p;
-	pthread_once(&atfork_once, install_atfork);
+	pthread_once(&init_once, init_process);
+	return create_default(err);
+}
+
+mt_pool *mt_default_pool(void)
+{
 	int err = 0;
-	p = create_default(&err);
+	mt_pool *p = default_pool(&err);
 	if (p == NULL)
 		errno = err;
 	return p;
@@ -289,9 +316,12 @@ mt_pool *mt_default_pool(void)
 mt_pool *mt__resolve_pool_slow(mt_pool *pool, int *err)
 {
 	if (pool == NULL) {
-		pool = mt_default_pool();
-		if (pool == NULL)
-			*err = errno;
+		/* The int functions' route to the default pool: creating it
+		 * starts threads, and some libc calls on the way may set
+		 * errno, which these functions promise to leave alone. */
+		int saved = errno;
+		pool = default_pool(err);
+		errno = saved;
 		return pool;
 	}
 	if (pool->fork_gen !=
@@ -357,16 +387,15 @@ int mt_pool_destroy_counted(mt_pool *pool, mt_shutdown how, uint64_t *discarded)
 	if (err != 0)
 		return err;
 	int state = how == MT_DRAIN ? MT_POOL_DRAINING : MT_POOL_DISCARDING;
-	/* seq_cst: pairs with the submitters' pending++ then state load, and
-	 * with the finishers' count store then state load (worker.c). */
-	atomic_store_explicit(&pool->state, state, memory_order_seq_cst);
-	mt__wake_all(pool);
+	mt__pending_close(&pool->pending, state);
 	for (unsigned i = 0; i < pool->nworkers; i++)
 		pthread_join(pool->workers[i].thread, NULL);
 	if (discarded != NULL)
 		*discarded = collect_discarded(pool);
+	mt__pending_wait_leavers(&pool->pending);
 	free_leftovers(pool);
-	assert(mt__detached_pending(pool) == 0); /* nothing detached lost */
+	/* Nothing detached was lost: each admitted task ran or was dropped. */
+	assert(mt__pending_detached(&pool->pending) == 0);
 	free_pool(pool, pool->nworkers, 1);
 	return 0;
 }

@@ -21,13 +21,16 @@
  *
  * Tunables: MT_MAGAZINE_SIZE 64 keeps the lock round trip under 1 ns per
  * task; the depot keeps at most MT_DEPOT_MAX_FULL full magazines (64K
- * tasks, 8 MiB: a 112-byte task takes a 128-byte block at 64-byte alignment) so a burst does
- * not pin memory for ever: beyond it, tasks go back to free().
+ * tasks, 8 MiB: a 112-byte task takes a 128-byte block at 64-byte
+ * alignment) so a burst does not pin memory for ever: beyond it, tasks go
+ * back to free().
  */
 #include "task.h"
 
 #include <pthread.h>
 #include <string.h>
+
+#include "alloc.h"
 
 #define MT_MAGAZINE_SIZE 64u
 #define MT_DEPOT_MAX_FULL 1024u

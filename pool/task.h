@@ -45,7 +45,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "alloc.h"
+#include "cc.h"
 #include "mtpool/mtpool.h"
 
 struct mt_latch;

@@ -13,12 +13,19 @@
  * newest task, so a chain of nested waits grows the stack by one frame
  * group per level and no more), then, while it is not nested deeper than
  * MT_HELP_STEAL_MAX_DEPTH helping waits, the injection queue and other
- * deques. Past that depth it only drains its own deque, then sleeps on the
- * latch: stealing an unrelated task there could grow the stack without
- * bound. This cannot deadlock: every task the latch waits for is in the
- * waiter's own deque (it runs them), or already taken by a running worker
- * (which finishes it by the same argument, one level down), or in the
- * injection queue, which non-waiting workers drain.
+ * deques. Past that depth it only drains its own deque: stealing an
+ * unrelated task there could grow the stack without bound. This cannot
+ * deadlock: every task the latch waits for is in the waiter's own deque
+ * (it runs them), or already taken by a running worker (which finishes it
+ * by the same argument, one level down), or in the injection queue, which
+ * non-waiting workers drain.
+ *
+ * A helping wait that finds nothing for MT_LATCH_SPIN_ROUNDS rounds sleeps
+ * (mt__park with its latch): within the depth bound as a sleeper that new
+ * work may wake, so a submission never waits for a long task while a
+ * worker that could run it idles in a wait; past the bound only its latch
+ * wakes it, as it could not take the work anyway. Either way the latch's
+ * last finisher wakes it (park.h, mt__wake_latch_waiter).
  *
  * Tunables (checked with bench/mtbench):
  *   MT_SPIN_ROUNDS 64 search rounds before parking, each separated by
@@ -30,20 +37,33 @@
  *   `build/release/mtbench` on the 2-CPU machine, 58 -> 43 ns per detached
  *   task and 0.69 -> 0.29 us per 64-item map: without it a worker woken
  *   onto the submitter's CPU spins there while the submitter waits.
- *   MT_HELP_STEAL_MAX_DEPTH 128: a helping level costs about 96 bytes of
- *   stack through a group and about 900 through a map (gcc -O2
- *   -fstack-usage, docs/design.md), so 128 stolen levels stay near 115 KiB
+ *   MT_HELP_STEAL_MAX_DEPTH 128: a helping level costs about 160 bytes of
+ *   stack through a group and about 1,000 through a map (gcc -O2
+ *   -fstack-usage, docs/design.md), so 128 stolen levels stay near 130 KiB
  *   at worst.
+ *   MT_INJECT_POLL_EVERY 61: every 61st look for a task tries the injection
+ *   queue before the worker's own deque, so an outside submission starts
+ *   within about 61 local tasks per worker even when local work never runs
+ *   out (two self-respawning tasks on two workers once kept an outside
+ *   spawn waiting for 6.2M local tasks). Go's scheduler (schedtick % 61)
+ *   and tokio (global_queue_interval 61) use the same value, a prime, so
+ *   that the poll does not fall into step with a periodic pattern of the
+ *   local work. An empty poll is two loads on the ring (inject.c); the
+ *   cost in docs/benchmarks.md ("core hardening") is below the noise.
  */
 #define _GNU_SOURCE /* pthread_setname_np */
-#include "pool.h"
+#include "worker.h"
 
 #include <ck_backoff.h>
 #include <sched.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "batch.h"
+#include "park.h"
+#include "pending.h"
 
 #define MT_SPIN_ROUNDS 64u
 #define MT_SPIN_BACKOFF_START 16u
@@ -51,21 +71,26 @@
 #define MT_LATCH_SPIN_ROUNDS 128u
 #define MT_STEAL_RETRIES 4u
 #define MT_HELP_STEAL_MAX_DEPTH 128u
+#define MT_INJECT_POLL_EVERY 61u
 
 MT_THREAD_LOCAL struct mt_worker *mt__tls_worker;
 
-void mt__worker_forget_after_fork(void)
-{
-	mt__tls_worker = NULL;
-}
-
-/* Owner-only counter bump: a plain load and store, no RMW (STYLE 24: the
- * readers in mt_pool_stats only need some recent value). */
-static inline void bump(_Atomic uint64_t *c)
+/* Adds one to an owner-written statistic: a plain load and store, no RMW
+ * (STYLE 24: the readers in mt_pool_stats only need some recent value). */
+static inline void stat_inc(_Atomic uint64_t *c)
 {
 	atomic_store_explicit(c,
 			      atomic_load_explicit(c, memory_order_relaxed) + 1,
 			      memory_order_relaxed);
+}
+
+/* The owner's side of pending.h's publication rule: publish finished
+ * detached tasks before anything that may keep this worker away from
+ * finishing tasks for long. */
+static inline void publish(struct mt_worker *w)
+{
+	if (mt__pending_unpublished(&w->pending))
+		mt__pending_publish_now(w);
 }
 
 static uint64_t next_random(struct mt_worker *w)
@@ -105,106 +130,45 @@ static struct mt_task *steal_from_others(struct mt_worker *w)
 			continue;
 		struct mt_task *t = steal_one(&pool->workers[v]);
 		if (t != NULL) {
-			bump(&w->n_steals);
+			stat_inc(&w->n_steals);
 			return t;
 		}
 	}
 	return NULL;
 }
 
+static struct mt_task *take_injected(struct mt_worker *w)
+{
+	struct mt_task *t = mt__inject_pop_mc(&w->pool->inject);
+	if (t != NULL)
+		stat_inc(&w->n_injected_taken);
+	return t;
+}
+
 /* The injection queue, then the other workers. */
 static struct mt_task *find_shared_task(struct mt_worker *w)
 {
-	struct mt_task *t = mt__inject_pop_mc(&w->pool->inject);
-	if (t != NULL) {
-		bump(&w->n_injected_taken);
-		return t;
-	}
-	return steal_from_others(w);
+	struct mt_task *t = take_injected(w);
+	return t != NULL ? t : steal_from_others(w);
+}
+
+/* Every MT_INJECT_POLL_EVERY-th look for a task starts at the injection
+ * queue: a worker whose own deque never runs dry would otherwise leave
+ * outside submissions waiting for as long as its local work lasts. */
+static struct mt_task *poll_injected(struct mt_worker *w)
+{
+	if (--w->poll_countdown != 0)
+		return NULL;
+	w->poll_countdown = MT_INJECT_POLL_EVERY;
+	return take_injected(w);
 }
 
 static struct mt_task *find_task(struct mt_worker *w)
 {
-	struct mt_task *t = mt__deque_take_owner(&w->deque);
+	struct mt_task *t = poll_injected(w);
+	if (t == NULL)
+		t = mt__deque_take_owner(&w->deque);
 	return t != NULL ? t : find_shared_task(w);
-}
-
-uint64_t mt__detached_pending(struct mt_pool *pool)
-{
-	/* Finished counts first, admissions last: every count only grows,
-	 * and a task is admitted before it can finish, so if the sum of
-	 * what we read equals what was admitted, then at the moment of the
-	 * last load everything admitted had finished. Reading in the other
-	 * order could pair an old admission count with newer completions
-	 * and report zero while a task still runs. seq_cst: these loads take
-	 * part in the Dekker pairs described at wake_if_last. */
-	uint64_t done = atomic_load_explicit(&pool->detached_backed_out,
-					     memory_order_seq_cst);
-	for (unsigned i = 0; i < pool->nworkers; i++)
-		done += atomic_load_explicit(&pool->workers[i].n_detached_done,
-					     memory_order_seq_cst);
-	uint64_t admitted = atomic_load_explicit(&pool->detached_admitted,
-						 memory_order_seq_cst);
-	return admitted > done ? admitted - done : 0;
-}
-
-/* The finisher's side of two Dekker pairs, all seq_cst:
- *   with mt_quiesce:  we store our count, then read quiesce_waiters;
- *                     it increments quiesce_waiters, then reads the counts;
- *   with destroy:     we store our count, then read state;
- *                     destroy stores state, then workers read the counts.
- * Either the other side sees our finished task, or we see it waiting and
- * wake it. Only then do we pay for summing every worker's count. */
-static void wake_if_last(struct mt_pool *pool)
-{
-	int waiters = atomic_load_explicit(&pool->quiesce_waiters,
-					   memory_order_seq_cst) != 0;
-	int closing =
-		atomic_load_explicit(&pool->state, memory_order_seq_cst) !=
-		MT_POOL_LIVE;
-	if (!(waiters || closing) || mt__detached_pending(pool) != 0)
-		return;
-	if (waiters)
-		ck_ec32_inc(&pool->quiesce_ec, &mt__ck_ec_mode);
-	if (closing)
-		mt__wake_all(pool);
-}
-
-void mt__publish_done(struct mt_pool *pool, struct mt_worker *w)
-{
-	if (w->done_unpublished == 0)
-		return;
-	/* Owner-only counter, but a seq_cst store: it is the first half of
-	 * the Dekker pairs above (an xchg on x86, on a line no other thread
-	 * writes). */
-	uint64_t n =
-		atomic_load_explicit(&w->n_detached_done, memory_order_relaxed);
-	atomic_store_explicit(&w->n_detached_done, n + w->done_unpublished,
-			      memory_order_seq_cst);
-	w->done_unpublished = 0;
-	wake_if_last(pool);
-}
-
-/* Finished detached tasks are published in bulk: every
- * MT_DONE_PUBLISH_EVERY tasks, before the worker runs any other kind of
- * task, and whenever it finds no task (before it spins, blocks or parks).
- * mt_quiesce and destroy need the count only once the pool runs out of
- * detached work, which is exactly when a worker finds no task, so they see
- * it as soon as it matters; a busy pool saves a locked store per task.
- * The statistics' `queued` may lag by up to that many per busy worker. */
-#define MT_DONE_PUBLISH_EVERY 64u
-
-static void detached_done(struct mt_pool *pool, struct mt_worker *w)
-{
-	if (++w->done_unpublished >= MT_DONE_PUBLISH_EVERY)
-		mt__publish_done(pool, w);
-}
-
-void mt__detached_back_out(struct mt_pool *pool)
-{
-	atomic_fetch_add_explicit(&pool->detached_backed_out, 1,
-				  memory_order_seq_cst);
-	wake_if_last(pool);
 }
 
 static void run_detached(struct mt_pool *pool, struct mt_worker *w,
@@ -212,24 +176,26 @@ static void run_detached(struct mt_pool *pool, struct mt_worker *w,
 {
 	/* relaxed: a task that starts just before a concurrent MT_DISCARD
 	 * may still run; the state only decides between run and drop. */
-	if (atomic_load_explicit(&pool->state, memory_order_relaxed) ==
-	    MT_POOL_DISCARDING) {
-		bump(&w->n_discarded);
+	if (mt__pending_state_relaxed(&pool->pending) == MT_POOL_DISCARDING) {
+		stat_inc(&w->n_discarded);
 	} else {
-		bump(&w->n_run);
+		stat_inc(&w->n_run);
 		t->fn(t->arg);
 	}
 	mt__free(t->heap_copy);
 	mt__task_free(t);
-	detached_done(pool, w);
+	if (mt__pending_count_finished(&w->pending))
+		mt__pending_publish_now(w);
 }
 
-static void run_group(struct mt_task *t)
+static void run_group(struct mt_pool *pool, struct mt_task *t)
 {
 	struct mt_latch *latch = t->u.latch;
+	uintptr_t key = (uintptr_t)latch; /* the waiter's key, see park.h */
 	t->fn(t->arg);
 	mt__task_free(t);
-	mt__latch_count_down(latch); /* last access to the group */
+	if (mt__latch_count_down(latch)) /* last access to the group */
+		mt__wake_latch_waiter(pool, key);
 }
 
 void mt__run_task(struct mt_pool *pool, struct mt_worker *w, struct mt_task *t)
@@ -239,14 +205,16 @@ void mt__run_task(struct mt_pool *pool, struct mt_worker *w, struct mt_task *t)
 		run_detached(pool, w, t);
 		break;
 	case MT_TASK_GROUP:
-		mt__publish_done(pool, w); /* it may run for long */
-		bump(&w->n_run);
-		run_group(t);
+		/* Group and join tasks may run for long, or block: publish
+		 * the finished detached tasks first (pending.h). */
+		publish(w);
+		stat_inc(&w->n_run);
+		run_group(pool, t);
 		break;
 	default:
-		mt__publish_done(pool, w);
+		publish(w);
 		if (mt__batch_join(pool, t))
-			bump(&w->n_run);
+			stat_inc(&w->n_run);
 		break;
 	}
 }
@@ -256,17 +224,53 @@ void mt__submit(struct mt_pool *pool, struct mt_task *t)
 	struct mt_worker *w = mt__worker_of(pool);
 	if (w == NULL) {
 		mt__inject_push_mp(&pool->inject, t);
-		mt__notify_external(pool);
+		mt__wake_after_inject(pool);
 		return;
 	}
 	if (mt__deque_push_owner(&w->deque, t) != 0) {
 		/* The deque is full and cannot grow: run it here rather than
 		 * fail a submission that was already accepted. */
-		bump(&w->n_inline);
+		stat_inc(&w->n_inline);
 		mt__run_task(pool, w, t);
 		return;
 	}
-	mt__notify_local(pool);
+	mt__wake_after_push(pool);
+}
+
+/* ---- fork() inside a task ---- */
+
+void mt__worker_forget_after_fork(void)
+{
+	mt__tls_worker = NULL;
+}
+
+/* Fork (STYLE 30; pool.c's handler is the other half). A task may call
+ * fork(): the child's only thread is the one that ran the task, and when
+ * the task returns there it is back in this file's loops, on a copy of
+ * the parent's queues whose workers do not exist in the child. Going on
+ * would run tasks inherited from the parent (their side effects twice)
+ * and then park for ever. So the first thing a worker does after any task
+ * returns is to ask whether it is still in the process that created its
+ * pool (a relaxed load of a global that only the fork child handler
+ * changes, in the child's only thread); in a child it ends the process
+ * with exit(0), as returning from the thread would (the child's last
+ * thread): atexit handlers run and stdio buffers are flushed, nothing of
+ * the pool is touched and on_worker_stop is not called. A child that
+ * wants another status, or to skip the handlers, calls _exit or exec
+ * itself before its task returns. */
+static void leave_if_fork_child(struct mt_pool *pool)
+{
+	if (pool->fork_gen !=
+	    atomic_load_explicit(&mt__fork_generation, memory_order_relaxed))
+		exit(0);
+}
+
+/* Runs t on the worker's own thread from one of its loops. */
+static void run_from_loop(struct mt_pool *pool, struct mt_worker *w,
+			  struct mt_task *t)
+{
+	mt__run_task(pool, w, t);
+	leave_if_fork_child(pool);
 }
 
 /* ---- searching and the worker loop ---- */
@@ -297,7 +301,8 @@ static void stop_searching_found(struct mt_pool *pool)
 
 /* One pause between search rounds: one pause instruction (ck_pr_stall),
  * a bounded exponential backoff (ck_backoff_eb's loop of compiler
- * barriers, doubling from 16 to our cap of 512), then a sched_yield(). The yield matters on a loaded or small machine:
+ * barriers, doubling from 16 to our cap of 512), then a sched_yield().
+ * The yield matters on a loaded or small machine:
  * Linux often wakes a parked worker on the CPU of the thread that woke it,
  * and a worker spinning there would keep that thread (the submitter, or a
  * map caller) off its CPU for the whole spin. */
@@ -343,7 +348,7 @@ static int worker_step(struct mt_worker *w, int *searching)
 	struct mt_pool *pool = w->pool;
 	struct mt_task *t = find_task(w);
 	if (t == NULL) {
-		mt__publish_done(pool, w);
+		publish(w);
 		if (!*searching) {
 			start_searching(pool);
 			*searching = 1;
@@ -354,15 +359,12 @@ static int worker_step(struct mt_worker *w, int *searching)
 		if (*searching)
 			stop_searching_found(pool);
 		*searching = 0;
-		mt__run_task(pool, w, t);
+		run_from_loop(pool, w, t);
 		return 1;
 	}
-	if (mt__pool_may_exit(pool))
+	if (mt__pending_may_exit(&pool->pending))
 		return 0;
-	/* Leave the searching state before announcing sleep: park's fence
-	 * orders this decrement too (park.c). */
-	atomic_fetch_sub_explicit(&pool->n_searching, 1, memory_order_seq_cst);
-	*searching = mt__park(w);
+	*searching = mt__park(w, NULL, MT_PARK_SEARCHING | MT_PARK_FOR_WORK);
 	return 1;
 }
 
@@ -381,6 +383,9 @@ void *mt__worker_main(void *arg)
 	if (searching)
 		atomic_fetch_sub_explicit(&pool->n_searching, 1,
 					  memory_order_seq_cst);
+	/* From here on this worker takes no task from its loop: a detached
+	 * task it accepted now (from on_worker_stop) would never run. */
+	w->stopped = 1;
 	if (pool->on_stop != NULL)
 		pool->on_stop(w->index, pool->userdata);
 	mt__task_cache_flush();
@@ -390,33 +395,79 @@ void *mt__worker_main(void *arg)
 
 /* ---- helping waits ---- */
 
-static struct mt_task *find_help_task(struct mt_worker *w)
+static inline struct mt_task *find_help_task(struct mt_worker *w)
 {
-	struct mt_task *t = mt__deque_take_owner(&w->deque);
-	if (t == NULL && w->help_depth <= MT_HELP_STEAL_MAX_DEPTH)
+	int may_steal = w->help_depth <= MT_HELP_STEAL_MAX_DEPTH;
+	struct mt_task *t = may_steal ? poll_injected(w) : NULL;
+	if (t == NULL)
+		t = mt__deque_take_owner(&w->deque);
+	if (t == NULL && may_steal)
 		t = find_shared_task(w);
 	return t;
 }
 
-static void help_until_open(struct mt_worker *w, struct mt_latch *latch)
+/* How a helping wait that found nothing for MT_LATCH_SPIN_ROUNDS rounds
+ * sleeps: counted as a sleeper that new work may wake (it would help with
+ * it), unless it is nested too deep to take unrelated tasks, in which
+ * case only its latch wakes it. */
+static int park_in_wait(struct mt_worker *w, struct mt_latch *latch,
+			int searching)
 {
+	unsigned flags = searching ? MT_PARK_SEARCHING : 0;
+	if (w->help_depth <= MT_HELP_STEAL_MAX_DEPTH)
+		flags |= MT_PARK_FOR_WORK;
+	return mt__park(w, latch, flags);
+}
+
+/* The slow part of a helping wait, when there is nothing to help with:
+ * spin rounds, then park. Returns once it has run one task (found while
+ * spinning, or after a wake-up for work) or once the latch is open, not
+ * counted as searching either way. Kept out of line so that the common
+ * wait (take the newest own task, run it, the latch opens) carries none
+ * of this state: fib's instruction count per spawn showed it. */
+static MT_COLD void help_idle(struct mt_worker *w, struct mt_latch *latch)
+{
+	struct mt_pool *pool = w->pool;
 	unsigned idle = 0, backoff = MT_SPIN_BACKOFF_START;
-	w->help_depth++;
+	int searching = 0; /* counted in n_searching (woken for work) */
+	publish(w);
 	while (!mt__latch_is_open(latch)) {
 		struct mt_task *t = find_help_task(w);
 		if (t != NULL) {
-			mt__run_task(w->pool, w, t);
-			idle = 0;
-			continue;
+			if (searching)
+				stop_searching_found(pool);
+			run_from_loop(pool, w, t);
+			return;
 		}
-		mt__publish_done(w->pool, w);
 		if (++idle < MT_LATCH_SPIN_ROUNDS) {
 			pause_round(&backoff);
 			continue;
 		}
-		mt__latch_block(latch);
-		break;
+		searching = park_in_wait(w, latch, searching);
+		idle = 0;
+		backoff = MT_SPIN_BACKOFF_START;
 	}
+	/* Woken for work that others have taken meanwhile: pass the baton
+	 * as any searcher that stops searching does (park.c). */
+	if (searching)
+		stop_searching_found(pool);
+}
+
+static void help_until_open(struct mt_worker *w, struct mt_latch *latch)
+{
+	struct mt_pool *pool = w->pool;
+	w->help_depth++;
+	while (!mt__latch_is_open(latch)) {
+		struct mt_task *t = find_help_task(w);
+		if (t != NULL)
+			run_from_loop(pool, w, t);
+		else
+			help_idle(w, latch);
+	}
+	/* The detached tasks run while helping must not stay unpublished:
+	 * the task around this wait may now block for as long as it likes
+	 * (on the very thread that waits in mt_quiesce for them). */
+	publish(w);
 	w->help_depth--;
 }
 

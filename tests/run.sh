@@ -58,18 +58,23 @@ check_format() {
 	mapfile -t files < <(git ls-files '*.c' '*.h' '*.cpp' 2>/dev/null ||
 		find pool api redis tests bench tools -name '*.[ch]' 2>/dev/null)
 	clang-format --dry-run -Werror "${files[@]}"
-	summary+=("format: ${#files[@]} files match .clang-format")
+	# clang-format leaves long comments and strings alone: 80 columns,
+	# tabs at 8, is checked here.
+	local long
+	long=$(for f in "${files[@]}"; do
+		expand -t8 "$f" | awk -v f="$f" 'length > 80 {print f ":" NR}'
+	done)
+	if [[ -n $long ]]; then
+		echo "lines over 80 columns (tabs at 8):" >&2
+		echo "$long" >&2
+		return 1
+	fi
+	summary+=("format: ${#files[@]} files match .clang-format, 80 columns")
 }
 
-# Sanitizer runtimes of clang 14 cannot map their shadow memory when the
-# kernel randomises mmap with more than 28 bits; run them without ASLR then.
-sanitizer_launcher() {
-	local bits
-	bits=$(cat /proc/sys/vm/mmap_rnd_bits 2>/dev/null || echo 28)
-	if ((bits > 28)) && setarch "$(uname -m)" -R true 2>/dev/null; then
-		echo "setarch $(uname -m) -R"
-	fi
-}
+# Sanitizer builds run without ASLR where clang 14 needs it.
+# shellcheck source=../.ci/sanitizers.sh
+source .ci/sanitizers.sh
 
 build_and_test() {
 	local name=$1 dir=build/$1
@@ -91,7 +96,7 @@ build_and_test() {
 		     "(want: plain tsan asan)" >&2
 		return 2 ;;
 	esac
-	[[ $name == plain ]] || read -r -a launcher <<<"$(sanitizer_launcher)"
+	[[ $name == plain ]] || read -r -a launcher <<<"$(mt_sanitizer_launcher)"
 
 	step="$name: configure"
 	log "$name: configure"

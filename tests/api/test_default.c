@@ -24,6 +24,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -273,6 +274,94 @@ Test(fork, grandchild_can_use_the_default_pool, .timeout = 60)
 		_exit(WIFEXITED(status) ? WEXITSTATUS(status) : 32);
 	}
 	check_child_status(pid);
+}
+
+/* ---- fork() inside a task ---------------------------------------------
+ * The child of a fork() made by a task continues in that task on its only
+ * thread, which in the parent is a worker. When the task returns there, the
+ * pool must not go on: the child would run tasks inherited from the
+ * parent's queues (their side effects twice) and then park for ever. The
+ * header's rule: that thread ends, and the child exits with status 0.
+ * The inherited task counts its runs in memory shared with the child; the
+ * child arms alarm() so that a hang kills it (SIGALRM) instead of the test
+ * waiting for it. */
+
+static atomic_uint *shared_runs; /* MAP_SHARED: the child's runs count too */
+static _Atomic pid_t forked_child;
+static mt_pool *fork_pool; /* a global, so no leak is reported in the child */
+
+static void inherited_side_effect(void *arg)
+{
+	(void)arg;
+	atomic_fetch_add(shared_runs, 1);
+}
+
+/* The child is expected to leave through exit(0). Its handlers are the
+ * parent's copies (Criterion's, and LeakSanitizer's, which would report
+ * what only the parent's main thread still points to): the first one to
+ * run, registered last, leaves at once with status 0, the status the
+ * library's exit(0) asks for. */
+static void leave_quietly(void)
+{
+	_exit(0);
+}
+
+static void fork_in_task(void *arg)
+{
+	(void)arg;
+	pid_t pid = fork();
+	if (pid == 0) {
+		atexit(leave_quietly);
+		alarm(20); /* the child must end by itself long before */
+		return;	   /* back into the pool's code, in the child */
+	}
+	atomic_store(&forked_child, pid);
+}
+
+static void spawn_then_fork(void *arg)
+{
+	if (mt_spawn(mt_current_pool(), inherited_side_effect, NULL) == 0)
+		fork_in_task(arg);
+}
+
+/* The fork happens in a group task that the waiting task runs itself
+ * (helping), with the inherited task queued behind it. */
+static void fork_inside_a_wait(void *arg)
+{
+	mt_group g;
+	if (mt_spawn(mt_current_pool(), inherited_side_effect, NULL) != 0 ||
+	    mt_group_init(&g, mt_current_pool()) != 0 ||
+	    mt_group_spawn(&g, fork_in_task, arg) != 0)
+		return;
+	mt_group_wait(&g);
+}
+
+static void fork_from_a_task(void (*task)(void *))
+{
+	shared_runs = mmap(NULL, sizeof *shared_runs, PROT_READ | PROT_WRITE,
+			   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	cr_assert_neq(shared_runs, MAP_FAILED);
+	fork_pool = mt_test_pool(1);
+	cr_assert_eq(mt_spawn(fork_pool, task, NULL), 0);
+	cr_assert_eq(mt_quiesce(fork_pool), 0);
+	pid_t pid = atomic_load(&forked_child);
+	cr_assert_gt(pid, 0, "fork() failed in the task");
+	check_child_status(pid);
+	cr_assert_eq(atomic_load(shared_runs), 1,
+		     "the inherited task ran %u times",
+		     atomic_load(shared_runs));
+	cr_assert_eq(mt_pool_destroy(fork_pool, MT_DRAIN), 0);
+}
+
+Test(fork, child_of_a_task_runs_no_inherited_task_and_exits, .timeout = 60)
+{
+	fork_from_a_task(spawn_then_fork);
+}
+
+Test(fork, child_of_a_task_inside_a_wait_runs_no_inherited_task_and_exits,
+     .timeout = 60)
+{
+	fork_from_a_task(fork_inside_a_wait);
 }
 
 /* ---- exit with work pending ------------------------------------------- */

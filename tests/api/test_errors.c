@@ -499,10 +499,12 @@ static void check_env_rejected(const char *value)
 		       value);
 	cr_assert_eq(errno, EINVAL, "MTPOOL_THREADS=\"%s\": errno %d", value,
 		     errno);
-	/* Functions taking NULL report mt_default_pool()'s error. */
+	/* Functions taking NULL report mt_default_pool()'s error, and leave
+	 * errno alone (the header: int functions never set it). */
 	void *params[1] = {NULL}, *results[1];
 	mt_group g;
 	mt_stats s;
+	errno = 4242;
 	cr_assert_eq(mt_spawn(NULL, must_not_run, NULL), EINVAL);
 	cr_assert_eq(mt_spawn_copy(NULL, must_not_run, "x", 1), EINVAL);
 	cr_assert_eq(mt_map(NULL, must_not_map, params, results, 1), EINVAL);
@@ -510,6 +512,7 @@ static void check_env_rejected(const char *value)
 	cr_assert_eq(mt_group_init(&g, NULL), EINVAL);
 	cr_assert_eq(mt_pool_stats(NULL, &s), EINVAL);
 	cr_assert_eq(mt_pool_size(NULL), 0);
+	cr_assert_eq(errno, 4242, "an int function set errno to %d", errno);
 	cr_assert_eq(atomic_load(&never_calls), 0);
 }
 
@@ -551,6 +554,59 @@ Test(env, MTPOOL_THREADS_negative_is_EINVAL, .timeout = 60)
 Test(env, MTPOOL_THREADS_huge_is_EINVAL, .timeout = 60)
 {
 	check_env_rejected("18446744073709551619");
+}
+
+/* "A plain decimal integer": strtoul would skip the leading white space
+ * and take the sign. */
+Test(env, MTPOOL_THREADS_with_a_leading_space_is_EINVAL, .timeout = 60)
+{
+	check_env_rejected(" 3");
+}
+
+Test(env, MTPOOL_THREADS_with_a_leading_tab_is_EINVAL, .timeout = 60)
+{
+	check_env_rejected("\t3");
+}
+
+Test(env, MTPOOL_THREADS_with_a_plus_sign_is_EINVAL, .timeout = 60)
+{
+	check_env_rejected("+3");
+}
+
+Test(env, MTPOOL_THREADS_with_a_space_and_a_plus_sign_is_EINVAL, .timeout = 60)
+{
+	check_env_rejected(" +3");
+}
+
+Test(env, MTPOOL_THREADS_with_a_trailing_space_is_EINVAL, .timeout = 60)
+{
+	check_env_rejected("3 ");
+}
+
+/* A successful first use of the default pool through an int function
+ * (which parses $MTPOOL_THREADS and starts threads) leaves errno alone. */
+Test(env, int_functions_creating_the_default_pool_leave_errno_alone,
+     .timeout = 60)
+{
+	cr_assert_eq(setenv("MTPOOL_THREADS", "2", 1), 0);
+	errno = 4242;
+	cr_assert_eq(mt_spawn(NULL, must_not_run, NULL), 0);
+	cr_assert_eq(errno, 4242, "errno %d", errno);
+	cr_assert_eq(mt_quiesce(NULL), 0);
+	cr_assert_eq(errno, 4242, "errno %d", errno);
+	cr_assert_eq(atomic_load(&never_calls), 1);
+	atomic_store(&never_calls, 0);
+}
+
+Test(env, a_pool_created_with_MTPOOL_THREADS_leaves_errno_alone, .timeout = 60)
+{
+	cr_assert_eq(setenv("MTPOOL_THREADS", "2", 1), 0);
+	errno = 4242;
+	mt_pool *p = mt_pool_create(NULL);
+	cr_assert_not_null(p);
+	cr_assert_eq(errno, 4242, "errno %d", errno);
+	cr_assert_eq(mt_pool_destroy(p, MT_DRAIN), 0);
+	cr_assert_eq(errno, 4242, "errno %d", errno);
 }
 
 Test(env, MTPOOL_THREADS_3_gives_three_worker_default_pool, .timeout = 60)

@@ -291,6 +291,146 @@ Test(hooks, either_hook_may_be_NULL, .timeout = 60)
 		cr_assert_eq(atomic_load(&starts[i]), 1);
 }
 
+/* A worker that runs on_worker_stop has left its loop: a task it accepted
+ * would never run. So its detached spawns are refused with ESHUTDOWN
+ * (the header's rule), including spawns made by a group task that the
+ * hook's own group wait runs; whatever is accepted (0) runs. */
+static atomic_int stop_spawn_rc[HOOK_THREADS];
+static atomic_int stop_copy_rc[HOOK_THREADS];
+static atomic_uint stop_accepted, stop_ran;
+
+static void stop_task(void *arg)
+{
+	(void)arg;
+	atomic_fetch_add(&stop_ran, 1);
+}
+
+static void stop_group_task(void *arg)
+{
+	(void)arg;
+	atomic_fetch_add(&stop_ran, 1);
+	if (mt_spawn(mt_current_pool(), stop_task, NULL) == 0)
+		atomic_fetch_add(&stop_accepted, 1);
+}
+
+static void spawning_stop_hook(unsigned index, void *userdata)
+{
+	(void)userdata;
+	unsigned char big[200] = {0};
+	mt_pool *p = mt_current_pool();
+	int rc = mt_spawn(p, stop_task, NULL);
+	int rc_copy = mt_spawn_copy(p, stop_task, big, sizeof big);
+	atomic_fetch_add(&stop_accepted, (rc == 0) + (rc_copy == 0));
+	atomic_store(&stop_spawn_rc[index % HOOK_THREADS], rc);
+	atomic_store(&stop_copy_rc[index % HOOK_THREADS], rc_copy);
+	mt_group g;
+	if (mt_group_init(&g, p) == 0 &&
+	    mt_group_spawn(&g, stop_group_task, NULL) == 0) {
+		atomic_fetch_add(&stop_accepted, 1);
+		mt_group_wait(&g);
+	}
+}
+
+Test(hooks, spawn_from_on_worker_stop_is_ESHUTDOWN_and_nothing_is_lost,
+     .timeout = 60)
+{
+	mt_config cfg = {.threads = 2, .on_worker_stop = spawning_stop_hook};
+	mt_pool *p = mt_pool_create(&cfg);
+	cr_assert_not_null(p, "errno %d", errno);
+	cr_assert_eq(mt_pool_destroy(p, MT_DRAIN), 0);
+	for (int i = 0; i < 2; i++) {
+		cr_assert_eq(atomic_load(&stop_spawn_rc[i]), ESHUTDOWN,
+			     "worker %d: mt_spawn rc %d", i,
+			     atomic_load(&stop_spawn_rc[i]));
+		cr_assert_eq(atomic_load(&stop_copy_rc[i]), ESHUTDOWN,
+			     "worker %d: mt_spawn_copy rc %d", i,
+			     atomic_load(&stop_copy_rc[i]));
+	}
+	cr_assert_eq(atomic_load(&stop_ran), atomic_load(&stop_accepted),
+		     "accepted %u tasks, %u ran", atomic_load(&stop_accepted),
+		     atomic_load(&stop_ran));
+}
+
+/* What a hook may call on its own pool (the header's "Worker hooks"). */
+static atomic_int start_spawn_rc = -1, start_map_rc = -1, start_group_rc = -1;
+static atomic_int start_quiesce_rc = -1, start_destroy_rc = -1;
+static atomic_int stop_map_rc = -1, stop_group_rc = -1;
+static atomic_int stop_quiesce_rc = -1, stop_destroy_rc = -1;
+static atomic_uint hook_items;
+
+static void *hook_item(void *param)
+{
+	atomic_fetch_add(&hook_items, 1);
+	return param;
+}
+
+static void hook_group_task(void *arg)
+{
+	(void)arg;
+	atomic_fetch_add(&hook_items, 1);
+}
+
+/* A map of 8 items and a group of 4 tasks; returns the first error. */
+static int map_and_group(mt_pool *p, atomic_int *group_rc)
+{
+	void *params[8] = {0}, *results[8];
+	int rc = mt_map(p, hook_item, params, results, 8);
+	mt_group g;
+	int grc = mt_group_init(&g, p);
+	for (int i = 0; grc == 0 && i < 4; i++)
+		grc = mt_group_spawn(&g, hook_group_task, NULL);
+	if (grc == 0)
+		grc = mt_group_wait(&g);
+	atomic_store(group_rc, grc);
+	return rc;
+}
+
+static void calling_start_hook(unsigned index, void *userdata)
+{
+	(void)userdata;
+	if (index != 0)
+		return;
+	mt_pool *p = mt_current_pool();
+	atomic_store(&start_spawn_rc, mt_spawn(p, hook_group_task, NULL));
+	atomic_store(&start_map_rc, map_and_group(p, &start_group_rc));
+	atomic_store(&start_quiesce_rc, mt_quiesce(p));
+	atomic_store(&start_destroy_rc, mt_pool_destroy(p, MT_DRAIN));
+}
+
+static void calling_stop_hook(unsigned index, void *userdata)
+{
+	(void)userdata;
+	if (index != 0)
+		return;
+	mt_pool *p = mt_current_pool();
+	atomic_store(&stop_map_rc, map_and_group(p, &stop_group_rc));
+	atomic_store(&stop_quiesce_rc, mt_quiesce(p));
+	atomic_store(&stop_destroy_rc, mt_pool_destroy(p, MT_DRAIN));
+}
+
+Test(hooks, may_map_and_group_on_their_pool_and_get_EDEADLK_for_waits,
+     .timeout = 60)
+{
+	mt_config cfg = {.threads = 2,
+			 .on_worker_start = calling_start_hook,
+			 .on_worker_stop = calling_stop_hook};
+	mt_pool *p = mt_pool_create(&cfg);
+	cr_assert_not_null(p, "errno %d", errno);
+	cr_assert_eq(mt_quiesce(p), 0); /* the start hook's spawn ran */
+	cr_assert_eq(atomic_load(&start_spawn_rc), 0);
+	cr_assert_eq(atomic_load(&start_map_rc), 0);
+	cr_assert_eq(atomic_load(&start_group_rc), 0);
+	cr_assert_eq(atomic_load(&start_quiesce_rc), EDEADLK);
+	cr_assert_eq(atomic_load(&start_destroy_rc), EDEADLK);
+	cr_assert_eq(atomic_load(&hook_items), 1 + 8 + 4);
+	cr_assert_eq(mt_pool_destroy(p, MT_DRAIN), 0);
+	cr_assert_eq(atomic_load(&stop_map_rc), 0);
+	cr_assert_eq(atomic_load(&stop_group_rc), 0);
+	cr_assert_eq(atomic_load(&stop_quiesce_rc), EDEADLK);
+	cr_assert_eq(atomic_load(&stop_destroy_rc), EDEADLK);
+	cr_assert_eq(atomic_load(&hook_items), 2 * (8 + 4) + 1);
+}
+
 /* ---- thread names ------------------------------------------------------ */
 
 #define NAME_THREADS 12 /* indices 10 and 11 need a 3-byte suffix */
@@ -588,6 +728,68 @@ Test(quiesce, waits_for_a_running_task, .timeout = 60)
 	cr_assert_eq(mt_quiesce(p), 0);
 	cr_assert_eq(atomic_load(&counter), 1);
 	cr_assert_eq(pthread_join(t, NULL), 0);
+	cr_assert_eq(mt_pool_destroy(p, MT_DRAIN), 0);
+}
+
+/* A detached task run by a worker inside a helping wait is published when
+ * the wait ends, even if the group task around the wait then blocks: here
+ * it blocks until mt_quiesce has returned. Worker A runs group task
+ * `outer`, which puts `inner` into a group of its own, waits until worker
+ * B has stolen it, spawns detached task `middle` and waits for the group:
+ * A runs `middle` while it helps. `middle` lets `inner` finish and returns
+ * only once B is parked, i.e. once the group's latch is open, so A's
+ * helping wait ends right after `middle` with nothing else run. */
+static sem_t inner_started, middle_started, outer_blocking, quiesce_returned;
+
+static void inner(void *arg)
+{
+	(void)arg;
+	sem_post(&inner_started);
+	mt_test_sem_wait(&middle_started);
+}
+
+static void middle(void *arg)
+{
+	(void)arg;
+	sem_post(&middle_started);
+	mt_stats s;
+	do
+		sched_yield();
+	while (mt_pool_stats(mt_current_pool(), &s) == 0 &&
+	       s.workers_parked != 1);
+}
+
+static void outer(void *arg)
+{
+	(void)arg;
+	mt_group g;
+	mt_pool *p = mt_current_pool();
+	if (mt_group_init(&g, p) != 0 || mt_group_spawn(&g, inner, NULL) != 0)
+		return; /* the test fails at its count check */
+	mt_test_sem_wait(&inner_started);
+	if (mt_spawn(p, middle, NULL) == 0)
+		atomic_fetch_add(&counter, 1);
+	mt_group_wait(&g);
+	sem_post(&outer_blocking);
+	mt_test_sem_wait(&quiesce_returned);
+}
+
+Test(quiesce, returns_when_a_helping_wait_ran_the_last_detached_task,
+     .timeout = 60)
+{
+	cr_assert_eq(sem_init(&inner_started, 0, 0), 0);
+	cr_assert_eq(sem_init(&middle_started, 0, 0), 0);
+	cr_assert_eq(sem_init(&outer_blocking, 0, 0), 0);
+	cr_assert_eq(sem_init(&quiesce_returned, 0, 0), 0);
+	mt_pool *p = mt_test_pool(2);
+	mt_group g;
+	cr_assert_eq(mt_group_init(&g, p), 0);
+	cr_assert_eq(mt_group_spawn(&g, outer, NULL), 0);
+	mt_test_sem_wait(&outer_blocking);
+	cr_assert_eq(atomic_load(&counter), 1, "middle was not spawned");
+	cr_assert_eq(mt_quiesce(p), 0); /* hung: middle never published */
+	sem_post(&quiesce_returned);
+	cr_assert_eq(mt_group_wait(&g), 0);
 	cr_assert_eq(mt_pool_destroy(p, MT_DRAIN), 0);
 }
 

@@ -20,6 +20,8 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
+#include <signal.h>
 #include <stdalign.h>
 #include <stdatomic.h>
 #include <stddef.h>
@@ -309,6 +311,88 @@ Test(spawn_copy, NULL_arg_with_size_0_is_accepted_and_passes_NULL,
 	cr_assert_eq(mt_pool_destroy(p, MT_DRAIN), 0);
 }
 
+/* A size no allocation can satisfy is ENOMEM, never a short buffer: the
+ * rounding of the copy's size used to wrap near SIZE_MAX, 16 bytes were
+ * allocated and the copy ran past them. The caller's buffer is one byte:
+ * fn is never called, so nothing may read past it. */
+Test(spawn_copy, size_beyond_PTRDIFF_MAX_is_ENOMEM_and_the_pool_still_works,
+     .timeout = 60)
+{
+	static const size_t sizes[] = {
+		SIZE_MAX,
+		SIZE_MAX - 1,
+		SIZE_MAX - 15,
+		SIZE_MAX - 16,
+		SIZE_MAX - 63,
+		(size_t)PTRDIFF_MAX + 1,
+		(size_t)PTRDIFF_MAX + 2,
+	};
+	mt_pool *p = mt_test_pool(2);
+	unsigned char byte = 7;
+	for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
+		cr_assert_eq(mt_spawn_copy(p, must_not_run, &byte, sizes[i]),
+			     ENOMEM, "size %zu", sizes[i]);
+	cr_assert_eq(mt_spawn_copy(NULL, must_not_run, &byte, SIZE_MAX),
+		     ENOMEM);
+	cr_assert_eq(mt_test_stats(p).tasks_detached, 0);
+	spawn_copy_of_size(p, 4096); /* the pool still works */
+	cr_assert_eq(mt_pool_destroy(p, MT_DRAIN), 0);
+	cr_assert_eq(atomic_load(&never_calls), 0);
+}
+
+/* ---- fairness: outside work is not starved by local work --------------
+ * Two self-respawning tasks keep both workers busy with their own deques
+ * for ever; a task spawned from outside must still start within a bounded
+ * number of local tasks (the workers poll the injection queue every
+ * MT_INJECT_POLL_EVERY = 61 local tasks; 4 x 61 leaves room for the tasks
+ * in flight). The chains stop once the outside task has run, or after
+ * RESPAWN_CAP tasks so that a starving pool fails the count, not the
+ * timeout. */
+
+#define RESPAWN_CAP (MT_TEST_SANITIZED ? 50000ul : 500000ul)
+#define OUTSIDE_BOUND (4ul * 61)
+
+static atomic_ulong local_runs, runs_when_outside_ran;
+static atomic_int outside_ran, respawn_failed;
+
+static void respawn(void *arg)
+{
+	(void)arg;
+	if (atomic_load(&outside_ran))
+		return;
+	if (atomic_fetch_add(&local_runs, 1) + 1 >= RESPAWN_CAP)
+		return;
+	if (mt_spawn(mt_current_pool(), respawn, NULL) != 0)
+		atomic_store(&respawn_failed, 1);
+}
+
+static void outside_task(void *arg)
+{
+	(void)arg;
+	atomic_store(&runs_when_outside_ran, atomic_load(&local_runs));
+	atomic_store(&outside_ran, 1);
+}
+
+Test(spawn, an_outside_task_starts_within_a_bounded_number_of_local_tasks,
+     .timeout = 60)
+{
+	mt_pool *p = mt_test_pool(2);
+	cr_assert_eq(mt_spawn(p, respawn, NULL), 0);
+	cr_assert_eq(mt_spawn(p, respawn, NULL), 0);
+	while (atomic_load(&local_runs) < 1000) /* both chains are running */
+		sched_yield();
+	cr_assert_eq(mt_spawn(p, outside_task, NULL), 0);
+	unsigned long submitted_at = atomic_load(&local_runs);
+	cr_assert_eq(mt_quiesce(p), 0);
+	cr_assert_not(atomic_load(&respawn_failed));
+	cr_assert(atomic_load(&outside_ran));
+	unsigned long waited =
+		atomic_load(&runs_when_outside_ran) - submitted_at;
+	cr_assert_leq(waited, OUTSIDE_BOUND,
+		      "the outside task waited for %lu local tasks", waited);
+	cr_assert_eq(mt_pool_destroy(p, MT_DRAIN), 0);
+}
+
 /* ---- identity: mt_worker_index / mt_current_pool ----------------------- */
 
 Test(identity, worker_index_is_minus_1_and_current_pool_NULL_on_main_thread,
@@ -341,6 +425,40 @@ Test(identity, worker_index_is_minus_1_on_a_plain_thread, .timeout = 60)
 	cr_assert_eq(pthread_join(t, NULL), 0);
 	cr_assert_eq(out[0], -1);
 	cr_assert_eq(out[1], 1);
+	cr_assert_eq(mt_pool_destroy(p, MT_DRAIN), 0);
+}
+
+/* The header's signal-handler rule: mt_worker_index, mt_current_pool and
+ * mt_strerror may be called there, and tell the truth about the
+ * interrupted thread. */
+static volatile sig_atomic_t handler_index = -2;
+static mt_pool *volatile handler_pool;
+static const char *volatile handler_text;
+
+static void identity_handler(int sig)
+{
+	(void)sig;
+	handler_index = mt_worker_index();
+	handler_pool = mt_current_pool();
+	handler_text = mt_strerror(ESHUTDOWN);
+}
+
+static void raise_in_task(void *arg)
+{
+	(void)arg;
+	raise(SIGUSR1);
+}
+
+Test(identity, is_available_in_a_signal_handler_on_a_worker, .timeout = 60)
+{
+	struct sigaction sa = {.sa_handler = identity_handler};
+	cr_assert_eq(sigaction(SIGUSR1, &sa, NULL), 0);
+	mt_pool *p = mt_test_pool(1);
+	cr_assert_eq(mt_spawn(p, raise_in_task, NULL), 0);
+	cr_assert_eq(mt_quiesce(p), 0);
+	cr_assert_eq(handler_index, 0);
+	cr_assert_eq(handler_pool, p);
+	cr_assert_str_eq((const char *)handler_text, mt_strerror(ESHUTDOWN));
 	cr_assert_eq(mt_pool_destroy(p, MT_DRAIN), 0);
 }
 

@@ -344,11 +344,11 @@ Test(stress,
 				     0);
 			/* A discarded parent also never spawns its child. */
 			cr_assert_leq(atomic_load(&loop_runs) + d, expected);
-			cr_assert_geq(
-				atomic_load(&loop_runs) + 2 * d, expected,
-				"iteration %d: ran %u, discarded %llu, expected %u",
-				i, atomic_load(&loop_runs),
-				(unsigned long long)d, expected);
+			cr_assert_geq(atomic_load(&loop_runs) + 2 * d, expected,
+				      "iteration %d: ran %u, discarded %llu, "
+				      "expected %u",
+				      i, atomic_load(&loop_runs),
+				      (unsigned long long)d, expected);
 		} else {
 			cr_assert_eq(mt_pool_destroy_counted(p, MT_DRAIN, &d),
 				     0);

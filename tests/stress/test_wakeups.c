@@ -249,7 +249,7 @@ static void *spawner(void *unused)
 		 * after this mt_spawn returned. */
 		atomic_fetch_add_explicit(&spawned, 1, memory_order_release);
 		if (i % 64 == 0)
-			sched_yield(); /* let the pool drain and park now and then */
+			sched_yield(); /* let the pool drain and park */
 	}
 	atomic_store_explicit(&spawner_finished, 1, memory_order_release);
 	return failed;
@@ -328,4 +328,47 @@ Test(wakeups, a_task_spawned_while_2_workers_wind_down_always_runs,
      .timeout = 60)
 {
 	spawn_during_wind_down(2);
+}
+
+/* ---- (f) a local push, then a block outside the pool --------------------
+ * A task spawns a child onto its own worker's deque and then blocks on a
+ * semaphore until the child has run: only another worker can run it, so
+ * the push must wake one even while that worker is in the middle of going
+ * to sleep (park.c's asymmetric pair: the pusher has no fence). Jitter
+ * spreads the pushes over the other worker's wind-down. */
+
+static sem_t child_ran;
+
+static void post_child_ran(void *arg)
+{
+	(void)arg;
+	sem_post(&child_ran);
+}
+
+static void spawn_child_then_block(void *arg)
+{
+	uint64_t *rng = arg;
+	jitter(rng);
+	if (mt_spawn(mt_current_pool(), post_child_ran, NULL) != 0) {
+		atomic_store(&spawn_failed, 1); /* seq_cst: rare */
+		return;
+	}
+	while (sem_wait(&child_ran) != 0)
+		;
+}
+
+Test(wakeups, a_task_blocking_on_its_own_child_is_never_left_waiting,
+     .timeout = 60)
+{
+	mt_pool *p = mt_test_pool(2);
+	cr_assert_eq(sem_init(&child_ran, 0, 0), 0);
+	uint64_t rng = 0x2545f4914f6cdd1du;
+	for (int r = 0; r < JITTER_ROUNDS / 5; r++) {
+		cr_assert_eq(mt_spawn(p, spawn_child_then_block, &rng), 0);
+		cr_assert_eq(mt_quiesce(p), 0);
+	}
+	cr_assert_not(atomic_load(&spawn_failed));
+	cr_assert_eq(mt_test_stats(p).tasks_run, 2 * (JITTER_ROUNDS / 5));
+	cr_assert_eq(mt_pool_destroy(p, MT_DRAIN), 0);
+	sem_destroy(&child_ran);
 }

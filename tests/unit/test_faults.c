@@ -74,3 +74,25 @@ Test(thread_create, pool_created_after_a_failure_works, .timeout = 60)
 	cr_assert_eq(atomic_load(&ran), 100);
 	cr_assert_eq(mt_pool_destroy(p, MT_DRAIN), 0);
 }
+
+/* The injection queue's mutex cannot be created: the pool comes back NULL
+ * with that error, and the unwind frees the queue's cells once (ASan
+ * reports a double free otherwise) and destroys no mutex that was never
+ * initialised. */
+Test(mutex_init, failure_is_NULL_with_its_error_and_frees_everything_once,
+     .timeout = 60)
+{
+	mt__fault_fail_mutex_init_after(0);
+	errno = 0;
+	mt_pool *p = create_four();
+	mt__fault_fail_mutex_init_after(-1);
+	cr_assert_null(p);
+	cr_assert_eq(errno, EAGAIN);
+	p = create_four();
+	cr_assert_not_null(p);
+	_Atomic int ran = 0;
+	cr_assert_eq(mt_spawn(p, count, &ran), 0);
+	cr_assert_eq(mt_quiesce(p), 0);
+	cr_assert_eq(atomic_load(&ran), 1);
+	cr_assert_eq(mt_pool_destroy(p, MT_DRAIN), 0);
+}

@@ -31,6 +31,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "alloc.h" /* fault injection */
 #include "inject.h"
 #include "task.h"
 

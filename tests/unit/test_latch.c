@@ -303,3 +303,15 @@ Test(latch_threads, stack_latch_reused_at_once_each_round_stays_exact,
 	for (int i = 0; i < NFINISHERS; i++)
 		cr_assert_eq(pthread_join(th[i], NULL), 0);
 }
+
+/* The library's int functions must leave errno alone (mtpool.h), and they
+ * sleep through these ops: a futex wait whose value has already changed
+ * fails with EAGAIN, which must not reach the caller's errno. */
+Test(os_wait, a_wait_on_a_changed_value_returns_and_leaves_errno_alone)
+{
+	uint32_t word = 1;
+	errno = 4242;
+	mt__os_wait(&word, 0); /* returns at once: EAGAIN in the kernel */
+	mt__os_wake(&word, 1);
+	cr_assert_eq(errno, 4242, "errno %d", errno);
+}

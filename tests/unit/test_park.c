@@ -14,7 +14,9 @@
 #include <semaphore.h>
 #include <stdatomic.h>
 
+#include "park.h"
 #include "pool.h"
+#include "worker.h"
 
 static sem_t at_park, go_on;
 static _Atomic int hook_armed;
@@ -87,4 +89,122 @@ Test(park, worker_held_before_sleeping_still_takes_later_work, .timeout = 30)
 	}
 	mt__park_test_hook = NULL;
 	cr_assert_eq(mt_pool_destroy(p, MT_DRAIN), 0);
+}
+
+/* Two tasks submitted while the only other worker sleeps and this one
+ * still counts as searching: the submitters rely on the searcher and wake
+ * nobody. The held worker then stops searching, announces sleep, sees the
+ * work in its re-check and cancels its sleep: it must count as searching
+ * again, so that taking X (with Y still queued and a sleeper around) wakes
+ * the sleeper for Y. Otherwise Y waits behind X, and X waits for Y. */
+static sem_t y_ran;
+
+static void x_waits_for_y(void *arg)
+{
+	(void)arg;
+	while (sem_wait(&y_ran) != 0)
+		;
+}
+
+static void y_posts(void *arg)
+{
+	(void)arg;
+	sem_post(&y_ran);
+}
+
+Test(park, a_park_cancelled_for_work_keeps_waking_sleepers_for_the_rest,
+     .timeout = 30)
+{
+	sem_init(&at_park, 0, 0);
+	sem_init(&go_on, 0, 0);
+	sem_init(&y_ran, 0, 0);
+	mt__park_test_hook = hold_once;
+	atomic_store(&hook_armed, 1);
+	mt_config cfg = {.threads = 2};
+	mt_pool *p = mt_pool_create(&cfg);
+	cr_assert_not_null(p);
+	while (sem_wait(&at_park) != 0) /* one worker held, searching */
+		;
+	mt_stats s;
+	do /* the other one asleep */
+		cr_assert_eq(mt_pool_stats(p, &s), 0);
+	while (s.workers_parked != 1);
+	cr_assert_eq(mt_spawn(p, x_waits_for_y, NULL), 0);
+	cr_assert_eq(mt_spawn(p, y_posts, NULL), 0);
+	mt_stats after;
+	cr_assert_eq(mt_pool_stats(p, &after), 0);
+	cr_assert_eq(after.wakes, s.wakes, "a submitter woke the sleeper");
+	sem_post(&go_on);
+	cr_assert_eq(mt_quiesce(p), 0); /* hangs if Y waits behind X */
+	cr_assert_eq(mt_pool_destroy(p, MT_DRAIN), 0);
+	mt__park_test_hook = NULL; /* after the workers */
+}
+
+/* A worker whose helping wait found nothing to help with goes to sleep
+ * until its latch opens; new work must still be able to wake it. Worker
+ * A runs `waiting_task`, whose group child `long_child` runs on worker B
+ * until the test lets it go; A sleeps in its wait (the hook reports it),
+ * then an outside task arrives. Nobody but A is free to run it: if A
+ * were invisible to wake-ups, the outside task would wait for the long
+ * child while A idles. */
+static sem_t child_started, child_go, waiter_parking, outside_ran;
+static _Atomic int waiter_hook_armed;
+
+static void report_waiter_parking(struct mt_worker *w)
+{
+	int armed = 1;
+	if (w->help_depth > 0 &&
+	    atomic_compare_exchange_strong(&waiter_hook_armed, &armed, 0))
+		sem_post(&waiter_parking);
+}
+
+static void long_child(void *arg)
+{
+	(void)arg;
+	sem_post(&child_started);
+	while (sem_wait(&child_go) != 0)
+		;
+}
+
+static void waiting_task(void *arg)
+{
+	(void)arg;
+	mt_group g;
+	if (mt_group_init(&g, mt_current_pool()) != 0 ||
+	    mt_group_spawn(&g, long_child, NULL) != 0)
+		return;
+	while (sem_wait(&child_started) != 0) /* B has stolen it */
+		;
+	mt_group_wait(&g);
+}
+
+static void outside_task(void *arg)
+{
+	(void)arg;
+	sem_post(&outside_ran);
+}
+
+Test(park, a_worker_asleep_in_a_wait_is_woken_for_new_work, .timeout = 30)
+{
+	sem_init(&child_started, 0, 0);
+	sem_init(&child_go, 0, 0);
+	sem_init(&waiter_parking, 0, 0);
+	sem_init(&outside_ran, 0, 0);
+	atomic_store(&waiter_hook_armed, 1);
+	mt__park_test_hook = report_waiter_parking; /* before the workers */
+	mt_config cfg = {.threads = 2};
+	mt_pool *p = mt_pool_create(&cfg);
+	cr_assert_not_null(p);
+	mt_group g;
+	cr_assert_eq(mt_group_init(&g, p), 0);
+	cr_assert_eq(mt_group_spawn(&g, waiting_task, NULL), 0);
+	while (sem_wait(&waiter_parking) != 0)
+		;
+	cr_assert_eq(mt_spawn(p, outside_task, NULL), 0);
+	while (sem_wait(&outside_ran) != 0) /* hangs if A stays asleep */
+		;
+	sem_post(&child_go);
+	cr_assert_eq(mt_group_wait(&g), 0);
+	cr_assert_eq(mt_pool_destroy(p, MT_DRAIN), 0);
+	mt__park_test_hook = NULL; /* after the workers */
 }

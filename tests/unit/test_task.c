@@ -231,7 +231,7 @@ Test(task_threads, tasks_freed_by_other_threads_come_back_through_the_depot,
 		}
 		for (int i = 0; i < CONSUMERS; i++)
 			cr_assert_eq(pthread_join(th[i], NULL), 0);
-		/* Every block is in the depot now: allocating needs no malloc. */
+		/* Every block is in the depot now: no malloc needed. */
 		mt__fault_fail_allocs_after(0);
 		size_t got = alloc_n(t, n);
 		disarm_faults();

@@ -28,7 +28,12 @@
  * Fork: in the child of fork(), the default pool is created afresh on first
  * use. A pool created with mt_pool_create() before the fork has no workers
  * in the child: every call on it there returns ECHILD (mt_pool_size
- * returns 0), and it cannot be destroyed there.
+ * returns 0), and it cannot be destroyed there. fork() from inside a task:
+ * the child's only thread continues in that task and is no worker. It
+ * should exec or _exit; if the task returns instead, the child never runs
+ * a task inherited from the parent's queues: it ends with exit(0), as when
+ * a process's last thread returns (atexit handlers run, stdio is flushed;
+ * on_worker_stop is not called).
  *
  * Calling context
  * ===============
@@ -39,6 +44,33 @@
  * Waiting is bounded in stack: see docs/design.md. A worker waiting on
  * ANOTHER pool's map or group only blocks: a cycle of such waits between
  * pools whose workers are all blocked can deadlock, as with any two pools.
+ *
+ * Signal handlers: only mt_strerror(), mt_worker_index() and
+ * mt_current_pool() may be called from a signal handler (they read
+ * constants and a thread-local variable). Everything else allocates,
+ * takes locks or sleeps, and may have been interrupted in the middle of
+ * updating the very state it would touch.
+ *
+ * Worker hooks (mt_config.on_worker_start / on_worker_stop) run on the
+ * worker's own thread: mt_worker_index() and mt_current_pool() name it,
+ * and the pool's pointer is available there only through
+ * mt_current_pool() (on_worker_start runs before mt_pool_create returns).
+ * From either hook, calls on the hook's own pool behave as from a task of
+ * it, with these differences:
+ *   - on_worker_start: the worker has not run a task yet; mt_spawn and
+ *     mt_spawn_copy queue on its deque and run once the pool is up; a
+ *     map, for or group waited for there is run by this worker and by
+ *     those already started.
+ *   - on_worker_stop: the worker has left its loop and runs no more
+ *     tasks of its own: mt_spawn and mt_spawn_copy return ESHUTDOWN (also
+ *     from tasks run inside the hook's own waits); mt_map, mt_for and
+ *     groups work (this worker runs them while it waits, with the workers
+ *     still running).
+ *   - From both: mt_quiesce and mt_pool_destroy on the own pool return
+ *     EDEADLK. A hook must not wait for something only a task of its own
+ *     pool could provide, other than through a map, for or group (a
+ *     stopping pool's other workers may have exited).
+ * Calls on other pools are as from any thread.
  */
 #ifndef MTPOOL_MTPOOL_H
 #define MTPOOL_MTPOOL_H
@@ -87,7 +119,7 @@ typedef struct mt_config {
 	size_t stack_size;
 	/* Called on each worker thread before it runs any task, and after
 	 * it has run its last, with the worker's index (0 .. threads-1).
-	 * May be NULL. They must not destroy the pool. */
+	 * May be NULL. What they may call: see "Worker hooks" above. */
 	void (*on_worker_start)(unsigned index, void *userdata);
 	void (*on_worker_stop)(unsigned index, void *userdata);
 	/* Passed to both hooks; borrowed for the pool's lifetime. */
@@ -112,17 +144,18 @@ typedef struct mt_stats {
 				      by threads outside the pool) */
 	uint64_t parks;	      /* times a worker went to sleep */
 	uint64_t wakes;	      /* wake-ups issued to parked workers */
-	uint64_t inline_runs; /* tasks run inline because a deque could not grow */
-	uint64_t discarded; /* detached tasks dropped by MT_DISCARD */
-	uint64_t queued;    /* detached tasks accepted but not yet finished */
-	unsigned workers;   /* pool size */
+	uint64_t inline_runs; /* tasks run inline: a deque could not grow */
+	uint64_t discarded;   /* detached tasks dropped by MT_DISCARD */
+	uint64_t queued;      /* detached tasks accepted but not yet finished */
+	unsigned workers;     /* pool size */
 	unsigned workers_parked; /* workers asleep right now */
 } mt_stats;
 
 /*
  * The process default pool, created on first use, exactly once even when
- * many threads race to first use. Size: $MTPOOL_THREADS if set (a decimal
- * integer 1 .. MT_MAX_THREADS), else the online CPU count.
+ * many threads race to first use. Size: $MTPOOL_THREADS if set (a plain
+ * decimal integer 1 .. MT_MAX_THREADS: digits only, no sign, no white
+ * space), else the online CPU count.
  *
  * Returns the pool, or NULL with errno set:
  *   EINVAL   $MTPOOL_THREADS is set but not a valid thread count;
@@ -159,7 +192,9 @@ MT_API mt_pool *mt_pool_create(const mt_config *cfg);
  * ones finish, joins. Fork-join work (maps, groups) in flight always
  * completes. While destroy runs:
  *   - mt_spawn / mt_spawn_copy fail with ESHUTDOWN, except from the pool's
- *     own workers during MT_DRAIN;
+ *     own tasks during MT_DRAIN (not from on_worker_stop, nor from tasks
+ *     that run inside it: that worker runs no more tasks of its own, so
+ *     the spawn is refused rather than accepted and never run);
  *   - mt_map / mt_for / mt_group_spawn fail with ESHUTDOWN from threads
  *     outside the pool, and work as usual from its workers.
  * Returns 0, or:
@@ -170,9 +205,25 @@ MT_API mt_pool *mt_pool_create(const mt_config *cfg);
  *   ECHILD    the pool was created before fork() in a parent process: it
  *             has no workers here, and its memory is left alone.
  * CONTEXT: not from this pool's workers; blocks until all workers joined.
- * Calls on the pool from threads outside it must not overlap the
- * destroy (the pool's memory is freed when it returns); calls from the
- * pool's own tasks are safe, since destroy joins the workers first.
+ *
+ * Calls that overlap a destroy: the pool's memory is freed before destroy
+ * returns, so a call may overlap it only if the pool is guaranteed to be
+ * there for the whole call:
+ *   - calls from the pool's own tasks and from on_worker_stop are safe:
+ *     destroy joins the workers before it frees anything;
+ *   - a call from another thread is safe if, from before the call until
+ *     after it returns, that thread holds something destroy waits for: a
+ *     group it has spawned into and not yet waited for, or a task of the
+ *     pool that cannot finish before the call returns (for example one
+ *     blocked until this thread lets it go). Such calls get the errors
+ *     listed above: ESHUTDOWN for new work, EBUSY for a second destroy;
+ *   - the calls that give such work back, mt_group_wait() and the end of
+ *     an mt_map() / mt_for() / mt_for_range() started before the destroy,
+ *     are safe as such: nothing after the give-back touches the pool, and
+ *     destroy does not free it while one of them is still returning.
+ * Any other overlap (a call that merely races with destroy) may read freed
+ * memory: ESHUTDOWN and EBUSY report misuse under the rule above, they
+ * cannot tell whether a pool still exists.
  */
 MT_API int mt_pool_destroy(mt_pool *pool, mt_shutdown how);
 
@@ -210,7 +261,9 @@ MT_API mt_pool *mt_current_pool(void);
  *   other      errno values from mt_default_pool() when pool is NULL.
  * CONTEXT: any thread. Never waits for a task; lock-free except on
  * allocation and when the injection ring is full (an outside submitter
- * then appends to an overflow list under a mutex).
+ * then appends to an overflow list under a mutex). A task spawned from
+ * outside the pool is not starved by the workers' own work: each worker
+ * looks at the outside queue at least once every 61 tasks it takes.
  */
 MT_API int mt_spawn(mt_pool *pool, void (*fn)(void *arg), void *arg);
 
@@ -218,7 +271,9 @@ MT_API int mt_spawn(mt_pool *pool, void (*fn)(void *arg), void *arg);
  * As mt_spawn(), but copies `size` bytes from `arg` into the task, and
  * passes fn a pointer to that copy (aligned for any type, valid until fn
  * returns), so the caller's buffer may go away at once. size 0 passes
- * NULL. Errors as mt_spawn(), and EINVAL if arg is NULL with size > 0.
+ * NULL. Errors as mt_spawn(), and EINVAL if arg is NULL with size > 0;
+ * ENOMEM also covers a size no allocation can satisfy (above PTRDIFF_MAX),
+ * which is refused before anything is read from arg.
  * Copies of up to MT_SPAWN_INLINE_BYTES bytes live inside the task (no
  * extra allocation); larger ones are allocated.
  */
@@ -320,8 +375,8 @@ MT_API int mt_group_spawn(mt_group *group, void (*fn)(void *arg), void *arg);
  * Blocks until every task spawned into the group has returned; a worker
  * runs other tasks meanwhile. Returns 0, or EINVAL (group NULL or not
  * initialised), or ECHILD (the group's pool was created before fork(), in
- * the child: its tasks would never run there). All effects of the group's tasks are visible to the
- * caller on return.
+ * the child: its tasks would never run there). All effects of the group's
+ * tasks are visible to the caller on return.
  */
 MT_API int mt_group_wait(mt_group *group);
 
