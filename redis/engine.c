@@ -54,6 +54,7 @@ struct share {
 	size_t sent, recv;    /* item cursors */
 	size_t recv_cmd;      /* replies of item recv already read */
 	size_t inflight;      /* commands whose replies are unread */
+	size_t load;	      /* window units of the unfinished items */
 	size_t replayed_hi;   /* items below were sent on a broken conn */
 	const char *item_err; /* first error reply of item recv */
 	int item_oom;	      /* a reply of item recv could not be kept */
@@ -75,6 +76,14 @@ static size_t item_ncmds(const struct mt__redis_source *s, size_t i)
 static unsigned item_flags(const struct mt__redis_source *s, size_t i)
 {
 	return s->flags ? s->flags(s->ctx, i) : s->fixed_flags;
+}
+
+/* Window units of item i: its weight, or its commands on the wire. */
+static size_t item_weight(const struct mt__redis_source *s, size_t i,
+			  size_t wire)
+{
+	size_t w = s->weight ? s->weight(s->ctx, i) : s->fixed_weight;
+	return w > wire ? w : wire;
 }
 
 /* Commands on the wire for item i: MULTI and EXEC count. */
@@ -120,12 +129,14 @@ static void format_item(struct share *sh, size_t i, unsigned flags)
 }
 
 /* The buffer could not grow: the items formatted into it were not sent. */
-static void fail_unsent(struct share *sh, size_t first, size_t inflight)
+static void fail_unsent(struct share *sh, size_t first, size_t inflight,
+			size_t load)
 {
 	for (size_t i = first; i < sh->sent; i++)
 		if (!finished(&sh->res[i]))
 			finish(sh, i, MT_REDIS_FAILED, unsent_oom);
 	sh->inflight = inflight;
+	sh->load = load;
 	sh->buf.len = 0;
 	sh->buf.oom = 0;
 }
@@ -135,18 +146,20 @@ static void fail_unsent(struct share *sh, size_t first, size_t inflight)
 static int fill(struct share *sh)
 {
 	size_t two = 2 * (size_t)sh->r->window;
-	size_t first = sh->sent, before = sh->inflight;
+	size_t first = sh->sent, before = sh->inflight, load = sh->load;
 	sh->buf.len = 0;
-	while (sh->sent < sh->hi && sh->inflight < two) {
+	while (sh->sent < sh->hi && sh->load < two) {
 		size_t i = sh->sent++;
 		if (finished(&sh->res[i]))
 			continue;
 		unsigned flags = item_flags(sh->src, i);
+		size_t wire = wire_cmds(sh, i, flags);
 		format_item(sh, i, flags);
-		sh->inflight += wire_cmds(sh, i, flags);
+		sh->inflight += wire;
+		sh->load += item_weight(sh->src, i, wire);
 	}
 	if (sh->buf.oom) {
-		fail_unsent(sh, first, before);
+		fail_unsent(sh, first, before, load);
 		return 0;
 	}
 	if (sh->buf.len == 0)
@@ -281,17 +294,18 @@ static void take_reply(struct share *sh, redisReply *rep)
 		return;
 	if (!(flags & MT_REDIS_ATOMIC))
 		finish_plain(sh, i);
+	sh->load -= item_weight(sh->src, i, n);
 	sh->recv++;
 	sh->recv_cmd = 0;
 	sh->item_err = NULL;
 	sh->item_oom = 0;
 }
 
-/* Reads replies until at most `target` commands are in flight. Returns 0,
- * or -1 on a connection error. */
+/* Reads replies until at most `target` window units are in flight.
+ * Returns 0, or -1 on a connection error. */
 static int drain(struct share *sh, size_t target)
 {
-	while (sh->inflight > target) {
+	while (sh->load > target) {
 		redisReply *rep = NULL;
 		if (redisGetReply(sh->c, (void **)&rep) != REDIS_OK)
 			return -1;
@@ -416,6 +430,7 @@ static int recover(struct share *sh, int saved_errno)
 	sh->sent = sh->recv;
 	sh->recv_cmd = 0;
 	sh->inflight = 0;
+	sh->load = 0;
 	sh->progress = 0;
 	return 1;
 }
