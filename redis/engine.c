@@ -23,6 +23,7 @@
 /* Shares per participant: more, smaller shares let a participant that
  * started late (a helper woken after the caller began) still get work. */
 #define SHARES_PER_THREAD 4u
+#define SHARE_ALIGN 64
 
 static const char unsent_oom[] = "not sent: out of memory in the client";
 static const char reply_oom[] = "out of memory in the client: a reply "
@@ -40,9 +41,11 @@ struct run {
 	char why[MT_REDIS_ERRLEN]; /* written once, before down */
 };
 
+/* Cache-line aligned: the cursors change on every reply, and neighbouring
+ * shares run on other threads. */
 struct share {
 	/* I: set before the share runs */
-	struct run *run;
+	_Alignas(SHARE_ALIGN) struct run *run;
 	mt_redis *r;
 	const struct mt__redis_source *src;
 	mt_redis_result *res;
@@ -526,7 +529,9 @@ int mt__redis_engine_run(mt_redis *r, const struct mt__redis_source *src,
 	if (src->n == 0)
 		return 0;
 	size_t k = plan_shares(r, src);
-	struct share *sh = calloc(k, sizeof *sh);
+	struct share *sh = aligned_alloc(SHARE_ALIGN, k * sizeof *sh);
+	if (sh)
+		memset(sh, 0, k * sizeof *sh);
 	if (!sh || mt__redis_batch_stores(b, k) != 0) {
 		free(sh);
 		return ENOMEM;
