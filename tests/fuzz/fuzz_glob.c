@@ -178,6 +178,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			ref);
 		abort();
 	}
+	/* A literal pattern matches its unescaped form and nothing else. */
+	static unsigned char lit[REF_MAX];
+	size_t litlen;
+	if (mt__redis_glob_literal(p, plen, lit, &litlen) &&
+	    ours != (slen == litlen && memcmp(s, lit, slen) == 0))
+		abort();
 	/* The public call differs only for the pattern "*" alone. */
 	mt_redis_bytes pb = {p, plen}, sb = {s, slen};
 	if (mt_redis_glob_match(pb, sb) !=
