@@ -394,6 +394,29 @@ static size_t settle_inflight(struct share *sh, int may_replay,
 /* After a connection error on sh->c: settles the in-flight items and
  * reconnects if the retry rule allows. Returns 1 to go on (sent rewound
  * to the first item to send again), 0 when the share is over. */
+/* Rewinds the share onto a new connection: the items reset for a replay
+ * go first. Returns 0, or 1 with the share given up (no connection). */
+static int reconnect(struct share *sh, size_t replay, const char *unknown)
+{
+	char why[MT_REDIS_ERRLEN];
+	/* Always a new connection: a cached one could be stalled too, and
+	 * each would cost a timeout. */
+	sh->fresh = 1;
+	if (mt__redis_node_connect(&sh->r->node, &sh->c, why, sizeof why)) {
+		/* The items reset for a replay were sent once: UNKNOWN. */
+		settle_inflight(sh, 0, unknown);
+		give_up(sh, why);
+		return 1;
+	}
+	sh->retries += replay;
+	sh->sent = sh->recv;
+	sh->recv_cmd = 0;
+	sh->inflight = 0;
+	sh->load = 0;
+	sh->progress = 0;
+	return 0;
+}
+
 static int recover(struct share *sh, int saved_errno)
 {
 	const struct mt__redis_conn_cfg *cfg = &sh->r->node.cfg;
@@ -412,31 +435,13 @@ static int recover(struct share *sh, int saved_errno)
 	size_t replay = settle_inflight(sh, may_reconnect, unknown);
 	if (sh->sent > sh->replayed_hi)
 		sh->replayed_hi = sh->sent;
-	if (!may_reconnect) {
-		char down[sizeof cfg->label + sizeof why + 40];
-		snprintf(down, sizeof down,
-			 "a new connection to %s failed too (%s)", cfg->label,
-			 why);
-		give_up(sh, down);
-		return 0;
-	}
-	char cwhy[MT_REDIS_ERRLEN];
-	/* Always a new connection: a cached one could be stalled too, and
-	 * each would cost a timeout. */
-	sh->fresh = 1;
-	if (mt__redis_node_connect(&sh->r->node, &sh->c, cwhy, sizeof cwhy)) {
-		/* The items reset for a replay were sent once: UNKNOWN. */
-		settle_inflight(sh, 0, unknown);
-		give_up(sh, cwhy);
-		return 0;
-	}
-	sh->retries += replay;
-	sh->sent = sh->recv;
-	sh->recv_cmd = 0;
-	sh->inflight = 0;
-	sh->load = 0;
-	sh->progress = 0;
-	return 1;
+	if (may_reconnect)
+		return reconnect(sh, replay, unknown) == 0;
+	char down[sizeof cfg->label + sizeof why + 40];
+	snprintf(down, sizeof down, "a new connection to %s failed too (%s)",
+		 cfg->label, why);
+	give_up(sh, down);
+	return 0;
 }
 
 /* ----------------------------------------------------------- a share */
