@@ -12,10 +12,16 @@
 #                                          poisoning and asserts)
 # 4. When plain was built: installs it to a temporary prefix and builds a
 #    consumer against it twice, with find_package(mtpool CONFIG) and with
-#    pkg-config, and runs both.
+#    pkg-config, and runs both; the same for libmtpool-redis (component
+#    redis / mtpool-redis.pc), against a redis-server it starts.
+# 5. fuzz: builds the libFuzzer targets (build/fuzz, clang, -DMTPOOL_FUZZ=ON)
+#    and runs each tests/fuzz/fuzz_<name>.c for a bounded time from its
+#    committed corpus; a crash, leak, sanitizer report or slow input fails
+#    the run and leaves the input in build/fuzz/artifacts/.
 #
 # Environment:
-#   MTPOOL_TEST_CONFIGS  subset of "plain tsan asan" (default: all three)
+#   MTPOOL_TEST_CONFIGS  subset of "plain tsan asan fuzz" (default: all)
+#   MTPOOL_FUZZ_SECONDS  seconds per fuzz target (default 12)
 #   MTPOOL_CTEST_ARGS    extra ctest arguments, e.g. "-L unit" or "-R deque"
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -26,7 +32,7 @@ source .ci/packages.sh
 packages=(build-essential cmake pkg-config clang clang-format libclang-rt-14-dev
 	  libck-dev libcriterion-dev libhiredis-dev liburiparser-dev
 	  redis-server redis-tools tmux)
-configs=${MTPOOL_TEST_CONFIGS:-plain tsan asan}
+configs=${MTPOOL_TEST_CONFIGS:-plain tsan asan fuzz}
 read -r -a ctest_extra <<<"${MTPOOL_CTEST_ARGS:-}"
 
 step="start"
@@ -36,6 +42,7 @@ declare -a summary=()
 
 on_exit() {
 	local rc=$?
+	[[ -n ${redis_pid:-} ]] && kill "$redis_pid" 2>/dev/null
 	[[ -n $tmp ]] && rm -rf "$tmp"
 	if ((rc != 0)); then
 		echo "mtpool tests: FAILED at step '$step' (exit $rc)" >&2
@@ -93,7 +100,7 @@ build_and_test() {
 		     -DMTPOOL_ASAN=ON) ;;
 	*)
 		echo "unknown config '$name' in MTPOOL_TEST_CONFIGS" \
-		     "(want: plain tsan asan)" >&2
+		     "(want: plain tsan asan fuzz)" >&2
 		return 2 ;;
 	esac
 	[[ $name == plain ]] || read -r -a launcher <<<"$(mt_sanitizer_launcher)"
@@ -169,16 +176,109 @@ install_check() {
 	summary+=("install: find_package and pkg-config consumers ran")
 }
 
+# libmtpool-redis from the same install: its exports, and a consumer
+# built with find_package(mtpool COMPONENTS redis) and with pkg-config
+# (mtpool-redis), run lazily and against a redis-server started here on a
+# unix socket in the temporary folder (stopped by PID).
+redis_pid=""
+install_check_redis() {
+	step="install check: redis"
+	local prefix=$tmp/prefix lib libdir sock=$tmp/redis.sock
+	lib=$(find "$prefix" -name 'libmtpool-redis.so.0' | head -n 1)
+	[[ -n $lib ]] || { echo "libmtpool-redis.so.0 not installed" >&2; return 1; }
+	libdir=$(dirname "$lib")
+	check_exports "$lib"
+	[[ -f $prefix/include/mtpool/redis.h ]] ||
+		{ echo "<mtpool/redis.h> not installed" >&2; return 1; }
+
+	redis-server --port 0 --unixsocket "$sock" --save "" --appendonly no \
+		--dir "$tmp" --daemonize no --logfile "$tmp/redis.log" &
+	redis_pid=$!
+	local i
+	for ((i = 0; i < 200; i++)); do
+		redis-cli -s "$sock" ping >/dev/null 2>&1 && break
+		sleep 0.05
+	done
+
+	step="install check: redis find_package consumer"
+	cmake -S tests/package -B "$tmp/consumer-redis-cmake" \
+		-DCMAKE_C_COMPILER=gcc -DCMAKE_PREFIX_PATH="$prefix" \
+		-DMTPOOL_CONSUMER_REDIS=ON
+	cmake --build "$tmp/consumer-redis-cmake"
+	LD_LIBRARY_PATH=$libdir "$tmp/consumer-redis-cmake/redis_consumer"
+	LD_LIBRARY_PATH=$libdir "$tmp/consumer-redis-cmake/redis_consumer" \
+		"unix://$sock"
+
+	step="install check: redis pkg-config consumer"
+	local -a pc
+	read -r -a pc <<<"$(PKG_CONFIG_PATH=$libdir/pkgconfig \
+		pkg-config --cflags --libs mtpool-redis)"
+	gcc -std=c11 -Wall -Wextra -Werror tests/package/redis_consumer.c \
+		"${pc[@]}" -o "$tmp/redis-consumer-pc"
+	LD_LIBRARY_PATH=$libdir "$tmp/redis-consumer-pc" "unix://$sock"
+
+	kill "$redis_pid"
+	wait "$redis_pid" || true
+	redis_pid=""
+	summary+=("install: mtpool-redis find_package and pkg-config consumers ran")
+}
+
+# One loop over whatever tests/fuzz/fuzz_*.c exist. libFuzzer writes what
+# it finds into the first corpus folder, a scratch one, so the committed
+# seeds (the second) stay as they are.
+fuzz_run() {
+	local dir=build/fuzz secs=${MTPOOL_FUZZ_SECONDS:-12} exe name n=0
+	local -a launcher args
+	step="fuzz: configure"
+	log "fuzz: configure"
+	cmake -S "$root" -B "$dir" -DCMAKE_C_COMPILER=clang \
+		-DCMAKE_BUILD_TYPE=RelWithDebInfo -DMTPOOL_FUZZ=ON \
+		-DMTPOOL_WERROR=ON -DMTPOOL_BUILD_TESTS=OFF -DMTPOOL_BUILD_BENCH=OFF
+	step="fuzz: build"
+	log "fuzz: build"
+	cmake --build "$dir" -j2
+	read -r -a launcher <<<"$(sanitizer_launcher)"
+	rm -rf "$dir/artifacts" "$dir/work"
+	mkdir -p "$dir/artifacts"
+	for exe in "$dir"/fuzz/fuzz_*; do
+		name=${exe##*/fuzz_}
+		step="fuzz: $name"
+		log "fuzz: $name for ${secs}s"
+		mkdir -p "$dir/work/$name" "tests/fuzz/corpus/$name"
+		args=(-max_total_time="$secs" -timeout=10 -rss_limit_mb=2048
+			-print_final_stats=1 -artifact_prefix="$dir/artifacts/$name-")
+		[[ -f tests/fuzz/$name.dict ]] && args+=(-dict="tests/fuzz/$name.dict")
+		if ! "${launcher[@]}" "$exe" "${args[@]}" "$dir/work/$name" \
+			"tests/fuzz/corpus/$name" >"$dir/$name.log" 2>&1; then
+			tail -n 200 "$dir/$name.log" >&2
+			echo "fuzz: $name failed: see $dir/$name.log and" \
+			     "$dir/artifacts/" >&2
+			return 1
+		fi
+		grep -E '^(Done|stat::number_of_executed_units|#[0-9]+.*DONE)' \
+			"$dir/$name.log" || true
+		n=$((n + 1))
+	done
+	rm -rf "$dir/work"
+	summary+=("fuzz: $n targets ran ${secs}s each without a finding")
+}
+
 install_packages
 check_format
 log "tools: $(gcc --version | head -n 1); $(clang --version | head -n 1);" \
     "$(cmake --version | head -n 1)"
 for c in $configs; do
-	build_and_test "$c"
+	[[ $c == fuzz ]] || build_and_test "$c"
 done
 case " $configs " in
-*" plain "*) install_check ;;
+*" plain "*)
+	install_check
+	install_check_redis
+	;;
 *) summary+=("install: skipped (needs the plain config)") ;;
+esac
+case " $configs " in
+*" fuzz "*) fuzz_run ;;
 esac
 
 step="summary"
