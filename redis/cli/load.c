@@ -764,8 +764,10 @@ static int run(struct loader *L, unsigned nin)
 	finish(L, t);
 	free(c.buf);
 	double secs = progress_stop(&L->prog);
-	return summary(L, secs, file > 0 ? file - 1 : 0,
-		       stopped && !interrupted);
+	/* The last batch may have found the server gone after the input
+	 * ended: that is the same verdict as giving up mid-way. */
+	stopped = (stopped || L->gave_up) && !interrupted;
+	return summary(L, secs, file > 0 ? file - 1 : 0, stopped);
 }
 
 int cli_load(int argc, char **argv)
