@@ -44,8 +44,10 @@
  * its return plus the time to free what it returned (mt_redis_batch_free
  * counts: a user pays it; the baselines free each reply in their loop);
  * result checks run with the clocks paused (rb_timer). The server's CPU
- * is utime+stime of /proc/<pid>/stat, the PID read from INFO server and
- * accepted only when that process is a local redis-server; this process's
+ * is its main thread's time on the CPU from /proc/<pid>/schedstat (in
+ * nanoseconds; utime+stime of /proc/<pid>/stat, in 10 ms ticks, where
+ * the kernel has no schedstat), the PID given or read from INFO server
+ * and accepted only when that process is a local redis-server; this process's
  * CPU is CLOCK_PROCESS_CPUTIME_ID. Both are given as a share of the wall
  * time (1.0 = one core busy), so a server share near 1.0 says the server's
  * single core was the ceiling.
@@ -241,7 +243,9 @@ void rb_timer_resume(struct rb_timer *t);
 /* Pauses, and writes seconds, srv_cpu and cli_cpu of *s. */
 void rb_timer_stop(struct rb_timer *t, struct rb_sample *s /* OUT */);
 
-/* CPU seconds (utime + stime) of process `pid` so far, or NAN. */
+/* CPU seconds of process `pid` so far: its main thread's from
+ * /proc/PID/schedstat (nanoseconds), else utime + stime of /proc/PID/stat
+ * (clock ticks); NAN when neither can be read. */
 double rb_proc_cpu_seconds(long pid);
 /* Monotonic seconds. */
 double rb_now(void);
