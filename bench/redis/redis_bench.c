@@ -79,9 +79,10 @@ struct options {
 	const char *host, *path, *csv, *only;
 	int port;
 	long server_pid;
+	size_t keys, rtt_n; /* -n, --rtt-n; 0 = not given */
 	struct rb_sizes sizes;
 	unsigned reps, threads, rtt_threads, timeout_s;
-	int strict;
+	int quick, strict;
 };
 
 /* One row of a group: a library workload or a baseline. */
@@ -133,39 +134,29 @@ static int parse_uint(const char *s, unsigned long max, unsigned long *out)
 	return 0;
 }
 
+/* The numeric options, where each one's value goes. */
 static int set_number(int c, const char *arg)
 {
 	unsigned long v;
 
-	if (parse_uint(arg, 100000000, &v) != 0)
+	if (parse_uint(arg, c == 'p' ? 65535 : 100000000, &v) != 0)
 		return EINVAL;
-	switch (c) {
-	case 'n':
-		opt.sizes.keys = v;
-		opt.sizes.msgs = opt.sizes.models = v / 5 ? v / 5 : 1;
-		break;
-	case 'r':
+	if (c == 'n')
+		opt.keys = v;
+	else if (c == 'R')
+		opt.rtt_n = v;
+	else if (c == 'r')
 		opt.reps = (unsigned)v;
-		break;
-	case 'R':
-		opt.sizes.rtt = v;
-		break;
-	case 't':
+	else if (c == 't')
 		opt.threads = (unsigned)v;
-		break;
-	case 'T':
+	else if (c == 'T')
 		opt.rtt_threads = (unsigned)v;
-		break;
-	case 'p':
-		opt.port = v <= 65535 ? (int)v : 0;
-		break;
-	case 'P':
+	else if (c == 'p')
+		opt.port = (int)v;
+	else if (c == 'P')
 		opt.server_pid = (long)v;
-		break;
-	case 'w':
+	else if (c == 'w')
 		opt.timeout_s = (unsigned)v;
-		break;
-	}
 	return 0;
 }
 
@@ -187,72 +178,71 @@ static const struct option longopts[] = {
 	{0, 0, 0, 0},
 };
 
+/* The options that take a string or nothing; 0 if c is not one. */
+static int set_other(int c, const char *arg)
+{
+	if (c == 'h')
+		opt.host = arg;
+	else if (c == 's')
+		opt.path = arg;
+	else if (c == 'o')
+		opt.only = arg;
+	else if (c == 'c')
+		opt.csv = arg;
+	else if (c == 'q')
+		opt.quick = 1;
+	else if (c == 'S')
+		opt.strict = 1;
+	else
+		return 0;
+	return 1;
+}
+
+/* Sizes: --quick's or the issue's, -n scales them, --rtt-n sets the
+ * subset, which never exceeds a set it is taken from. */
+static void pick_sizes(void)
+{
+	struct rb_sizes *z = &opt.sizes;
+
+	*z = opt.quick ? rb_quick_sizes : rb_full_sizes;
+	if (opt.keys)
+		*z = rb_sizes_for(opt.keys);
+	if (opt.rtt_n)
+		z->rtt = opt.rtt_n;
+	else if (opt.quick)
+		z->rtt = rb_quick_sizes.rtt;
+	z->rtt = z->rtt < z->keys ? z->rtt : z->keys;
+	z->rtt = z->rtt < z->msgs ? z->rtt : z->msgs;
+	z->rtt = z->rtt < z->models ? z->rtt : z->models;
+}
+
 /* Returns 0, or 2 (usage error), or -1 (--help printed). */
 static int parse_args(int argc, char **argv)
 {
-	int c, quick = 0, rtt_set = 0, n_set = 0;
+	int c;
 
-	opt = (struct options){.reps = 3, .rtt_threads = 4, .timeout_s = 1800};
-	opt.sizes = rb_full_sizes;
+	opt = (struct options){.reps = 3, .rtt_threads = 4};
 	while ((c = getopt_long(argc, argv, "n:", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'h':
-			opt.host = optarg;
-			continue;
-		case 's':
-			opt.path = optarg;
-			continue;
-		case 'q':
-			quick = 1;
-			continue;
-		case 'o':
-			opt.only = optarg;
-			continue;
-		case 'c':
-			opt.csv = optarg;
-			continue;
-		case 'S':
-			opt.strict = 1;
-			continue;
-		case 'H':
-			usage(stdout);
-			return -1;
-		case '?':
-			usage(stderr);
-			return 2;
+		if (c == 'H' || c == '?') {
+			usage(c == 'H' ? stdout : stderr);
+			return c == 'H' ? -1 : 2;
 		}
-		rtt_set |= c == 'R';
-		n_set |= c == 'n';
+		if (set_other(c, optarg))
+			continue;
 		if (set_number(c, optarg) != 0) {
 			fprintf(stderr, "redis_bench: bad number '%s'\n",
 				optarg);
 			return 2;
 		}
 	}
-	/* --quick: the quick sizes, unless -n or --rtt-n say otherwise. */
-	if (quick) {
-		size_t rtt = opt.sizes.rtt;
-
-		if (!n_set)
-			opt.sizes = rb_quick_sizes;
-		opt.sizes.rtt = rtt_set ? rtt : rb_quick_sizes.rtt;
-		opt.timeout_s = opt.timeout_s == 1800 ? 120 : opt.timeout_s;
-	}
 	if (optind != argc || (!opt.path && (!opt.host || !opt.port))) {
 		usage(stderr);
 		return 2;
 	}
+	pick_sizes();
+	if (!opt.timeout_s)
+		opt.timeout_s = opt.quick ? 120 : 1800;
 	return 0;
-}
-
-/* The rtt subset cannot exceed any set it is taken from. */
-static void fit_rtt(struct rb_sizes *z)
-{
-	size_t m = z->keys;
-
-	m = z->msgs < m ? z->msgs : m;
-	m = z->models < m ? z->models : m;
-	z->rtt = z->rtt < m ? z->rtt : m;
 }
 
 static int want_group(const struct group *g)
@@ -599,7 +589,6 @@ int main(int argc, char **argv)
 
 	if (rc != 0)
 		return rc < 0 ? 0 : rc;
-	fit_rtt(&opt.sizes);
 	if (opt.path)
 		snprintf(uri, sizeof uri, "unix://%s", opt.path);
 	else

@@ -30,6 +30,15 @@ const struct rb_sizes rb_quick_sizes = {
 	.rtt = 1000,
 };
 
+struct rb_sizes rb_sizes_for(size_t keys)
+{
+	struct rb_sizes z = {.keys = keys ? keys : 1};
+
+	z.msgs = z.models = z.keys / 5 ? z.keys / 5 : 1;
+	z.rtt = z.msgs < rb_full_sizes.rtt ? z.msgs : rb_full_sizes.rtt;
+	return z;
+}
+
 /* Items of any kind, at most: their indexes are written in 7 digits, and
  * every generated string with its NUL fits its stride (a key
  * "rb:order:%07zu" in KEY_STRIDE bytes, a model's strings in
@@ -1246,6 +1255,43 @@ int rb_workload_run(rb_bench *b, const struct rb_workload *w,
 			return f->err;
 	rb_figure_of(f, s, reps);
 	return 0;
+}
+
+/* A row is wrong when it failed (other than N/A), had a bad item, or
+ * lost a message. */
+static int row_wrong(const struct rb_figure *f)
+{
+	if (f->err != 0)
+		return f->err != ENOSYS;
+	return f->bad != 0 || (!isnan(f->delivered) && f->delivered < 1);
+}
+
+int rb_run_table(rb_bench *b, int (*want)(const struct rb_workload *w),
+		 FILE *out)
+{
+	const char *group = NULL;
+	double lib = NAN;
+	int wrong = 0;
+
+	rb_table_header(out);
+	for (size_t i = 0; i < rb_nworkloads; i++) {
+		const struct rb_workload *w = &rb_workloads[i];
+		struct rb_row row = {.group = w->group,
+				     .method = w->method,
+				     .unit = w->unit};
+
+		if (want && !want(w))
+			continue;
+		rb_workload_run(b, w, &row.fig);
+		if (!group || strcmp(group, w->group) != 0) {
+			group = w->group;
+			lib = row.fig.err == 0 ? row.fig.rate : NAN;
+		}
+		row.vs = row.fig.err == 0 ? row.fig.rate / lib : NAN;
+		rb_table_row(out, &row);
+		wrong |= row_wrong(&row.fig);
+	}
+	return wrong ? EIO : 0;
 }
 
 /* ------------------------------------------------------------ table */

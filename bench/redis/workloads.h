@@ -24,15 +24,12 @@
  * Usage
  * =====
  *   rb_bench *b;
- *   struct rb_config cfg = {.uri = uri, .sizes = rb_full_sizes, .reps = 3};
- *   rb_bench_open(&b, r, &cfg, why, sizeof why);
- *   rb_table_header(stdout);
- *   for (size_t i = 0; i < rb_nworkloads; i++) {
- *           struct rb_row row = {.w = &rb_workloads[i]};
- *           rb_workload_run(b, &rb_workloads[i], &row.fig);  median of reps
- *           rb_table_row(stdout, &row);
+ *   struct rb_config cfg = {.uri = uri, .sizes = rb_sizes_for(n),
+ *                           .reps = 3};
+ *   if (rb_bench_open(&b, r, &cfg, why, sizeof why) == 0) {
+ *           rb_run_table(b, NULL, stdout);  every row, median of reps
+ *           rb_bench_close(b);
  *   }
- *   rb_bench_close(b);
  * redis_bench interleaves the repetitions of every row of a group instead
  * (rb_state_set, then rb_workload_once), so the machine's drift hits the
  * library and its baselines alike.
@@ -78,6 +75,10 @@ struct rb_sizes {
 
 /* The sizes, and the --quick ones (a smoke run of a few s). */
 extern const struct rb_sizes rb_full_sizes, rb_quick_sizes;
+
+/* The issue's proportions for `keys` keys (-n): messages and models
+ * keys / 5, the one-round-trip subset min(20,000, keys / 5); each >= 1. */
+struct rb_sizes rb_sizes_for(size_t keys);
 
 /* What the run is told; copied by rb_bench_open. */
 struct rb_config {
@@ -213,6 +214,14 @@ int rb_workload_once(rb_bench *b, const struct rb_workload *w,
  * the first error (then the figure is empty). Returns f->err. */
 int rb_workload_run(rb_bench *b, const struct rb_workload *w,
 		    struct rb_figure *f /* OUT */);
+
+/* What `mtredis bench` prints: every row of rb_workloads[] whose name
+ * `want` accepts (NULL: all), run with rb_workload_run, printed as they
+ * come with the table header first, "x lib" against the group's first
+ * (library) row. Returns 0, or EIO when a row was wrong (a bad item, a
+ * lost message) or failed (ENOSYS rows are N/A, not failures). */
+int rb_run_table(rb_bench *b, int (*want)(const struct rb_workload *w),
+		 FILE *out);
 
 /* The four commands of a model save written by hand, as the library's
  * mt_redis_model_save writes them for the data set's model i: HSET of the
