@@ -515,7 +515,7 @@ static void store(struct loader *L, const struct batch *b)
 		lost += store_items(L, b, &done);
 	uint64_t mark = (uint64_t)b->file << 48 | b->last_line;
 	atomic_store_explicit(&confirmed, mark, memory_order_relaxed);
-	progress_add(&L->prog, done, b->bytes);
+	progress_add(&L->prog, done, 0);
 	if (done == 0 && lost > 0) {
 		pthread_mutex_lock(&L->lock);
 		L->gave_up = 1;
@@ -616,8 +616,10 @@ static int load_input(struct loader *L, unsigned file, struct carry *c)
 	while (!stop && (!in->eof || c->len > 0)) {
 		struct batch *b = take_spare(L);
 		int err = fill(L, b, in, file, c);
-		if (b->nplain + b->nx == 0)
-			progress_add(&L->prog, 0, b->bytes);
+		/* Work (percent, ETA) counts bytes as they are parsed: the
+		 * reader is never more than two batches ahead of the server,
+		 * and a stalled first batch still shows where the input is. */
+		progress_add(&L->prog, 0, b->bytes);
 		stop = post(L, b) || err == EINTR || interrupted;
 		if (err != 0 && err != EINTR) {
 			cli_error(L->o->cmd, "reading %s: %s", input_name(in),

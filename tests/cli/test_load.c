@@ -8,6 +8,7 @@
  */
 #define _GNU_SOURCE
 #include "cli_test.h"
+#include "line.h"
 
 #include <poll.h>
 
