@@ -102,12 +102,25 @@ struct demo {
 	int failed_steps;
 };
 
+/* "1.23M/s", "812k/s", "950/s". */
+static void rate(char *buf, size_t len, double v)
+{
+	if (v >= 1e6)
+		snprintf(buf, len, "%.2fM/s", v / 1e6);
+	else if (v >= 1e3)
+		snprintf(buf, len, "%.0fk/s", v / 1e3);
+	else
+		snprintf(buf, len, "%.0f/s", v);
+}
+
+/* One step: its figures, then what it checked on the next line. */
 static void row(const char *what, size_t items, double secs, const char *note)
 {
-	char n[32];
-	printf("  %-44s %10s %8.3f s %9.0f/s  %s\n", what,
-	       progress_group(n, items), secs,
-	       secs > 0 ? (double)items / secs : 0.0, note);
+	char n[32], r[32];
+	rate(r, sizeof r, secs > 0 ? (double)items / secs : 0.0);
+	printf("  %-46s %9s %8.3f s %9s\n", what, progress_group(n, items),
+	       secs, r);
+	printf("      %s\n", note);
 	fflush(stdout);
 }
 
@@ -203,8 +216,8 @@ static void step_saves(struct demo *d, size_t n)
 	double secs = cli_now() - t0;
 	char note[400];
 	snprintf(note, sizeof note,
-		 "queued in %.3f s; flush: %llu done, %llu failed "
-		 "(expected %d: %.60s), %llu unknown, %zu refused",
+		 "queued in %.3f s; flush: %llu done, %llu failed (%d "
+		 "planted: %.50s...), %llu unknown, %zu refused",
 		 queued, (unsigned long long)rep.done,
 		 (unsigned long long)rep.failed, BAD_SAVES, rep.last_error,
 		 (unsigned long long)rep.unknown, refused);
@@ -483,10 +496,10 @@ static void step_python(struct demo *d, const char *uri)
 	double mt = timed_get(d, n, &bad_mt);
 	char note[160];
 	snprintf(note, sizeof note, "%zu wrong values", bad_py);
-	row("same read, Python's way (pool per call, GET/key)", n, py, note);
+	row("Python's way: pool per call, GET per key", n, py, note);
 	snprintf(note, sizeof note, "%.1fx faster than Python's way; %zu wrong",
 		 mt > 0 ? py / mt : 0.0, bad_mt);
-	row("same read, mt_redis_get", n, mt, note);
+	row("the same read with mt_redis_get", n, mt, note);
 	d->failed_steps += bad_py != 0 || bad_mt != 0;
 }
 
@@ -509,7 +522,7 @@ static void clean_up(struct demo *d)
 static void steps(struct demo *d, const char *uri)
 {
 	char n[32];
-	printf("  %-44s %10s %10s %11s\n", "helper at work", "items", "time",
+	printf("  %-46s %9s %10s %9s\n", "helper at work", "items", "time",
 	       "rate");
 	step_saves(d, d->n / 4 > BAD_SAVES ? d->n / 4 : BAD_SAVES + 1);
 	step_publish(d, d->n / 2 ? d->n / 2 : 1);

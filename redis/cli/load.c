@@ -649,32 +649,46 @@ static void stop_point(const struct loader *L, unsigned file, char *buf,
 		 L->in[file].line);
 }
 
+/* "; 2 lines rejected, 1 not stored": the non-zero failure counts. */
+static void failure_counts(const struct loader *L, char *buf, size_t len)
+{
+	const struct {
+		uint64_t n;
+		const char *what;
+	} c[] = {{L->rejected, "lines rejected"},
+		 {L->failed, "not stored"},
+		 {L->unknown, "of unknown outcome"},
+		 {L->read_errors, "files unreadable"}};
+	size_t at = 0;
+	buf[0] = '\0';
+	for (size_t i = 0; i < sizeof c / sizeof *c && at < len; i++)
+		if (c[i].n > 0)
+			at += (size_t)snprintf(buf + at, len - at,
+					       "; %" PRIu64 " %s", c[i].n,
+					       c[i].what);
+}
+
 static int summary(struct loader *L, double secs, unsigned file, int stopped)
 {
-	char n[32], where[300];
+	char n[32], where[300], fails[160];
 	uint64_t bad = L->rejected + L->failed + L->unknown + L->read_errors;
 	stop_point(L, file, where, sizeof where);
 	if (interrupted)
 		cli_error(L->o->cmd,
-			  "interrupted: %s keys stored; every line "
-			  "up to %s has its outcome above, the "
-			  "lines after it were not read",
+			  "interrupted: %s keys stored; every line up to %s "
+			  "has its outcome above, the lines after it were "
+			  "not read",
 			  progress_group(n, L->stored), where);
 	else if (stopped)
 		cli_error(L->o->cmd,
-			  "giving up: the server cannot be "
-			  "reached; the lines after %s were not "
-			  "read",
+			  "giving up: the server cannot be reached; the "
+			  "lines after %s were not read",
 			  where);
+	failure_counts(L, fails, sizeof fails);
 	if (!L->o->quiet || bad > 0)
-		cli_error(L->o->cmd,
-			  "%s keys stored in %.2f s (%.0f keys/s); "
-			  "%" PRIu64 " lines rejected, %" PRIu64
-			  " not stored, %" PRIu64 " unknown, %" PRIu64
-			  " unreadable files",
+		cli_error(L->o->cmd, "%s keys stored in %.2f s (%.0f keys/s)%s",
 			  progress_group(n, L->stored), secs,
-			  secs > 0 ? (double)L->stored / secs : 0.0,
-			  L->rejected, L->failed, L->unknown, L->read_errors);
+			  secs > 0 ? (double)L->stored / secs : 0.0, fails);
 	if (interrupted)
 		return 128 + interrupted;
 	return bad > 0 || stopped ? CLI_FAILED : CLI_OK;

@@ -1,7 +1,7 @@
 /*
  * tests/cli/cli_test.h: running the built mtredis from Criterion tests.
  *
- * Header-only (`static`), included by the tests/cli/ end-to-end tests.
+ * Header-only (`static inline`), included by the tests/cli/ end-to-end tests.
  * mtredis_run() runs MTREDIS_PATH (a compile definition: the binary CMake
  * built) with the given arguments, standard input from a byte string, and
  * returns its exit status with everything it wrote on stdout and stderr;
@@ -43,7 +43,7 @@ struct run {
 };
 
 /* A temporary file holding `len` bytes; returns its path (free it). */
-static char *cli_temp_file(const void *data, size_t len)
+static inline char *cli_temp_file(const void *data, size_t len)
 {
 	char *path = strdup("/tmp/mtredis-test.XXXXXX");
 	cr_assert_not_null(path);
@@ -61,7 +61,7 @@ static char *cli_temp_file(const void *data, size_t len)
 }
 
 /* Reads a whole file (NUL-terminated copy); *len receives its size. */
-static char *cli_slurp(const char *path, size_t *len)
+static inline char *cli_slurp(const char *path, size_t *len)
 {
 	FILE *f = fopen(path, "rb");
 	cr_assert_not_null(f, "%s: %s", path, strerror(errno));
@@ -83,7 +83,7 @@ static char *cli_slurp(const char *path, size_t *len)
 	return buf;
 }
 
-static int cli_wait_status(pid_t pid)
+static inline int cli_wait_status(pid_t pid)
 {
 	int st;
 	while (waitpid(pid, &st, 0) < 0)
@@ -91,7 +91,7 @@ static int cli_wait_status(pid_t pid)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
-static void cli_assert_clean(const struct run *r)
+static inline void cli_assert_clean(const struct run *r)
 {
 	cr_assert_null(strstr(r->err, "Sanitizer"), "sanitizer: %s", r->err);
 	cr_assert_null(strstr(r->err, "runtime error"), "ubsan: %s", r->err);
@@ -99,8 +99,8 @@ static void cli_assert_clean(const struct run *r)
 
 /* The child side: stdin/stdout/stderr from the given descriptors, an env
  * entry or two, then exec. */
-static void cli_exec(const char *const *args, int in, int out, int err,
-		     const char *const *env)
+static inline void cli_exec(const char *const *args, int in, int out, int err,
+			    const char *const *env)
 {
 	dup2(in, 0);
 	dup2(out, 1);
@@ -123,8 +123,9 @@ static void cli_exec(const char *const *args, int in, int out, int err,
  * (may be NULL: /dev/null) on stdin and `env` (NULL-terminated "K=V"
  * strings, may be NULL) added to the environment. Fills *r.
  */
-static void mtredis_run_env(struct run *r, const void *input, size_t inlen,
-			    const char *const *env, const char *const *args)
+static inline void mtredis_run_env(struct run *r, const void *input,
+				   size_t inlen, const char *const *env,
+				   const char *const *args)
 {
 	char *in = cli_temp_file(input ? input : "", input ? inlen : 0);
 	char *out = cli_temp_file("", 0), *err = cli_temp_file("", 0);
@@ -154,7 +155,7 @@ static void mtredis_run_env(struct run *r, const void *input, size_t inlen,
 	mtredis_run_env(r, input, inlen, NULL, \
 			(const char *const[]){__VA_ARGS__, NULL})
 
-static void run_free(struct run *r)
+static inline void run_free(struct run *r)
 {
 	free(r->out);
 	free(r->err);
@@ -168,8 +169,9 @@ struct bg {
 	char *errpath;
 };
 
-static void mtredis_spawn(struct bg *b, int with_stdin, const char *const *env,
-			  const char *const *args)
+static inline void mtredis_spawn(struct bg *b, int with_stdin,
+				 const char *const *env,
+				 const char *const *args)
 {
 	int pin[2], pout[2];
 	cr_assert_eq(pipe2(pin, O_CLOEXEC), 0);
@@ -192,7 +194,7 @@ static void mtredis_spawn(struct bg *b, int with_stdin, const char *const *env,
 }
 
 /* Waits for a background mtredis; returns its status and its stderr. */
-static int bg_wait(struct bg *b, char **err)
+static inline int bg_wait(struct bg *b, char **err)
 {
 	if (b->in >= 0)
 		close(b->in);
@@ -209,14 +211,14 @@ static int bg_wait(struct bg *b, char **err)
 
 /* Sleeps a little between polls of a condition (never as an assertion:
  * every poll loop is bounded by the test's .timeout). */
-static void cli_pause(void)
+static inline void cli_pause(void)
 {
 	struct timespec t = {.tv_sec = 0, .tv_nsec = 5000000};
 	nanosleep(&t, NULL);
 }
 
 /* Number of occurrences of `needle` in s. */
-static size_t cli_count(const char *s, const char *needle)
+static inline size_t cli_count(const char *s, const char *needle)
 {
 	size_t n = 0;
 	while ((s = strstr(s, needle)) != NULL) {

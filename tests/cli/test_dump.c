@@ -134,7 +134,7 @@ Test(dump, dump_then_load_round_trips_every_type_with_ttls, .timeout = 120)
 	struct run d1, l, d2;
 	mtredis_run(&d1, NULL, 0, "dump", "--uri", a.tcp_uri, "*");
 	cr_assert_eq(d1.status, 0, "%s", d1.err);
-	cr_assert_eq(cli_count(d1.out, "\n"), 11);
+	cr_assert_eq(cli_count(d1.out, "\n"), 11, "%s", d1.out);
 	for (size_t i = 0; i < d1.outlen; i++) /* plain ASCII lines */
 		cr_assert(d1.out[i] == '\t' || d1.out[i] == '\n' ||
 				  (d1.out[i] >= 0x20 && d1.out[i] < 0x7f),
