@@ -6,6 +6,8 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,8 +27,21 @@ static const char unsent_oom[] = "not sent: out of memory in the client";
 static const char reply_oom[] = "out of memory in the client: a reply "
 				"could not be kept";
 
+/* One call. `down` is set once, by the first share that finds the
+ * server unreachable (no connection could be made, or a connection made
+ * for it broke before any reply: dead or stalled); later shares of the
+ * call do not try it again, so a call on a dead server costs one connect
+ * or command timeout, not one per share. */
+struct run {
+	struct share *shares;	   /* I */
+	_Atomic int claimed;	   /* A: the one writer of why */
+	_Atomic int down;	   /* A: why is written */
+	char why[MT_REDIS_ERRLEN]; /* written once, before down */
+};
+
 struct share {
 	/* I: set before the share runs */
+	struct run *run;
 	mt_redis *r;
 	const struct mt__redis_source *src;
 	mt_redis_result *res;
@@ -289,6 +304,37 @@ static int drain(struct share *sh, size_t target)
 
 /* -------------------------------------------------------- recovering */
 
+static void mark_down(struct run *run, const char *why)
+{
+	int none = 0;
+	/* Relaxed: the claim only elects the writer of why; publishing it
+	 * is the release below. */
+	if (!atomic_compare_exchange_strong_explicit(&run->claimed, &none, 1,
+						     memory_order_relaxed,
+						     memory_order_relaxed))
+		return;
+	snprintf(run->why, sizeof run->why, "%s", why);
+	/* Release: why is complete; pairs with the acquire in down_why. */
+	atomic_store_explicit(&run->down, 1, memory_order_release);
+}
+
+static const char *down_why(struct run *run)
+{
+	/* Acquire: pairs with the release in mark_down. */
+	return atomic_load_explicit(&run->down, memory_order_acquire) ?
+		       run->why :
+		       NULL;
+}
+
+/* The rest of the share is not sent: `why` says why (the server is down
+ * for this call). */
+static void give_up(struct share *sh, const char *why)
+{
+	mark_down(sh->run, why);
+	fail_rest(sh, sh->sent,
+		  mt__redis_store_text(sh->store, "not sent: %s", why));
+}
+
 static int retry_allowed(const struct share *sh, size_t i)
 {
 	return !(sh->r->flags & MT_REDIS_NO_RETRY) && i >= sh->replayed_hi &&
@@ -349,11 +395,11 @@ static int recover(struct share *sh, int saved_errno)
 	if (sh->sent > sh->replayed_hi)
 		sh->replayed_hi = sh->sent;
 	if (!may_reconnect) {
-		fail_rest(sh, sh->sent,
-			  mt__redis_store_text(sh->store,
-					       "not sent: a new connection to "
-					       "%s failed too (%s)",
-					       cfg->label, why));
+		char down[sizeof cfg->label + sizeof why + 40];
+		snprintf(down, sizeof down,
+			 "a new connection to %s failed too (%s)", cfg->label,
+			 why);
+		give_up(sh, down);
 		return 0;
 	}
 	char cwhy[MT_REDIS_ERRLEN];
@@ -363,9 +409,7 @@ static int recover(struct share *sh, int saved_errno)
 	if (mt__redis_node_connect(&sh->r->node, &sh->c, cwhy, sizeof cwhy)) {
 		/* The items reset for a replay were sent once: UNKNOWN. */
 		settle_inflight(sh, 0, unknown);
-		fail_rest(sh, sh->sent,
-			  mt__redis_store_text(sh->store, "not sent: %s",
-					       cwhy));
+		give_up(sh, cwhy);
 		return 0;
 	}
 	sh->retries += replay;
@@ -382,10 +426,16 @@ static void run_share(struct share *sh)
 {
 	char why[MT_REDIS_ERRLEN];
 	sh->sent = sh->recv = sh->replayed_hi = sh->lo;
+	const char *down = down_why(sh->run);
+	if (down) {
+		fail_rest(sh, sh->lo,
+			  mt__redis_store_text(sh->store, "not sent: %s",
+					       down));
+		return;
+	}
 	if (mt__redis_node_acquire(&sh->r->node, &sh->c, &sh->fresh, why,
 				   sizeof why) != 0) {
-		fail_rest(sh, sh->lo,
-			  mt__redis_store_text(sh->store, "not sent: %s", why));
+		give_up(sh, why);
 		return;
 	}
 	for (;;) {
@@ -407,10 +457,6 @@ static void run_share(struct share *sh)
 }
 
 /* ------------------------------------------------------------ a call */
-
-struct run {
-	struct share *shares;
-};
 
 /* One participant's chunk of shares, under one SIGPIPE guard. */
 static void run_shares(size_t lo, size_t hi, void *ctx)
@@ -462,7 +508,9 @@ int mt__redis_engine_run(mt_redis *r, const struct mt__redis_source *src,
 		free(sh);
 		return ENOMEM;
 	}
+	struct run run = {.shares = sh};
 	for (size_t i = 0; i < k; i++) {
+		sh[i].run = &run;
 		sh[i].r = r;
 		sh[i].src = src;
 		sh[i].res = res;
@@ -470,7 +518,6 @@ int mt__redis_engine_run(mt_redis *r, const struct mt__redis_source *src,
 		sh[i].lo = src->n * i / k;
 		sh[i].hi = src->n * (i + 1) / k;
 	}
-	struct run run = {.shares = sh};
 	int rc = 0;
 	if (k == 1)
 		run_shares(0, 1, &run);
