@@ -16,15 +16,6 @@
 
 #include "workloads.h"
 
-/* Calls of the library that land on other branches after the engine (the
- * background queue, key collection): weak references are NULL while no
- * definition is linked, and their rows print N/A (not implemented yet)
- * instead of the bench failing to link. */
-#pragma weak mt_redis_save_async
-#pragma weak mt_redis_flush
-#pragma weak mt_redis_scan
-#pragma weak mt_redis_keys_free
-
 const struct rb_sizes rb_full_sizes = {
 	.keys = 1000000,
 	.msgs = 200000,
@@ -924,8 +915,6 @@ static int wl_scan(rb_bench *b, struct rb_sample *s)
 	struct rb_timer t;
 	int err;
 
-	if (!mt_redis_scan || !mt_redis_keys_free)
-		return ENOSYS;
 	rb_timer_start(&t, b->pid);
 	err = mt_redis_scan(b->r, d->patterns, RB_NPATTERNS, NULL, &k);
 	if (err != 0)
@@ -1060,8 +1049,6 @@ static int wl_bg_save(rb_bench *b, struct rb_sample *s)
 	unsigned started;
 	int err = 0;
 
-	if (!mt_redis_save_async || !mt_redis_flush)
-		return ENOSYS;
 	/* The report counts from the previous flush: start from zero. */
 	mt_redis_flush(b->r, NULL);
 	started = bg_start(b, &go, sh, th);
