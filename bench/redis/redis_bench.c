@@ -25,7 +25,7 @@
  *   redis_bench (--host H --port P | --socket PATH) [--server-pid PID]
  *               [--quick] [-n N] [--reps N] [--rtt-n N] [--threads N]
  *               [--rtt-threads N] [--only LIST] [--csv FILE]
- *               [--timeout SEC] [--strict]
+ *               [--timeout SEC] [--strict] [--window N] [--chunk N]
  * bench/redis.sh starts a server of its own and runs this against it.
  * The server is emptied (FLUSHALL) between runs: never point this at a
  * server whose data you want.
@@ -82,6 +82,7 @@ struct options {
 	size_t keys, rtt_n; /* -n, --rtt-n; 0 = not given */
 	struct rb_sizes sizes;
 	unsigned reps, threads, rtt_threads, timeout_s;
+	unsigned window, chunk; /* the library's options; 0 = its default */
 	int quick, strict;
 };
 
@@ -112,11 +113,14 @@ static void usage(FILE *out)
 		"         [--server-pid PID] [--quick] [-n KEYS] [--reps N]\n"
 		"         [--rtt-n N] [--threads N] [--rtt-threads N]\n"
 		"         [--only set,get,scan,publish,model,bg] [--csv FILE]\n"
-		"         [--timeout SEC] [--strict]\n"
+		"         [--timeout SEC] [--strict] [--window N] [--chunk N]\n"
 		"  -n KEYS   keys of SET/GET/SCAN (1000000); messages and\n"
 		"            models are KEYS/5\n"
 		"  --quick   20000 keys, 5000 messages and models, 1000 for\n"
 		"            the one-round-trip way\n"
+		"  --threads N  the library's pool (default: online CPUs)\n"
+		"  --window N, --chunk N  the library's pipeline window and\n"
+		"            keys per MGET/MSET (default: the library's)\n"
 		"The server is FLUSHALLed between runs: use a server of your\n"
 		"own (bench/redis.sh starts one).\n");
 }
@@ -157,6 +161,10 @@ static int set_number(int c, const char *arg)
 		opt.server_pid = (long)v;
 	else if (c == 'w')
 		opt.timeout_s = (unsigned)v;
+	else if (c == 'W')
+		opt.window = (unsigned)v;
+	else if (c == 'C')
+		opt.chunk = (unsigned)v;
 	return 0;
 }
 
@@ -173,6 +181,8 @@ static const struct option longopts[] = {
 	{"only", required_argument, 0, 'o'},
 	{"csv", required_argument, 0, 'c'},
 	{"timeout", required_argument, 0, 'w'},
+	{"window", required_argument, 0, 'W'},
+	{"chunk", required_argument, 0, 'C'},
 	{"strict", no_argument, 0, 'S'},
 	{"help", no_argument, 0, 'H'},
 	{0, 0, 0, 0},
@@ -337,9 +347,11 @@ static void print_header(const char *uri, rb_bench *b, unsigned workers)
 	       rb_bench_server_pid(b),
 	       rb_bench_server_pid(b) ? "CPU share from /proc" :
 					"not local: no CPU share");
+	/* 1024 and 100 are the defaults <mtpool/redis.h> documents. */
 	printf("# client: hiredis %d.%d.%d; library on a pool of %u workers "
-	       "+ the caller, default options\n",
-	       HIREDIS_MAJOR, HIREDIS_MINOR, HIREDIS_PATCH, workers);
+	       "+ the caller, window %u commands, MGET/MSET of %u keys\n",
+	       HIREDIS_MAJOR, HIREDIS_MINOR, HIREDIS_PATCH, workers,
+	       opt.window ? opt.window : 1024, opt.chunk ? opt.chunk : 100);
 	printf("# machine: %s, %ld online CPUs; load average at start: %s\n",
 	       cpu, sysconf(_SC_NPROCESSORS_ONLN), load);
 	printf("# sizes: %zu keys (%d-byte values), %zu messages, %zu models;"
@@ -532,7 +544,7 @@ static void run_group(rb_bench *b, const struct bl_env *e,
 static int open_client(const char *uri, mt_pool **pool, mt_redis **r)
 {
 	mt_config pc = {.threads = opt.threads, .name_prefix = "rb-lib"};
-	mt_redis_options o = {0};
+	mt_redis_options o = {.window = opt.window, .chunk_keys = opt.chunk};
 	char why[MT_REDIS_ERRLEN];
 	int err;
 
