@@ -583,6 +583,7 @@ static int start_server(struct cli_opts *o)
 	o->uri = server.uri;
 	printf("mtredis demo: redis-server (pid %d) on %s\n", (int)server.pid,
 	       server.uri);
+	fflush(stdout); /* seen at once even through a pipe */
 	return CLI_OK;
 }
 
