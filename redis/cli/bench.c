@@ -103,7 +103,7 @@ static void on_signal(int sig)
 {
 	cli_write_str("\nmtredis bench: interrupted; its keys (rb:*, rbUser:*) "
 		      "may be left on the server\n");
-	_exit(128 + sig);
+	cli_exit_now(128 + sig);
 }
 
 int cli_bench(int argc, char **argv)

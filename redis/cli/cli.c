@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -183,6 +184,12 @@ void cli_signals_unblock(void)
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+}
+
+void cli_exit_now(int code)
+{
+	syscall(SYS_exit_group, code);
+	_exit(code); /* not reached */
 }
 
 void cli_write_str(const char *s)

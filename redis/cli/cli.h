@@ -114,6 +114,15 @@ void cli_close(struct cli_opts *o, mt_redis *r);
 void cli_signals_install(void (*handler)(int sig));
 void cli_signals_unblock(void);
 
+/*
+ * Async-signal-safe: ends the process at once with `code`, as _exit(2)
+ * does. It calls exit_group directly: under ThreadSanitizer _exit runs
+ * the sanitizer's finaliser, which would report a helper thread that had
+ * finished but was not joined yet when the signal came as a leak; the
+ * process is going away whole, so there is nothing to join.
+ */
+void cli_exit_now(int code) __attribute__((noreturn));
+
 /* Async-signal-safe: writes s (NUL-terminated) to stderr. */
 void cli_write_str(const char *s);
 /* Async-signal-safe: writes the decimal n to stderr. */

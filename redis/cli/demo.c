@@ -68,7 +68,7 @@ static struct server server;
 static void on_signal(int sig)
 {
 	server_kill_now(&server);
-	_exit(128 + sig);
+	cli_exit_now(128 + sig);
 }
 
 /* A crash must not leave the server behind either: stop it, then die of

@@ -90,7 +90,7 @@ static volatile sig_atomic_t writing, interrupted;
 static void on_signal(int sig)
 {
 	if (!writing)
-		_exit(128 + sig); /* no partial line can be on stdout */
+		cli_exit_now(128 + sig); /* no partial line can be on stdout */
 	interrupted = sig;
 }
 
@@ -110,7 +110,7 @@ static void flush(struct out *o)
 	writing = 0;
 	o->len = 0;
 	if (interrupted)
-		_exit(128 + interrupted);
+		cli_exit_now(128 + interrupted);
 }
 
 /* Appends one line, flushing first when it would not fit. A line larger

@@ -171,7 +171,7 @@ static void on_signal(int sig)
 	cli_write_str(":");
 	cli_write_u64((c & ((UINT64_C(1) << 48) - 1)) + 1);
 	cli_write_str(" on may or may not have been stored\n");
-	_exit(128 + sig);
+	cli_exit_now(128 + sig);
 }
 
 /* ---------------------------------------------------------- reporting */
