@@ -361,7 +361,8 @@ static int keep_tail(struct carry *c, const struct batch *b, size_t at)
 		c->buf = p;
 		c->cap = n;
 	}
-	memcpy(c->buf, b->buf + at, n);
+	if (n > 0)
+		memcpy(c->buf, b->buf + at, n);
 	c->len = n;
 	return 0;
 }
@@ -375,7 +376,8 @@ static int fill(struct loader *L, struct batch *b, struct input *in,
 	b->file = file;
 	if (grow_buf(b, c->len) != 0)
 		return ENOMEM;
-	memcpy(b->buf, c->buf, c->len);
+	if (c->len > 0)
+		memcpy(b->buf, c->buf, c->len);
 	b->len = c->len;
 	c->len = 0;
 	int err = read_into(L, b, in);
