@@ -140,9 +140,9 @@ struct loader {
 	mt_redis_bytes *argv;		  /* 5 per item */
 	char (*px)[24];			  /* the TTL argument of each item */
 	uint64_t stored, failed, unknown; /* L */
-	unsigned long reported; /* L + main: messages shown (best effort) */
-	uint64_t rejected;	/* main: lines the parser refused */
-	uint64_t read_errors;	/* main: files that could not be read */
+	_Atomic unsigned long reported;	  /* A: failures seen, for the cap */
+	uint64_t rejected;		  /* main: lines the parser refused */
+	uint64_t read_errors; /* main: files that could not be read */
 };
 
 /* The signal state. `confirmed` packs (file << 48 | line) of the last
@@ -180,8 +180,12 @@ static void on_signal(int sig)
 static void report(struct loader *L, unsigned file, uint64_t line,
 		   const char *what, const char *why)
 {
-	if (L->reported++ >= MAX_REPORTED) {
-		if (L->reported == MAX_REPORTED + 1)
+	/* relaxed: the main thread (rejected lines) and the loader (refused
+	 * keys) only share the count; nothing is published through it. */
+	unsigned long seen = atomic_fetch_add_explicit(&L->reported, 1,
+						       memory_order_relaxed);
+	if (seen >= MAX_REPORTED) {
+		if (seen == MAX_REPORTED)
 			cli_error(L->o->cmd, "more failures: only the counts "
 					     "follow");
 		return;
@@ -779,6 +783,11 @@ static int run(struct loader *L, unsigned nin)
 		if (L->in[file].fd != STDIN_FILENO)
 			close(L->in[file].fd);
 	}
+	if (interrupted)
+		fprintf(stderr,
+			"%smtredis load: interrupted: letting the lines in "
+			"flight finish (again to stop at once)\n",
+			L->o->draw ? "\r\033[K" : "");
 	finish(L, t);
 	free(c.buf);
 	double secs = progress_stop(&L->prog);

@@ -316,3 +316,49 @@ Test(load, ctrl_c_stops_reading_and_reports_what_was_stored, .timeout = 120)
 	free(first);
 	stop(&s, adm);
 }
+
+/* Polls a file until it contains `text`. */
+static void wait_file(const char *path, const char *text)
+{
+	for (;;) {
+		size_t len;
+		char *s = cli_slurp(path, &len);
+		int found = strstr(s, text) != NULL;
+		free(s);
+		if (found)
+			return;
+		cli_pause();
+	}
+}
+
+Test(load, second_ctrl_c_exits_at_once_naming_the_unconfirmed_lines,
+     .timeout = 120)
+{
+	struct mt_test_redis s;
+	redisContext *adm;
+	start(&s, &adm);
+	/* Writes stall: the first batch stays in flight. */
+	mt_test_redis_ok(adm, "CLIENT PAUSE 100000 WRITE");
+	struct bg b;
+	mtredis_spawn(&b, 1, NULL,
+		      (const char *const[]){"load", "--uri", s.tcp_uri,
+					    "--timeout", "100000", NULL});
+	size_t len;
+	char *first = lines(1000, &len);
+	write_all(b.in, first, len);
+	while (mt_test_redis_info(adm, "blocked_clients") < 1)
+		cli_pause(); /* its MSETs wait on the pause */
+	cr_assert_eq(kill(b.pid, SIGINT), 0);
+	wait_file(b.errpath, "again to stop at once");
+	cr_assert_eq(kill(b.pid, SIGINT), 0);
+	char *err;
+	int st = bg_wait(&b, &err);
+	cr_assert_eq(st, 130, "%s", err);
+	cr_assert_not_null(strstr(err, "lines from <stdin>:1 on may or may not "
+				       "have been stored"),
+			   "%s", err);
+	mt_test_redis_ok(adm, "CLIENT UNPAUSE");
+	free(err);
+	free(first);
+	stop(&s, adm);
+}
