@@ -24,6 +24,11 @@
  * against 0.91M for MGET and 0.48M for MGET + PTTL on one connection: Lua
  * costs more per key than the round trips it saves.
  *
+ * Threads: a fetcher thread reads group g+1 (both phases) while the main
+ * thread formats and writes group g; two group slots alternate, so the
+ * pool's connections never wait for the output and the output never
+ * waits for a whole group's round trips.
+ *
  * Output and signals: lines are written in whole buffers that end on a
  * line boundary; a SIGINT/SIGTERM that arrives outside write(2) exits at
  * once (130/143), one that arrives during a write lets it finish first,
@@ -38,6 +43,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -138,25 +144,42 @@ static void emit(struct out *o, const mt_redis_bytes *k, const void *v,
 }
 
 /* Legend: main thread only. */
+/* One group of keys, read by the fetcher and written by the main thread.
+ * Legend: owned by the fetcher until published (ready = 1 under
+ * dumper.lock), then by the main thread until it gives it back. */
+struct group {
+	size_t lo, hi;	   /* keys[lo, hi) */
+	mt_redis_batch *a; /* phase A: one result per chunk of CHUNK_KEYS */
+	mt_redis_batch *b; /* phase B: one result per later key */
+	int err_a, err_b;  /* a call refused as a whole (ENOMEM, ...) */
+	size_t *later;	   /* keys MGET answered nil for: DUMP them */
+	size_t nlater;
+	int ready;
+};
+
+/* Legend: I set before the fetcher starts; M under `lock`; F fetcher
+ * thread only; W main (writing) thread only. */
 struct dumper {
-	struct cli_opts *o;
-	mt_redis *r;
-	const mt_redis_keys *keys;
-	int with_ttl; /* read PTTLs: some key has an expiry */
-	struct out out;
-	struct progress prog;
-	uint64_t written, failed, gone;
-	/* Scratch for one group, reused: */
+	struct cli_opts *o;	   /* I */
+	mt_redis *r;		   /* I */
+	const mt_redis_keys *keys; /* I */
+	int with_ttl;		   /* I: read PTTLs: some key has an expiry */
+	struct out out;		   /* W */
+	struct progress prog;	   /* counters atomic */
+	uint64_t written, failed, gone; /* W */
+	struct group slot[2];		/* M: ready; else per the legend */
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int stop; /* M: the writer gave up (output failed) */
+	/* F: scratch for building one group's items, reused. */
 	mt_redis_item *items;
 	mt_redis_cmd *cmds;
 	mt_redis_bytes *argv;
-	size_t *later; /* keys MGET answered nil for: DUMP them */
-	size_t nlater;
 };
 
 #define BYTES(lit) ((mt_redis_bytes){lit, sizeof lit - 1})
 
-/* "key <escaped, cut>: what: why" for the first MAX_REPORTED failures. */
+/* "key <escaped, cut>: not read: why" for the first MAX_REPORTED. */
 static void report_key(struct dumper *d, const mt_redis_bytes *k,
 		       const char *why)
 {
@@ -201,8 +224,12 @@ static int alloc_scratch(struct dumper *d)
 	d->cmds = malloc(2 * (size_t)GROUP_KEYS * sizeof *d->cmds +
 			 chunks * sizeof *d->cmds);
 	d->argv = malloc(nargv * sizeof *d->argv);
-	d->later = malloc(GROUP_KEYS * sizeof *d->later);
-	return d->items && d->cmds && d->argv && d->later ? 0 : ENOMEM;
+	d->slot[0].later = malloc(GROUP_KEYS * sizeof(size_t));
+	d->slot[1].later = malloc(GROUP_KEYS * sizeof(size_t));
+	return d->items && d->cmds && d->argv && d->slot[0].later &&
+			       d->slot[1].later ?
+		       0 :
+		       ENOMEM;
 }
 
 static void free_scratch(struct dumper *d)
@@ -210,8 +237,11 @@ static void free_scratch(struct dumper *d)
 	free(d->items);
 	free(d->cmds);
 	free(d->argv);
-	free(d->later);
+	free(d->slot[0].later);
+	free(d->slot[1].later);
 }
+
+/* ------------------------------------------------- fetcher thread */
 
 /* Builds one phase-A item for keys[lo, hi): MGET, then PTTL per key. */
 static void build_chunk(struct dumper *d, size_t lo, size_t hi,
@@ -238,6 +268,104 @@ static void build_chunk(struct dumper *d, size_t lo, size_t hi,
 	*arg = a;
 }
 
+static size_t chunk_end(size_t at, size_t hi)
+{
+	return at + CHUNK_KEYS < hi ? at + CHUNK_KEYS : hi;
+}
+
+/* The MGET reply of chunk i of g, or NULL when the chunk failed. */
+static const redisReply *chunk_values(const struct group *g, size_t i)
+{
+	const mt_redis_result *res = &g->a->results[i];
+	size_t lo = g->lo + i * CHUNK_KEYS;
+	const redisReply *v = res->status == MT_REDIS_DONE ? res->replies[0] :
+							     NULL;
+	return v && v->type == REDIS_REPLY_ARRAY &&
+			       v->elements == chunk_end(lo, g->hi) - lo ?
+		       v :
+		       NULL;
+}
+
+/* Phase A: MGET (+ PTTL) chunks; the keys that are not strings are
+ * noted for phase B. */
+static void phase_a(struct dumper *d, struct group *g)
+{
+	mt_redis_cmd *c = d->cmds;
+	mt_redis_bytes *a = d->argv;
+	size_t n = 0;
+	for (size_t at = g->lo; at < g->hi; at += CHUNK_KEYS, n++)
+		build_chunk(d, at, chunk_end(at, g->hi), &d->items[n], &c, &a);
+	g->err_a = mt_redis_exec(d->r, d->items, n, &g->a);
+	for (size_t i = 0; g->err_a == 0 && i < n; i++) {
+		const redisReply *v = chunk_values(g, i);
+		for (size_t k = 0; v != NULL && k < v->elements; k++)
+			if (v->element[k]->type != REDIS_REPLY_STRING)
+				g->later[g->nlater++] =
+					g->lo + i * CHUNK_KEYS + k;
+	}
+}
+
+/* Phase B: DUMP and PTTL of each key MGET answered nil for. */
+static void phase_b(struct dumper *d, struct group *g)
+{
+	const mt_redis_bytes *keys = d->keys->keys;
+	for (size_t i = 0; i < g->nlater; i++) {
+		mt_redis_bytes *a = &d->argv[4 * i];
+		a[0] = BYTES("DUMP");
+		a[1] = a[3] = keys[g->later[i]];
+		a[2] = BYTES("PTTL");
+		d->cmds[2 * i] = (mt_redis_cmd){.argc = 2, .argv = a};
+		d->cmds[2 * i + 1] = (mt_redis_cmd){.argc = 2, .argv = a + 2};
+		d->items[i] = (mt_redis_item){.cmds = &d->cmds[2 * i],
+					      .ncmds = 2,
+					      .flags = MT_REDIS_IDEMPOTENT};
+	}
+	g->err_b = mt_redis_exec(d->r, d->items, g->nlater, &g->b);
+}
+
+/* Waits for slot i to be free; 0 when the writer stopped. */
+static int claim(struct dumper *d, struct group *g)
+{
+	pthread_mutex_lock(&d->lock);
+	while (g->ready && !d->stop)
+		pthread_cond_wait(&d->cond, &d->lock);
+	int go = !d->stop;
+	pthread_mutex_unlock(&d->lock);
+	return go;
+}
+
+static void publish(struct dumper *d, struct group *g)
+{
+	pthread_mutex_lock(&d->lock);
+	g->ready = 1;
+	pthread_cond_broadcast(&d->cond);
+	pthread_mutex_unlock(&d->lock);
+}
+
+/* Reads group after group into the two slots, alternately, while the
+ * main thread writes the previous one. */
+static void *fetcher(void *arg)
+{
+	struct dumper *d = arg;
+	size_t n = d->keys->n;
+	for (size_t lo = 0, k = 0; lo < n; lo += GROUP_KEYS, k++) {
+		struct group *g = &d->slot[k % 2];
+		if (!claim(d, g))
+			break;
+		*g = (struct group){
+			.lo = lo,
+			.hi = lo + GROUP_KEYS < n ? lo + GROUP_KEYS : n,
+			.later = g->later};
+		phase_a(d, g);
+		if (g->nlater > 0)
+			phase_b(d, g);
+		publish(d, g);
+	}
+	return NULL;
+}
+
+/* ---------------------------------------------------- main thread */
+
 /* The TTL to write from a PTTL reply: 0 none; -1 the key is gone. */
 static int64_t ttl_of(const redisReply *p)
 {
@@ -248,37 +376,33 @@ static int64_t ttl_of(const redisReply *p)
 	return p->integer > 0 ? p->integer : 1; /* 0 ms left: keep 1 */
 }
 
-/* Phase A's outcome for keys[lo, hi): strings are written, the other keys
- * wait for phase B. */
-static void take_chunk(struct dumper *d, const mt_redis_result *res, size_t lo,
-		       size_t hi)
+/* Writes the strings of chunk i of g (the others are phase B's). */
+static void emit_chunk(struct dumper *d, const struct group *g, size_t i)
 {
 	const mt_redis_bytes *keys = d->keys->keys;
-	const redisReply *mget =
-		res->status == MT_REDIS_DONE ? res->replies[0] : NULL;
-	if (mget == NULL || mget->type != REDIS_REPLY_ARRAY ||
-	    mget->elements != hi - lo) {
-		for (size_t i = lo; i < hi; i++)
-			report_key(d, &keys[i], res->error);
-		return;
-	}
-	for (size_t i = lo; i < hi; i++) {
-		const redisReply *v = mget->element[i - lo];
-		int64_t px = d->with_ttl ? ttl_of(res->replies[1 + i - lo]) : 0;
-		if (v->type != REDIS_REPLY_STRING) {
-			d->later[d->nlater++] = i;
-		} else if (px < 0) {
-			d->gone++;
-		} else {
-			emit(&d->out, &keys[i], v->str, v->len, px,
-			     LINE_STRING);
-			d->written++;
+	const mt_redis_result *res = &g->a->results[i];
+	const redisReply *mget = chunk_values(g, i);
+	size_t lo = g->lo + i * CHUNK_KEYS, hi = chunk_end(lo, g->hi);
+	for (size_t k = lo; k < hi; k++) {
+		const redisReply *v = mget ? mget->element[k - lo] : NULL;
+		if (v == NULL) {
+			report_key(d, &keys[k], res->error);
+			continue;
 		}
+		if (v->type != REDIS_REPLY_STRING)
+			continue; /* phase B's */
+		int64_t px = d->with_ttl ? ttl_of(res->replies[1 + k - lo]) : 0;
+		if (px < 0) {
+			d->gone++; /* expired or deleted since the MGET */
+			continue;
+		}
+		emit(&d->out, &keys[k], v->str, v->len, px, LINE_STRING);
+		d->written++;
 	}
 }
 
-/* Phase B's outcome for one key: its DUMP payload and TTL. */
-static void take_dumped(struct dumper *d, const mt_redis_result *res, size_t k)
+/* Writes key k from its phase-B result: DUMP payload and TTL. */
+static void emit_dumped(struct dumper *d, const mt_redis_result *res, size_t k)
 {
 	const mt_redis_bytes *key = &d->keys->keys[k];
 	if (res->status != MT_REDIS_DONE || res->nreplies != 2) {
@@ -295,67 +419,72 @@ static void take_dumped(struct dumper *d, const mt_redis_result *res, size_t k)
 	d->written++;
 }
 
-/* Runs n items; on a refused call every key of the group is reported. */
-static mt_redis_batch *run_items(struct dumper *d, size_t n, size_t lo,
-				 size_t hi)
-{
-	mt_redis_batch *b = NULL;
-	int err = mt_redis_exec(d->r, d->items, n, &b);
-	if (err == 0)
-		return b;
-	for (size_t i = lo; i < hi; i++)
-		report_key(d, &d->keys->keys[i], strerror(err));
-	return NULL;
-}
-
-static void phase_a(struct dumper *d, size_t lo, size_t hi)
-{
-	mt_redis_cmd *c = d->cmds;
-	mt_redis_bytes *a = d->argv;
-	size_t n = 0;
-	for (size_t at = lo; at < hi; at += CHUNK_KEYS, n++)
-		build_chunk(d, at, at + CHUNK_KEYS < hi ? at + CHUNK_KEYS : hi,
-			    &d->items[n], &c, &a);
-	mt_redis_batch *b = run_items(d, n, lo, hi);
-	for (size_t i = 0; b != NULL && i < n; i++) {
-		size_t at = lo + i * CHUNK_KEYS;
-		take_chunk(d, &b->results[i], at,
-			   at + CHUNK_KEYS < hi ? at + CHUNK_KEYS : hi);
-	}
-	mt_redis_batch_free(b);
-}
-
-static void phase_b(struct dumper *d)
+/* Writes one group, or reports its keys when a call was refused. */
+static void emit_group(struct dumper *d, const struct group *g)
 {
 	const mt_redis_bytes *keys = d->keys->keys;
-	for (size_t i = 0; i < d->nlater; i++) {
-		mt_redis_bytes *a = &d->argv[4 * i];
-		a[0] = BYTES("DUMP");
-		a[1] = a[3] = keys[d->later[i]];
-		a[2] = BYTES("PTTL");
-		d->cmds[2 * i] = (mt_redis_cmd){.argc = 2, .argv = a};
-		d->cmds[2 * i + 1] = (mt_redis_cmd){.argc = 2, .argv = a + 2};
-		d->items[i] = (mt_redis_item){.cmds = &d->cmds[2 * i],
-					      .ncmds = 2,
-					      .flags = MT_REDIS_IDEMPOTENT};
-	}
-	mt_redis_batch *b = NULL;
-	int err = mt_redis_exec(d->r, d->items, d->nlater, &b);
-	for (size_t i = 0; i < d->nlater; i++)
-		if (err != 0)
-			report_key(d, &keys[d->later[i]], strerror(err));
+	for (size_t k = g->lo; g->err_a != 0 && k < g->hi; k++)
+		report_key(d, &keys[k], strerror(g->err_a));
+	for (size_t at = g->lo, i = 0; g->err_a == 0 && at < g->hi;
+	     at += CHUNK_KEYS, i++)
+		emit_chunk(d, g, i);
+	for (size_t i = 0; i < g->nlater; i++)
+		if (g->err_b != 0)
+			report_key(d, &keys[g->later[i]], strerror(g->err_b));
 		else
-			take_dumped(d, &b->results[i], d->later[i]);
-	mt_redis_batch_free(b);
-	d->nlater = 0;
+			emit_dumped(d, &g->b->results[i], g->later[i]);
+	progress_add(&d->prog, g->hi - g->lo, g->hi - g->lo);
 }
 
-static void dump_group(struct dumper *d, size_t lo, size_t hi)
+/* Takes each group in turn as the fetcher publishes it, writes it, and
+ * gives the slot back. Stops the fetcher when the output fails. */
+static void write_groups(struct dumper *d)
 {
-	phase_a(d, lo, hi);
-	if (d->nlater > 0)
-		phase_b(d);
-	progress_add(&d->prog, hi - lo, hi - lo);
+	size_t n = d->keys->n;
+	for (size_t lo = 0, k = 0; lo < n && !d->out.failed;
+	     lo += GROUP_KEYS, k++) {
+		struct group *g = &d->slot[k % 2];
+		pthread_mutex_lock(&d->lock);
+		while (!g->ready)
+			pthread_cond_wait(&d->cond, &d->lock);
+		pthread_mutex_unlock(&d->lock);
+		emit_group(d, g);
+		mt_redis_batch_free(g->a);
+		mt_redis_batch_free(g->b);
+		pthread_mutex_lock(&d->lock);
+		g->ready = 0;
+		d->stop = d->out.failed != 0;
+		pthread_cond_broadcast(&d->cond);
+		pthread_mutex_unlock(&d->lock);
+	}
+}
+
+/* Runs the fetcher beside write_groups (signals blocked in it: they are
+ * the main thread's, see cli.h). Returns 0 or pthread_create's error. */
+static int read_and_write(struct dumper *d)
+{
+	pthread_t t;
+	sigset_t block, old;
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &block, &old);
+	int err = pthread_create(&t, NULL, fetcher, d);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (err != 0)
+		return err;
+	write_groups(d);
+	pthread_mutex_lock(&d->lock);
+	d->stop = 1; /* the writer is done: a fetcher still at work stops */
+	pthread_cond_broadcast(&d->cond);
+	pthread_mutex_unlock(&d->lock);
+	pthread_join(t, NULL);
+	for (int i = 0; i < 2; i++) /* groups read but never written */
+		if (d->slot[i].ready) {
+			mt_redis_batch_free(d->slot[i].a);
+			mt_redis_batch_free(d->slot[i].b);
+		}
+	return 0;
 }
 
 static int parse_args(struct cli_opts *o, int argc, char **argv)
@@ -413,14 +542,14 @@ static int run(struct dumper *d, char **patterns, size_t npatterns)
 	d->keys = keys;
 	progress_total(&d->prog, keys->n);
 	d->with_ttl = keys->n > 0 && any_expiry(d->r);
-	for (size_t lo = 0; lo < keys->n && !d->out.failed; lo += GROUP_KEYS)
-		dump_group(d, lo,
-			   lo + GROUP_KEYS < keys->n ? lo + GROUP_KEYS :
-						       keys->n);
+	err = keys->n > 0 ? read_and_write(d) : 0;
+	if (err != 0)
+		cli_error(d->o->cmd, "cannot start a thread: %s",
+			  strerror(err));
 	flush(&d->out);
 	double secs = progress_stop(&d->prog);
 	mt_redis_keys_free(keys);
-	return summary(d, secs, 0);
+	return summary(d, secs, err);
 }
 
 int cli_dump(int argc, char **argv)
@@ -438,11 +567,19 @@ int cli_dump(int argc, char **argv)
 		rc = CLI_FAILED;
 		goto out;
 	}
+	if (pthread_mutex_init(&d.lock, NULL) != 0 ||
+	    pthread_cond_init(&d.cond, NULL) != 0) {
+		cli_error(o.cmd, "cannot make a lock");
+		rc = CLI_FAILED;
+		goto out;
+	}
 	cli_signals_install(on_signal);
 	rc = cli_open(&o, &d.r);
 	if (rc == CLI_OK)
 		rc = run(&d, argv + optind, (size_t)(argc - optind));
 	cli_close(&o, d.r);
+	pthread_cond_destroy(&d.cond);
+	pthread_mutex_destroy(&d.lock);
 out:
 	free_scratch(&d);
 	free(d.out.buf);
