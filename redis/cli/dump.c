@@ -352,10 +352,12 @@ static void *fetcher(void *arg)
 		struct group *g = &d->slot[k % 2];
 		if (!claim(d, g))
 			break;
-		*g = (struct group){
-			.lo = lo,
-			.hi = lo + GROUP_KEYS < n ? lo + GROUP_KEYS : n,
-			.later = g->later};
+		/* Field by field: `ready` is the lock's (claim saw it 0). */
+		g->lo = lo;
+		g->hi = lo + GROUP_KEYS < n ? lo + GROUP_KEYS : n;
+		g->a = g->b = NULL;
+		g->err_a = g->err_b = 0;
+		g->nlater = 0;
 		phase_a(d, g);
 		if (g->nlater > 0)
 			phase_b(d, g);
