@@ -92,7 +92,15 @@ static int run(struct cli_opts *o, mt_redis *r, const struct bench_args *a)
 	}
 	cli_signals_unblock();
 	err = rb_run_table(b, NULL, stdout);
+	/* The last rows leave their keys: a foreign server gets them
+	 * deleted (own_server is 0, so this never flushes). */
+	int clean = rb_state_set(b, RB_EMPTY);
 	rb_bench_close(b);
+	if (clean != 0)
+		cli_error(o->cmd,
+			  "could not delete the bench's keys (rb:*, "
+			  "rbUser:*): %s",
+			  strerror(clean));
 	if (err != 0)
 		cli_error(o->cmd, "some workload failed or came back wrong");
 	return err ? CLI_FAILED : CLI_OK;
