@@ -496,17 +496,31 @@ static void run_shares(size_t lo, size_t hi, void *ctx)
 	mt__redis_sigpipe_restore(&guard, io_failed);
 }
 
-/* Shares for a call: by its window units, estimated from the fixed
- * weight or command count (a source with per-item counts is estimated at
- * one unit an item, which only makes its shares larger). */
+/* Window units of the first items of a call, counted until `enough`:
+ * exact for a source with per-item counts, which a sum over n callbacks
+ * costs far less than the round trips it plans. */
+static size_t count_units(const struct mt__redis_source *s, size_t enough)
+{
+	size_t unit = s->fixed_weight ? s->fixed_weight : s->fixed_ncmds;
+	unit = unit ? unit : 1;
+	if (!s->weight && !s->ncmds)
+		return s->n > enough / unit ? enough : s->n * unit;
+	size_t units = 0;
+	for (size_t i = 0; i < s->n && units < enough; i++) {
+		unsigned f = item_flags(s, i);
+		size_t wire = item_ncmds(s, i) + (f & MT_REDIS_ATOMIC ? 2 : 0);
+		units += item_weight(s, i, wire);
+	}
+	return units;
+}
+
+/* Shares for a call: at least MIN_SHARE_WINDOWS windows each, at most
+ * SHARES_PER_THREAD per worker. */
 static size_t plan_shares(const mt_redis *r, const struct mt__redis_source *s)
 {
-	size_t unit = s->fixed_weight ? s->fixed_weight :
-		      s->ncmds	      ? 1 :
-					s->fixed_ncmds;
-	size_t units = s->n > SIZE_MAX / unit ? SIZE_MAX : s->n * unit;
 	size_t most = (size_t)r->node.nslots * SHARES_PER_THREAD;
-	size_t by_size = units / ((size_t)r->window * MIN_SHARE_WINDOWS);
+	size_t per = (size_t)r->window * MIN_SHARE_WINDOWS;
+	size_t by_size = count_units(s, most * per) / per;
 	size_t k = by_size < most ? by_size : most;
 	return k ? k : 1;
 }
