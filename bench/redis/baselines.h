@@ -24,8 +24,8 @@
  *   struct bl_env e = {.host = "127.0.0.1", .port = p, .b = bench};
  *   for each baselines[i] whose group is being run:
  *           rb_state_set(bench, baselines[i].needs);
- *           baselines[i].once(&baselines[i], &e, &sample);
- *           rb_state_note(bench, ...leaves...);
+ *           err = baselines[i].once(&baselines[i], &e, &sample);
+ *           rb_state_after(bench, baselines[i].leaves, err, &sample);
  *
  * Implementation notes
  * ====================

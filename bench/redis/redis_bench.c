@@ -396,11 +396,7 @@ static int baseline_once(rb_bench *b, const struct bl_env *e,
 	if ((err = rb_state_set(b, bl->needs)) != 0)
 		return err;
 	err = bl->once(bl, e, s);
-	if (bl->leaves == RB_LOADED)
-		rb_state_note(b,
-			      err == 0 && s->bad == 0 ? RB_LOADED : RB_DIRTY);
-	else
-		rb_state_note(b, err == 0 ? bl->leaves : RB_DIRTY);
+	rb_state_after(b, bl->leaves, err, s);
 	return err;
 }
 
@@ -428,14 +424,10 @@ static void finish_row(struct row *r, double lib_rate)
 		rb_figure_of(&r->out.fig, r->s, r->ns);
 	r->out.fig.err = r->err;
 	r->out.vs = lib_rate > 0 ? r->out.fig.rate / lib_rate : NAN;
-	if (r->err != 0 && r->err != ENOSYS) {
-		wrong = 1;
+	if (r->err != 0 && r->err != ENOSYS)
 		fprintf(stderr, "redis_bench: %s: %s: %s\n", group,
 			r->out.method, strerror(r->err));
-	}
-	if (r->err == 0 && (r->out.fig.bad || (!isnan(r->out.fig.delivered) &&
-					       r->out.fig.delivered < 1)))
-		wrong = 1;
+	wrong |= rb_figure_wrong(&r->out.fig);
 }
 
 static int usable(const struct row *r)

@@ -571,10 +571,13 @@ int rb_state_set(rb_bench *b, enum rb_state want)
 	return 0;
 }
 
-void rb_state_note(rb_bench *b, enum rb_state now)
+void rb_state_after(rb_bench *b, enum rb_state leaves, int err,
+		    const struct rb_sample *s)
 {
-	if (now != RB_ANY)
-		b->state = now;
+	if (err != 0 || (leaves == RB_LOADED && s->bad != 0))
+		b->state = RB_DIRTY;
+	else if (leaves != RB_ANY)
+		b->state = leaves;
 }
 
 /* ------------------------------------------------------ the bench */
@@ -1235,11 +1238,7 @@ int rb_workload_once(rb_bench *b, const struct rb_workload *w,
 	if ((err = rb_state_set(b, w->needs)) != 0)
 		return err;
 	err = w->once(b, s);
-	if (w->leaves == RB_LOADED)
-		rb_state_note(b,
-			      err == 0 && s->bad == 0 ? RB_LOADED : RB_DIRTY);
-	else
-		rb_state_note(b, err == 0 ? w->leaves : RB_DIRTY);
+	rb_state_after(b, w->leaves, err, s);
 	return err;
 }
 
@@ -1257,9 +1256,7 @@ int rb_workload_run(rb_bench *b, const struct rb_workload *w,
 	return 0;
 }
 
-/* A row is wrong when it failed (other than N/A), had a bad item, or
- * lost a message. */
-static int row_wrong(const struct rb_figure *f)
+int rb_figure_wrong(const struct rb_figure *f)
 {
 	if (f->err != 0)
 		return f->err != ENOSYS;
@@ -1289,7 +1286,7 @@ int rb_run_table(rb_bench *b, int (*want)(const struct rb_workload *w),
 		}
 		row.vs = row.fig.err == 0 ? row.fig.rate / lib : NAN;
 		rb_table_row(out, &row);
-		wrong |= row_wrong(&row.fig);
+		wrong |= rb_figure_wrong(&row.fig);
 	}
 	return wrong ? EIO : 0;
 }

@@ -147,6 +147,9 @@ struct rb_figure {
 
 /* The median figure of samples s[0 .. ns-1] (ns >= 1). */
 void rb_figure_of(struct rb_figure *f, const struct rb_sample *s, unsigned ns);
+/* 1 when the figure's row failed (other than ENOSYS), had a bad item, or
+ * lost a message. */
+int rb_figure_wrong(const struct rb_figure *f);
 
 /* What a workload needs the keyspace to be before each run. */
 enum rb_state {
@@ -204,8 +207,10 @@ long rb_bench_server_pid(const rb_bench *b);
  * with mt_redis_set unless the bench knows they are there. Returns 0 or
  * the error of the call that failed (EIO when items failed). */
 int rb_state_set(rb_bench *b, enum rb_state want);
-/* Tells the bench what a run outside it (a baseline) left behind. */
-void rb_state_note(rb_bench *b, enum rb_state now);
+/* Tells the bench what a run outside it (a baseline) left behind: the
+ * run's `leaves` state (as rb_workload.leaves), its error and sample. */
+void rb_state_after(rb_bench *b, enum rb_state leaves, int err,
+		    const struct rb_sample *s);
 
 /* rb_state_set(w->needs), then w->once. Returns as once. */
 int rb_workload_once(rb_bench *b, const struct rb_workload *w,
