@@ -559,6 +559,8 @@ int cli_dump(int argc, char **argv)
 	struct cli_opts o;
 	struct dumper d = {0};
 	cli_opts_init(&o, "dump");
+	/* Lines written to the same terminal would be torn by redraws. */
+	o.draw = o.draw && !isatty(STDOUT_FILENO);
 	int rc = parse_args(&o, argc, argv);
 	if (rc != 0)
 		return rc < 0 ? CLI_OK : rc;
