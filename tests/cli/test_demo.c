@@ -130,6 +130,24 @@ Test(demo, sigterm_mid_demo_stops_the_server_and_removes_the_folder,
 	signal_mid_demo(SIGTERM);
 }
 
+Test(demo, a_reader_that_goes_away_ends_it_without_leftovers, .timeout = 120)
+{
+	char dir[64], env[96], out[4096];
+	make_tmpdir(dir, sizeof dir, env, sizeof env);
+	struct bg b;
+	mtredis_spawn(&b, 0, (const char *const[]){env, NULL},
+		      (const char *const[]){"demo", "-n", BIG_N, NULL});
+	pid_t server = wait_output(&b, "helper at work", out, sizeof out);
+	close(b.out); /* `mtredis demo | head -3` */
+	b.out = open("/dev/null", O_RDONLY);
+	char *err;
+	cr_assert_eq(bg_wait(&b, &err), 128 + SIGPIPE, "%s", err);
+	cr_assert(process_gone(server));
+	cr_assert_eq(entries(dir), 0, "folder left in %s", dir);
+	free(err);
+	rmdir(dir);
+}
+
 Test(demo, sigkill_of_the_demo_still_kills_its_server, .timeout = 120)
 {
 	char dir[64], env[96], out[4096];
