@@ -184,3 +184,21 @@ Test(demo, missing_redis_server_is_a_clear_error, .timeout = 60)
 	run_free(&r);
 	rmdir(dir);
 }
+
+Test(demo, with_uri_runs_on_that_server_and_deletes_its_keys, .timeout = 120)
+{
+	struct mt_test_redis s;
+	mt_test_redis_start(&s, NULL);
+	redisContext *adm = mt_test_redis_admin(&s);
+	mt_test_redis_ok(adm, "SET keep:me precious");
+	struct run r;
+	mtredis_run(&r, NULL, 0, "demo", "--uri", s.tcp_uri, "-n", "3000");
+	cr_assert_eq(r.status, 0, "%s\n%s", r.out, r.err);
+	cr_assert_not_null(strstr(r.out, "all steps correct"), "%s", r.out);
+	cr_assert_null(strstr(r.out, "redis-server (pid"), "%s", r.out);
+	cr_assert_eq(mt_test_redis_int(adm, "DBSIZE"), 1, "%s", r.out);
+	cr_assert_eq(mt_test_redis_int(adm, "EXISTS keep:me"), 1);
+	run_free(&r);
+	redisFree(adm);
+	mt_test_redis_stop(&s);
+}
