@@ -29,6 +29,15 @@
  *   ... getopt_long, cli_common_option(&o, c, optarg) ...
  *   mt_redis *r;
  *   int rc = cli_open(&o, &r);     0, or the exit code to return
+ *
+ * Implementation notes
+ * ====================
+ * A pool of the tool's own (mt_pool_create, threads named "mtredis-N") is
+ * created rather than the default one, so that it is made while SIGINT
+ * and SIGTERM are blocked, and destroyed before exit. getopt_long runs
+ * with a leading ':' so that a missing value and an unknown option are
+ * told apart and reported in one line each; an unknown long option is
+ * quoted up to its '=' only, so `--url=redis://:pw@h` never echoes pw.
  */
 #ifndef MTPOOL_REDIS_CLI_CLI_H
 #define MTPOOL_REDIS_CLI_CLI_H
