@@ -63,10 +63,10 @@
  * The state of a share: `recv` <= `sent` are item cursors; the items in
  * [recv, sent) that are not finished are in flight, in order, with
  * `inflight` commands whose replies are unread (and `load` window units),
- * the first `recv_cmd` replies of item `recv` already read. Items are finished (batch.h) once
- * they have their outcome; finished items in that range (UNKNOWN after an
- * error, FAILED when out of memory) are skipped by both cursors, as they
- * were not resent.
+ * the first `recv_cmd` replies of item `recv` already read. Items are
+ * finished (batch.h) once they have their outcome; finished items in
+ * that range (UNKNOWN after an error, FAILED when out of memory) are
+ * skipped by both cursors, as they were not resent.
  *
  * Redis Cluster (issue 9) plugs in at the plan: groups per node from each
  * item's routing key, and a reply that says MOVED or ASK sends its item to

@@ -21,9 +21,9 @@
  * walk's COUNT hint; then the library's mt_redis_scan (which picks its
  * plan from these figures) with and without fetching every value by GET,
  * beside walk+get: the client walk, then GET of every key found,
- * pipelined in windows of 1000 on the same connection. Every strategy's key count
- * is checked against the client walk's, so a fast wrong answer cannot
- * win.
+ * pipelined in windows of 1000 on the same connection. Every strategy's
+ * key count is checked against the client walk's, so a fast wrong answer
+ * cannot win.
  */
 #define _GNU_SOURCE
 #include <hiredis/hiredis.h>

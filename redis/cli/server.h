@@ -65,7 +65,8 @@ struct server {
  * (process or folder) and `why` holds a one-line reason. Returns 0, or
  * ENOENT (no redis-server on PATH), ETIMEDOUT (it did not answer in
  * time), ECHILD (it exited at once: why quotes its log), ENAMETOOLONG
- * ($TMPDIR too long for a socket path), or the errno of mkdtemp / fork. Main thread only (see the implementation notes).
+ * ($TMPDIR too long for a socket path), or the errno of mkdtemp / fork.
+ * Main thread only (see the implementation notes).
  */
 int server_start(struct server *s, char *why /* OUT */, size_t whylen);
 
