@@ -8,6 +8,7 @@
  */
 #define _GNU_SOURCE
 #include "cli_test.h"
+#include "../common/mt_guard.h"
 
 #include <stdarg.h>
 #include <sys/stat.h>
@@ -16,6 +17,7 @@ struct tty {
 	char dir[64];  /* mkdtemp: tmux socket, fifo */
 	char sock[96]; /* tmux -S */
 	char fifo[96]; /* the input of mtredis load */
+	pid_t guard;   /* stops tmux and removes dir if the test dies */
 };
 
 static void tmux(const struct tty *t, const char *fmt, ...)
@@ -72,6 +74,13 @@ static void tty_init(struct tty *t)
 	snprintf(t->sock, sizeof t->sock, "%s/tmux.sock", t->dir);
 	snprintf(t->fifo, sizeof t->fifo, "%s/input", t->dir);
 	cr_assert_eq(mkfifo(t->fifo, 0600), 0);
+	/* tmux's server is a daemon: nothing else stops it after a failed
+	 * assertion or a timeout. */
+	char cmd[256];
+	snprintf(cmd, sizeof cmd,
+		 "tmux -S %s kill-server 2>/dev/null; rm -rf %s", t->sock,
+		 t->dir);
+	t->guard = mt_test_guard_start(cmd);
 }
 
 /* Starts `command` in a 120x30 pane; the shell ignores SIGINT (mtredis
@@ -94,6 +103,7 @@ static void tty_stop(struct tty *t)
 	unlink(t->fifo);
 	unlink(t->sock);
 	rmdir(t->dir);
+	mt_test_guard_end(t->guard);
 }
 
 /* n lines "k<i>\t<64 bytes>\n". */

@@ -6,6 +6,7 @@
 #define _GNU_SOURCE /* mkdtemp, nftw, prctl */
 #endif
 #include "redis_server.h"
+#include "mt_guard.h"
 
 #include <criterion/criterion.h>
 
@@ -269,6 +270,9 @@ static void make_dir(struct mt_test_redis *s)
 	snprintf(s->sock, sizeof s->sock, "%s/redis.sock", s->dir);
 	snprintf(s->log, sizeof s->log, "%s/redis.log", s->dir);
 	snprintf(s->unix_uri, sizeof s->unix_uri, "unix://%s", s->sock);
+	char rm[sizeof s->dir + 16];
+	snprintf(rm, sizeof rm, "rm -rf '%s'", s->dir);
+	s->guard = mt_test_guard_start(rm);
 }
 
 void mt_test_redis_start(struct mt_test_redis *s, const char *const *extra)
@@ -302,6 +306,8 @@ void mt_test_redis_stop(struct mt_test_redis *s)
 	if (s->dir[0])
 		nftw(s->dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
 	s->dir[0] = '\0';
+	mt_test_guard_end(s->guard);
+	s->guard = 0;
 	for (int i = 0; i < s->nextra; i++)
 		free(s->extra[i]);
 	s->nextra = 0;

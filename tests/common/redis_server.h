@@ -12,7 +12,8 @@
  * uses, so fault injection works whatever password a test gives the
  * default user. The server is stopped by PID, never by name, and dies
  * with the thread that started it (PR_SET_PDEATHSIG), so a crashed test
- * never leaves one behind.
+ * never leaves one behind; a guard process (mt_guard.h) removes the
+ * folder when a test dies before mt_test_redis_stop.
  *
  * Usage
  * =====
@@ -65,6 +66,7 @@ struct mt_test_redis {
 	char exe[256];	    /* redis-server's path, found on PATH */
 	char *extra[MT_TEST_REDIS_MAX_ARGS]; /* copies of the extra args */
 	int nextra;
+	pid_t guard; /* removes the folder if the test dies (mt_guard.h) */
 };
 
 /* Starts a server; `extra` (may be NULL) is a NULL-terminated list of
