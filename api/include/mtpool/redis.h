@@ -412,6 +412,20 @@ MT_API int mt_redis_scan(mt_redis *r, const char *const *patterns,
  * client: 1 if `string` matches `pattern`, else 0. */
 MT_API int mt_redis_glob_match(mt_redis_bytes pattern, mt_redis_bytes string);
 
+/* ------------------------------------------------------ cluster slots */
+
+/*
+ * The Redis Cluster hash slot of `key`, 0 .. 16383: CRC16 (XMODEM, the
+ * cluster specification's) of the key modulo 16384, or of its hash tag
+ * when it has a non-empty one (the bytes between the first '{' and the
+ * first '}' after it: "{user1000}.following" hashes "user1000";
+ * "foo{}{bar}" hashes the whole key). Keys with the same slot live on the
+ * same master, so a tool can group keys per slot (or per node) before
+ * multi-key commands. Pure function; any thread; key.data may be NULL
+ * when key.len is 0.
+ */
+MT_API unsigned mt_redis_key_slot(mt_redis_bytes key);
+
 /* ------------------------------------------------- background work */
 
 /*
