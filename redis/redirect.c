@@ -37,9 +37,8 @@ static int parse_number(const char *p, size_t len, unsigned long max,
 	return 0;
 }
 
-/* Printable ASCII without space and brackets (IPv6 brackets are removed
- * before this check): what a host name or an address can contain. */
-static int host_ok(const char *p, size_t len)
+/* IPv6 brackets are removed before this check. */
+int mt__redis_host_ok(const char *p, size_t len)
 {
 	if (len >= MT_REDIS_HOST_MAX)
 		return 0;
@@ -68,7 +67,7 @@ static int parse_endpoint(const char *p, size_t len,
 		p++;
 		hostlen -= 2;
 	}
-	if (!host_ok(p, hostlen))
+	if (!mt__redis_host_ok(p, hostlen))
 		return EINVAL;
 	memcpy(out->host, p, hostlen);
 	out->host[hostlen] = '\0';

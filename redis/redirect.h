@@ -96,4 +96,10 @@ struct mt_redis_redirect {
 int mt__redis_redirect_parse(const char *text, size_t len,
 			     struct mt_redis_redirect *out /* OUT */);
 
+/* 1 if len bytes at p can be a host name or address as the cluster
+ * writes them (printable ASCII, no space, no bracket, fewer than
+ * MT_REDIS_HOST_MAX bytes; "?" included), else 0. Shared with the slot
+ * map's parser so both accept the same hosts. */
+int mt__redis_host_ok(const char *p, size_t len);
+
 #endif /* MTPOOL_REDIS_REDIRECT_H */
