@@ -20,6 +20,63 @@
  * required for each cluster seed). db 0..2^31-1 (default 0; a cluster has
  * only db 0, so a db in a cluster URI is an error). The only query key is
  * `db`, for unix URIs.
+ *
+ * Usage
+ * =====
+ *   struct mt_redis_uri u;
+ *   char why[MT_REDIS_ERRLEN];
+ *   if (mt__redis_uri_parse(text, &u, why, sizeof why) != 0)
+ *           return EINVAL;            why: "the port is not a number ..."
+ *   ... u.addrs[0].host, u.addrs[0].port, u.password, u.db ...
+ *   mt__redis_uri_free(&u);
+ *
+ * Implementation notes
+ * ====================
+ * liburiparser 0.9 (Debian's liburiparser1, RFC 3986) does the grammar:
+ * it accepts or refuses the text, splits it into scheme, userinfo, host
+ * (telling IPv4, bracketed IPv6 and IPvFuture apart, and checking each
+ * address's own syntax), port digits, path segments, query and fragment,
+ * and splits the unix query into key=value pairs (decoded). A text it
+ * refuses gets "malformed URI: syntax error at position N, in the <part>",
+ * the part found from our own scan of the delimiters (scheme, userinfo,
+ * host, port, path, query, fragment, cluster seed N). liburiparser reports
+ * some errors after their cause ("h:1x/0" at the '/'), so a port with a
+ * non-digit is named as a bad port first.
+ *
+ * What RFC 3986 allows and we refuse or check on top:
+ *  - the scheme (case-insensitive) is one of the three, followed by "//";
+ *    rediss:// (TLS) is refused by name: hiredis 0.14 has no TLS;
+ *  - a host name (reg-name) may hold only letters, digits, '-', '.', '_'
+ *    (RFC 3986 also allows sub-delims and %-escapes, which no resolver
+ *    takes), at most 255 bytes, and not only digits and dots (liburiparser
+ *    takes "999.1.1.1" for a name; getaddrinfo would misread it);
+ *    IPvFuture ([v1.x]) and IPv6 zone IDs ([fe80::1%25eth0], RFC 6874,
+ *    which liburiparser 0.9 does not parse) are refused;
+ *  - the port is 1..65535 (RFC 3986: any digits, even none);
+ *  - userinfo: user and password split at the first ':' (a password may
+ *    hold ':'), each percent-decoded by us (%00 refused: the result is a C
+ *    string and AUTH would be cut); an empty userinfo, a user without a
+ *    password and an empty password are refused;
+ *  - redis://: at most one path segment, the db; no query; no fragment;
+ *  - unix://: empty host, no port, the path percent-decoded (%00 refused)
+ *    and shorter than sun_path (107 bytes); the query holds only db, once;
+ *  - an error text never quotes the URI (only part names, positions and
+ *    limits), so it cannot carry the password; the parse's own copies of
+ *    the password (and the cluster text holding it) are wiped before they
+ *    are freed.
+ *
+ * The cluster seed list `host:port,host:port` is not RFC 3986 authority
+ * syntax: the port is digits only, so liburiparser refuses the first ','.
+ * We split it ourselves: the authority ends at the first '/', '?' or '#'
+ * after "//" (RFC 3986 3.2), the userinfo at its first '@' (neither a
+ * userinfo nor a host may hold a raw '@'), and the seed list at each ','
+ * (a port cannot hold one, a bracketed IPv6 address cannot either, and
+ * host names are limited as above). Each seed is then handed to
+ * liburiparser as a URI of its own: the first as scheme://userinfo@seed
+ * followed by the rest of the original text (so path, query and fragment
+ * are checked once), the others as redis-cluster://seed; positions in
+ * errors are mapped back to the original text. An empty seed, a seed
+ * without a port, an '@' inside the seed list, a db or a query are errors.
  */
 #ifndef MTPOOL_REDIS_URI_H
 #define MTPOOL_REDIS_URI_H

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -135,6 +136,10 @@ static pid_t spawn(struct mt_test_redis *s)
 			dup2(null, 0);
 			dup2(null, 1);
 		}
+		/* The server must not hold copies of the test's sockets
+		 * (a client connection would outlive its close) nor of
+		 * Criterion's channel to its runner. */
+		syscall(SYS_close_range, 3u, ~0u, 0u);
 		execv(argv[0], argv);
 		_exit(127);
 	}

@@ -12,6 +12,7 @@
 #include <hiredis/hiredis.h>
 
 #include "../common/redis_server.h"
+#include "../common/redis_util.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -41,7 +42,8 @@ static int tcp_pings(int port)
 	return ok;
 }
 
-Test(harness, start_answers_on_tcp_and_unix_and_is_ours, .timeout = 60)
+Test(harness, start_answers_on_tcp_and_unix_and_is_ours,
+     .timeout = MT_TEST_REDIS_TIMEOUT)
 {
 	struct mt_test_redis s;
 	mt_test_redis_start(&s, NULL);
@@ -63,7 +65,8 @@ Test(harness, start_answers_on_tcp_and_unix_and_is_ours, .timeout = 60)
 	mt_test_redis_stop(&s);
 }
 
-Test(harness, extra_args_reach_the_server_and_admin_still_works, .timeout = 60)
+Test(harness, extra_args_reach_the_server_and_admin_still_works,
+     .timeout = MT_TEST_REDIS_TIMEOUT)
 {
 	struct mt_test_redis s;
 	mt_test_redis_start(&s, (const char *[]){"--requirepass", "pw", NULL});
@@ -82,7 +85,8 @@ Test(harness, extra_args_reach_the_server_and_admin_still_works, .timeout = 60)
 	mt_test_redis_stop(&s);
 }
 
-Test(harness, two_servers_get_their_own_ports_and_folders, .timeout = 60)
+Test(harness, two_servers_get_their_own_ports_and_folders,
+     .timeout = MT_TEST_REDIS_TIMEOUT)
 {
 	struct mt_test_redis a, b;
 	mt_test_redis_start(&a, NULL);
@@ -100,7 +104,7 @@ Test(harness, two_servers_get_their_own_ports_and_folders, .timeout = 60)
 }
 
 Test(harness, kill_then_restart_keeps_port_and_socket_and_empties_data,
-     .timeout = 60)
+     .timeout = MT_TEST_REDIS_TIMEOUT)
 {
 	struct mt_test_redis s;
 	mt_test_redis_start(&s, NULL);
@@ -129,7 +133,8 @@ Test(harness, kill_then_restart_keeps_port_and_socket_and_empties_data,
 	mt_test_redis_stop(&s);
 }
 
-Test(harness, stop_reaps_the_server_and_removes_its_folder, .timeout = 60)
+Test(harness, stop_reaps_the_server_and_removes_its_folder,
+     .timeout = MT_TEST_REDIS_TIMEOUT)
 {
 	struct mt_test_redis s;
 	mt_test_redis_start(&s, NULL);
@@ -144,7 +149,8 @@ Test(harness, stop_reaps_the_server_and_removes_its_folder, .timeout = 60)
 	cr_assert_eq(errno, ENOENT);
 }
 
-Test(harness, admin_survives_client_kill_type_normal, .timeout = 60)
+Test(harness, admin_survives_client_kill_type_normal,
+     .timeout = MT_TEST_REDIS_TIMEOUT)
 {
 	struct mt_test_redis s;
 	mt_test_redis_start(&s, NULL);

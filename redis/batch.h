@@ -1,0 +1,100 @@
+/*
+ * redis/batch.h: the result object of a bulk call (mt_redis_batch) and the
+ * per-share storage behind it.
+ *
+ * Overview
+ * ========
+ * A batch holds one mt_redis_result per item, in input order, and owns
+ * everything they point to: hiredis replies (kept as hiredis returned
+ * them, never copied) and client-side texts. mt_redis_batch_free() frees
+ * all of it.
+ *
+ * Each share of a call (engine.h) writes the results of its own items
+ * (disjoint ranges of the array, so no locking) and keeps what they point
+ * to in its own store: a list of the replies to free and an arena for
+ * small allocations (reply arrays of multi-command items, error texts).
+ * Stores are per share so that shares running in parallel never contend
+ * on an allocator lock of ours, and the batch frees them all at the end.
+ *
+ * When an operation maps engine items onto user-visible results (bulk
+ * GET: one MGET item answers up to chunk_keys keys), the engine's results
+ * live in `inner` and the user's results point into them.
+ *
+ * Usage
+ * =====
+ *   struct mt__redis_batch *b;
+ *   mt__redis_batch_new(n, ninner, &b);   results zeroed
+ *   ... the engine fills b->pub.results (or b->inner) using stores ...
+ *   mt__redis_batch_count(b);             done / failed / unknown
+ *   return &b->pub;                        mt_redis_batch_free frees it
+ *
+ * Implementation notes
+ * ====================
+ * A result is "finished" when its `reply` (DONE) or `error` (FAILED,
+ * UNKNOWN) is set; zeroed results are unfinished. The engine relies on
+ * that to skip items it finalised early (an UNKNOWN item is not resent).
+ */
+#ifndef MTPOOL_REDIS_BATCH_H
+#define MTPOOL_REDIS_BATCH_H
+
+#include <mtpool/redis.h>
+
+#include <stddef.h>
+
+/* Replies to free, in blocks, so keeping one is a store, not a realloc. */
+#define MT__REDIS_KEEP_BLOCK 510
+struct mt__redis_keep_block {
+	struct mt__redis_keep_block *next;
+	size_t n;
+	redisReply *r[MT__REDIS_KEEP_BLOCK];
+};
+
+struct mt__redis_arena_chunk;
+
+/* One share's storage: written only by the thread running the share. */
+struct mt__redis_store {
+	struct mt__redis_keep_block *keep;
+	struct mt__redis_arena_chunk *chunks;
+	char *cur;   /* bump pointer into chunks */
+	size_t left; /* bytes left at cur */
+};
+
+struct mt__redis_batch {
+	mt_redis_batch pub;	/* pub.impl == this */
+	mt_redis_result *inner; /* engine results, or NULL */
+	size_t ninner;
+	struct mt__redis_store *stores; /* one per share, owned */
+	size_t nstores;
+};
+
+/* Allocates a batch of n zeroed results, and `ninner` zeroed inner
+ * results (0: none). Returns 0 or ENOMEM. */
+int mt__redis_batch_new(size_t n, size_t ninner,
+			struct mt__redis_batch **out /* OUT */);
+
+/* Gives the batch `nstores` zeroed stores; 0 or ENOMEM. Called once. */
+int mt__redis_batch_stores(struct mt__redis_batch *b, size_t nstores);
+
+/* Sets done / failed / unknown from the results. */
+void mt__redis_batch_count(struct mt__redis_batch *b);
+
+/* Frees the stores' replies and arenas and the batch itself. */
+void mt__redis_batch_destroy(struct mt__redis_batch *b);
+
+/* Keeps a reply for the batch's lifetime. 0, or ENOMEM (then the caller
+ * still owns the reply). */
+int mt__redis_store_keep(struct mt__redis_store *s, redisReply *r);
+
+/* size bytes, pointer-aligned, valid for the batch's lifetime; NULL when
+ * out of memory. */
+void *mt__redis_store_alloc(struct mt__redis_store *s, size_t size);
+
+/* A formatted text for the batch's lifetime; on out of memory a static
+ * text saying so (never NULL, so an item always has its reason). */
+const char *mt__redis_store_text(struct mt__redis_store *s, const char *fmt,
+				 ...) __attribute__((format(printf, 2, 3)));
+
+/* Frees a store's contents (not the store itself). */
+void mt__redis_store_release(struct mt__redis_store *s);
+
+#endif /* MTPOOL_REDIS_BATCH_H */

@@ -1,0 +1,483 @@
+/*
+ * redis/engine.c: the bulk executor. See engine.h for the protocol, the
+ * outcomes and the retry rule.
+ */
+#include "engine.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client.h"
+#include "sigpipe.h"
+
+/* Items per share at least: below this a share's fixed costs (a
+ * connection check, two sigprocmask calls, the last window's round trip
+ * that nothing overlaps) weigh more than the parallelism gains; a call of
+ * fewer items runs on the calling thread alone, with no task hand-off. */
+#define MIN_SHARE_ITEMS 512u
+/* Shares per participant: more, smaller shares let a participant that
+ * started late (a helper woken after the caller began) still get work. */
+#define SHARES_PER_THREAD 4u
+
+static const char unsent_oom[] = "not sent: out of memory in the client";
+static const char reply_oom[] = "out of memory in the client: a reply "
+				"could not be kept";
+
+struct share {
+	/* I: set before the share runs */
+	mt_redis *r;
+	const struct mt__redis_source *src;
+	mt_redis_result *res;
+	struct mt__redis_store *store;
+	size_t lo, hi;
+	/* O: the running thread's state (engine.h, Implementation notes) */
+	redisContext *c;
+	int fresh;	      /* c was made for this share */
+	uint64_t progress;    /* replies read on c */
+	size_t sent, recv;    /* item cursors */
+	size_t recv_cmd;      /* replies of item recv already read */
+	size_t inflight;      /* commands whose replies are unread */
+	size_t replayed_hi;   /* items below were sent on a broken conn */
+	const char *item_err; /* first error reply of item recv */
+	int item_oom;	      /* a reply of item recv could not be kept */
+	int io_failed;	      /* any connection error (for SIGPIPE) */
+	struct mt__redis_buf buf;
+	uint64_t commands, retries, done, failed, unknown;
+};
+
+static int finished(const mt_redis_result *res)
+{
+	return res->reply != NULL || res->error != NULL;
+}
+
+static size_t item_ncmds(const struct mt__redis_source *s, size_t i)
+{
+	return s->ncmds ? s->ncmds(s->ctx, i) : s->fixed_ncmds;
+}
+
+static unsigned item_flags(const struct mt__redis_source *s, size_t i)
+{
+	return s->flags ? s->flags(s->ctx, i) : s->fixed_flags;
+}
+
+/* Commands on the wire for item i: MULTI and EXEC count. */
+static size_t wire_cmds(const struct share *sh, size_t i, unsigned flags)
+{
+	return item_ncmds(sh->src, i) + (flags & MT_REDIS_ATOMIC ? 2 : 0);
+}
+
+static void finish(struct share *sh, size_t i, mt_redis_status st,
+		   const char *error)
+{
+	mt_redis_result *res = &sh->res[i];
+	res->status = st;
+	res->error = error;
+	if (st != MT_REDIS_DONE)
+		res->reply = NULL;
+	sh->done += st == MT_REDIS_DONE;
+	sh->failed += st == MT_REDIS_FAILED;
+	sh->unknown += st == MT_REDIS_UNKNOWN;
+}
+
+/* Every unfinished item in [from, hi) FAILED with `text`. */
+static void fail_rest(struct share *sh, size_t from, const char *text)
+{
+	for (size_t i = from; i < sh->hi; i++)
+		if (!finished(&sh->res[i]))
+			finish(sh, i, MT_REDIS_FAILED, text);
+}
+
+/* ------------------------------------------------------------ sending */
+
+static void format_item(struct share *sh, size_t i, unsigned flags)
+{
+	if (flags & MT_REDIS_ATOMIC) {
+		mt__redis_buf_argc(&sh->buf, 1);
+		mt__redis_buf_arg(&sh->buf, "MULTI", 5);
+	}
+	sh->src->format(sh->src->ctx, i, &sh->buf);
+	if (flags & MT_REDIS_ATOMIC) {
+		mt__redis_buf_argc(&sh->buf, 1);
+		mt__redis_buf_arg(&sh->buf, "EXEC", 4);
+	}
+}
+
+/* The buffer could not grow: the items formatted into it were not sent. */
+static void fail_unsent(struct share *sh, size_t first, size_t inflight)
+{
+	for (size_t i = first; i < sh->sent; i++)
+		if (!finished(&sh->res[i]))
+			finish(sh, i, MT_REDIS_FAILED, unsent_oom);
+	sh->inflight = inflight;
+	sh->buf.len = 0;
+	sh->buf.oom = 0;
+}
+
+/* Formats items until two windows are in flight, hands them to hiredis
+ * and writes them out. Returns 0, or -1 on a connection error. */
+static int fill(struct share *sh)
+{
+	size_t two = 2 * (size_t)sh->r->window;
+	size_t first = sh->sent, before = sh->inflight;
+	sh->buf.len = 0;
+	while (sh->sent < sh->hi && sh->inflight < two) {
+		size_t i = sh->sent++;
+		if (finished(&sh->res[i]))
+			continue;
+		unsigned flags = item_flags(sh->src, i);
+		format_item(sh, i, flags);
+		sh->inflight += wire_cmds(sh, i, flags);
+	}
+	if (sh->buf.oom) {
+		fail_unsent(sh, first, before);
+		return 0;
+	}
+	if (sh->buf.len == 0)
+		return 0;
+	sh->commands += sh->inflight - before;
+	if (redisAppendFormattedCommand(sh->c, sh->buf.p, sh->buf.len) !=
+	    REDIS_OK)
+		return -1;
+	int done = 0;
+	while (!done)
+		if (redisBufferWrite(sh->c, &done) != REDIS_OK)
+			return -1;
+	return 0;
+}
+
+/* ----------------------------------------------------------- receiving */
+
+/* Keeps rep for the batch; NULL (rep freed) when out of memory. */
+static redisReply *hold(struct share *sh, redisReply *rep)
+{
+	if (mt__redis_store_keep(sh->store, rep) == 0)
+		return rep;
+	freeReplyObject(rep);
+	sh->item_oom = 1;
+	return NULL;
+}
+
+/* The k-th reply of a non-atomic item of n commands. */
+static void plain_reply(struct share *sh, size_t i, size_t k, size_t n,
+			redisReply *rep)
+{
+	mt_redis_result *res = &sh->res[i];
+	if (!hold(sh, rep))
+		return;
+	if (rep->type == REDIS_REPLY_ERROR && !sh->item_err)
+		sh->item_err = rep->str;
+	if (n == 1 && rep->type != REDIS_REPLY_ERROR) {
+		/* The common case allocates nothing: replies -> reply. */
+		res->reply = rep;
+		res->replies = &res->reply;
+		res->nreplies = 1;
+		return;
+	}
+	if (!res->replies) {
+		res->replies = mt__redis_store_alloc(sh->store,
+						     n * sizeof *res->replies);
+		if (!res->replies) {
+			sh->item_oom = 1;
+			return;
+		}
+	}
+	((const redisReply **)res->replies)[k] = rep;
+	res->nreplies = k + 1;
+}
+
+static void finish_plain(struct share *sh, size_t i)
+{
+	mt_redis_result *res = &sh->res[i];
+	if (sh->item_oom)
+		finish(sh, i, MT_REDIS_FAILED, reply_oom);
+	else if (sh->item_err)
+		finish(sh, i, MT_REDIS_FAILED, sh->item_err);
+	else {
+		res->reply = res->replies[res->nreplies - 1];
+		finish(sh, i, MT_REDIS_DONE, NULL);
+	}
+}
+
+/* EXEC's array: DONE unless one of the commands failed at run time (the
+ * others ran: Redis has no rollback). */
+static void exec_array(struct share *sh, size_t i, redisReply *rep)
+{
+	mt_redis_result *res = &sh->res[i];
+	res->replies = (const redisReply *const *)rep->element;
+	res->nreplies = rep->elements;
+	for (size_t k = 0; k < rep->elements; k++)
+		if (rep->element[k]->type == REDIS_REPLY_ERROR) {
+			finish(sh, i, MT_REDIS_FAILED, rep->element[k]->str);
+			return;
+		}
+	res->reply = rep;
+	finish(sh, i, MT_REDIS_DONE, NULL);
+}
+
+static void exec_reply(struct share *sh, size_t i, redisReply *rep)
+{
+	if (!hold(sh, rep)) {
+		finish(sh, i, MT_REDIS_FAILED, reply_oom);
+	} else if (rep->type == REDIS_REPLY_ARRAY) {
+		exec_array(sh, i, rep);
+	} else if (rep->type == REDIS_REPLY_ERROR) {
+		const char *t = rep->str;
+		if (sh->item_err)
+			t = mt__redis_store_text(sh->store, "%s (%s)", rep->str,
+						 sh->item_err);
+		finish(sh, i, MT_REDIS_FAILED, t);
+	} else {
+		finish(sh, i, MT_REDIS_FAILED,
+		       "transaction aborted: EXEC did not return an array");
+	}
+}
+
+/* The k-th reply of an atomic item: MULTI's, a QUEUED or queuing error
+ * (kept only when it is the first error), or EXEC's. */
+static void atomic_reply(struct share *sh, size_t i, size_t k, size_t n,
+			 redisReply *rep)
+{
+	if (k + 1 == n) {
+		exec_reply(sh, i, rep);
+	} else if (rep->type == REDIS_REPLY_ERROR && !sh->item_err) {
+		if (hold(sh, rep))
+			sh->item_err = rep->str;
+	} else {
+		freeReplyObject(rep);
+	}
+}
+
+/* Gives one reply to the item it answers. */
+static void take_reply(struct share *sh, redisReply *rep)
+{
+	while (finished(&sh->res[sh->recv]))
+		sh->recv++;
+	assert(sh->recv < sh->sent);
+	size_t i = sh->recv, k = sh->recv_cmd++;
+	unsigned flags = item_flags(sh->src, i);
+	size_t n = wire_cmds(sh, i, flags);
+	if (flags & MT_REDIS_ATOMIC)
+		atomic_reply(sh, i, k, n, rep);
+	else
+		plain_reply(sh, i, k, n, rep);
+	if (k + 1 < n)
+		return;
+	if (!(flags & MT_REDIS_ATOMIC))
+		finish_plain(sh, i);
+	sh->recv++;
+	sh->recv_cmd = 0;
+	sh->item_err = NULL;
+	sh->item_oom = 0;
+}
+
+/* Reads replies until at most `target` commands are in flight. Returns 0,
+ * or -1 on a connection error. */
+static int drain(struct share *sh, size_t target)
+{
+	while (sh->inflight > target) {
+		redisReply *rep = NULL;
+		if (redisGetReply(sh->c, (void **)&rep) != REDIS_OK)
+			return -1;
+		sh->progress++;
+		sh->inflight--;
+		take_reply(sh, rep);
+	}
+	return 0;
+}
+
+/* -------------------------------------------------------- recovering */
+
+static int retry_allowed(const struct share *sh, size_t i)
+{
+	return !(sh->r->flags & MT_REDIS_NO_RETRY) && i >= sh->replayed_hi &&
+	       (item_flags(sh->src, i) & MT_REDIS_IDEMPOTENT);
+}
+
+/* An in-flight item goes back to "unsent": its partial replies stay in
+ * the store (freed with the batch) but are no longer its replies. */
+static void reset_item(struct share *sh, size_t i)
+{
+	mt_redis_result *res = &sh->res[i];
+	res->nreplies = 0;
+	if (res->replies == &res->reply)
+		res->replies = NULL;
+	res->reply = NULL;
+}
+
+/* Marks the in-flight items after a connection error: UNKNOWN, or reset
+ * for a replay when `may_replay`. Returns how many were reset. */
+static size_t settle_inflight(struct share *sh, int may_replay,
+			      const char *unknown_text)
+{
+	size_t replay = 0;
+	for (size_t i = sh->recv; i < sh->sent; i++) {
+		if (finished(&sh->res[i]))
+			continue;
+		if (may_replay && retry_allowed(sh, i)) {
+			reset_item(sh, i);
+			replay++;
+		} else {
+			finish(sh, i, MT_REDIS_UNKNOWN, unknown_text);
+		}
+	}
+	sh->item_err = NULL;
+	sh->item_oom = 0;
+	return replay;
+}
+
+/* After a connection error on sh->c: settles the in-flight items and
+ * reconnects if the retry rule allows. Returns 1 to go on (sent rewound
+ * to the first item to send again), 0 when the share is over. */
+static int recover(struct share *sh, int saved_errno)
+{
+	const struct mt__redis_conn_cfg *cfg = &sh->r->node.cfg;
+	char why[160];
+	int code = mt__redis_conn_error_code(sh->c, saved_errno);
+	mt__redis_conn_error_text(cfg, sh->c, code, why, sizeof why);
+	const char *unknown = mt__redis_store_text(
+		sh->store,
+		"the connection to %s failed before the reply (%s): it may or "
+		"may not have run",
+		cfg->label, why);
+	int may_reconnect = sh->progress > 0 || !sh->fresh;
+	sh->io_failed = 1;
+	mt__redis_node_release(&sh->r->node, sh->c);
+	sh->c = NULL;
+	size_t replay = settle_inflight(sh, may_reconnect, unknown);
+	if (sh->sent > sh->replayed_hi)
+		sh->replayed_hi = sh->sent;
+	if (!may_reconnect) {
+		fail_rest(sh, sh->sent,
+			  mt__redis_store_text(sh->store,
+					       "not sent: a new connection to "
+					       "%s failed too (%s)",
+					       cfg->label, why));
+		return 0;
+	}
+	char cwhy[MT_REDIS_ERRLEN];
+	/* Always a new connection: a cached one could be stalled too, and
+	 * each would cost a timeout. */
+	sh->fresh = 1;
+	if (mt__redis_node_connect(&sh->r->node, &sh->c, cwhy, sizeof cwhy)) {
+		/* The items reset for a replay were sent once: UNKNOWN. */
+		settle_inflight(sh, 0, unknown);
+		fail_rest(sh, sh->sent,
+			  mt__redis_store_text(sh->store, "not sent: %s",
+					       cwhy));
+		return 0;
+	}
+	sh->retries += replay;
+	sh->sent = sh->recv;
+	sh->recv_cmd = 0;
+	sh->inflight = 0;
+	sh->progress = 0;
+	return 1;
+}
+
+/* ----------------------------------------------------------- a share */
+
+static void run_share(struct share *sh)
+{
+	char why[MT_REDIS_ERRLEN];
+	sh->sent = sh->recv = sh->replayed_hi = sh->lo;
+	if (mt__redis_node_acquire(&sh->r->node, &sh->c, &sh->fresh, why,
+				   sizeof why) != 0) {
+		fail_rest(sh, sh->lo,
+			  mt__redis_store_text(sh->store, "not sent: %s", why));
+		return;
+	}
+	for (;;) {
+		int err = 0;
+		if (fill(sh) != 0)
+			err = errno;
+		else if (drain(sh, sh->sent == sh->hi ? 0 : sh->r->window))
+			err = errno;
+		else if (sh->sent == sh->hi && sh->inflight == 0)
+			break;
+		else
+			continue;
+		if (!recover(sh, err))
+			break;
+	}
+	mt__redis_node_release(&sh->r->node, sh->c);
+	sh->c = NULL;
+	mt__redis_buf_free(&sh->buf);
+}
+
+/* ------------------------------------------------------------ a call */
+
+struct run {
+	struct share *shares;
+};
+
+/* One participant's chunk of shares, under one SIGPIPE guard. */
+static void run_shares(size_t lo, size_t hi, void *ctx)
+{
+	struct run *run = ctx;
+	struct mt__redis_sigpipe guard;
+	int io_failed = 0;
+	mt__redis_sigpipe_block(&guard);
+	for (size_t k = lo; k < hi; k++) {
+		run_share(&run->shares[k]);
+		io_failed |= run->shares[k].io_failed;
+	}
+	mt__redis_sigpipe_restore(&guard, io_failed);
+}
+
+static size_t plan_shares(const mt_redis *r, size_t n)
+{
+	size_t most = (size_t)r->node.nslots * SHARES_PER_THREAD;
+	size_t by_size = n / MIN_SHARE_ITEMS;
+	size_t k = by_size < most ? by_size : most;
+	return k ? k : 1;
+}
+
+static void add_counters(mt_redis *r, const struct share *sh, size_t k)
+{
+	uint64_t c[6] = {0};
+	for (size_t i = 0; i < k; i++) {
+		c[0] += sh[i].commands;
+		c[1] += sh[i].done;
+		c[2] += sh[i].failed;
+		c[3] += sh[i].unknown;
+		c[4] += sh[i].retries;
+	}
+	mt__redis_count(&r->stats.commands, c[0]);
+	mt__redis_count(&r->stats.items_done, c[1]);
+	mt__redis_count(&r->stats.items_failed, c[2]);
+	mt__redis_count(&r->stats.items_unknown, c[3]);
+	mt__redis_count(&r->stats.retries, c[4]);
+}
+
+int mt__redis_engine_run(mt_redis *r, const struct mt__redis_source *src,
+			 mt_redis_result *res, struct mt__redis_batch *b)
+{
+	if (src->n == 0)
+		return 0;
+	size_t k = plan_shares(r, src->n);
+	struct share *sh = calloc(k, sizeof *sh);
+	if (!sh || mt__redis_batch_stores(b, k) != 0) {
+		free(sh);
+		return ENOMEM;
+	}
+	for (size_t i = 0; i < k; i++) {
+		sh[i].r = r;
+		sh[i].src = src;
+		sh[i].res = res;
+		sh[i].store = &b->stores[i];
+		sh[i].lo = src->n * i / k;
+		sh[i].hi = src->n * (i + 1) / k;
+	}
+	struct run run = {.shares = sh};
+	int rc = 0;
+	if (k == 1)
+		run_shares(0, 1, &run);
+	else
+		rc = mt_for_range(r->pool, k, run_shares, &run);
+	if (rc == 0)
+		add_counters(r, sh, k);
+	free(sh);
+	return rc;
+}

@@ -1,0 +1,109 @@
+/*
+ * redis/engine.h: THE bulk executor. Items -> shares -> windows -> outcomes.
+ *
+ * Overview
+ * ========
+ * An item is one or more commands that must run in order on one
+ * connection (MULTI ... EXEC around them when atomic). A call is planned
+ * as groups of (node, items); a single server has one group, all items.
+ * Each group is cut into shares, contiguous runs of items, that run in
+ * parallel on the pool (mt_for_range over shares: the calling thread
+ * takes part, and a worker that calls helps while it waits). A share runs
+ * on one thread, on that thread's own connection to the node, and
+ * pipelines its items in windows of `window` commands, two windows in
+ * flight: window k+1 is written before the replies of window k are read,
+ * so the server works on one while the client reads the other.
+ *
+ * Every item ends in exactly one state (mt_redis_status), in input order:
+ *   DONE     every reply arrived and none was an error (atomic: EXEC
+ *            returned an array without error elements);
+ *   FAILED   an error reply (the server's text; for a non-atomic item
+ *            its other commands ran), an aborted transaction (EXECABORT,
+ *            with the first queuing error), or never sent (no connection
+ *            could be made, or out of memory), with the client's text;
+ *   UNKNOWN  sent, but the connection broke (error, end of stream,
+ *            timeout) before all its replies were read.
+ *
+ * The retry rule, per share. After a connection error the connection is
+ * freed (never reused), and every item that was in flight on it is
+ * UNKNOWN, except those that are idempotent (MT_REDIS_IDEMPOTENT), when
+ * the client allows retries and the item was not already replayed once:
+ * those are sent again, first, on a new connection, and the share goes on
+ * with its unsent items there. A share makes that new connection only if
+ * the broken one had read at least one reply or came from the cache (it
+ * may have died idle): a connection made for this share that breaks
+ * before any reply means the server is dead or stalled, so the share
+ * stops there: its in-flight items are UNKNOWN and its unsent items
+ * FAILED ("not sent"). So each share waits at most about two command
+ * timeouts plus two connect timeouts on a dead or stalled server, and
+ * never replays an item twice.
+ *
+ * Usage
+ * =====
+ *   struct mt__redis_source src = {.n = n, .ctx = ..., .format = ...,
+ *                                  .fixed_ncmds = 1,
+ *                                  .fixed_flags = MT_REDIS_IDEMPOTENT};
+ *   mt__redis_batch_new(n, 0, &b);
+ *   rc = mt__redis_engine_run(r, &src, b->pub.results, b);
+ *
+ * Implementation notes
+ * ====================
+ * The hot path allocates nothing per command beyond hiredis's own reply
+ * objects: a share formats each window of commands into one reusable
+ * buffer (resp.h) and hands it to hiredis in one copy; replies are kept
+ * in the share's store (batch.h), whose blocks and arena are per share;
+ * a one-command item that is DONE points `replies` at its own `reply`
+ * field instead of allocating an array. Counters are added to the client
+ * once per share. SIGPIPE is blocked around each participant's run of
+ * shares (sigpipe.h), not per command.
+ *
+ * The state of a share: `recv` <= `sent` are item cursors; the items in
+ * [recv, sent) that are not finished are in flight, in order, with
+ * `inflight` commands whose replies are unread, the first `recv_cmd`
+ * replies of item `recv` already read. Items are finished (batch.h) once
+ * they have their outcome; finished items in that range (UNKNOWN after an
+ * error, FAILED when out of memory) are skipped by both cursors, as they
+ * were not resent.
+ *
+ * Redis Cluster (issue 9) plugs in at the plan: groups per node from each
+ * item's routing key, and a reply that says MOVED or ASK sends its item to
+ * another round instead of finishing it.
+ */
+#ifndef MTPOOL_REDIS_ENGINE_H
+#define MTPOOL_REDIS_ENGINE_H
+
+#include <mtpool/redis.h>
+
+#include <stddef.h>
+
+#include "batch.h"
+#include "resp.h"
+
+/* How the engine reads a call's items without copying them. */
+struct mt__redis_source {
+	size_t n;
+	const void *ctx;
+	/* Commands of item i, MULTI/EXEC not counted (>= 1); NULL: all
+	 * items have fixed_ncmds. */
+	size_t (*ncmds)(const void *ctx, size_t i);
+	size_t fixed_ncmds;
+	/* MT_REDIS_ATOMIC | MT_REDIS_IDEMPOTENT of item i; NULL: all items
+	 * have fixed_flags. */
+	unsigned (*flags)(const void *ctx, size_t i);
+	unsigned fixed_flags;
+	/* Appends item i's commands (without MULTI/EXEC) in RESP to b; on a
+	 * growth failure b->oom is set and the engine fails the item. */
+	void (*format)(const void *ctx, size_t i, struct mt__redis_buf *b);
+};
+
+/*
+ * Runs the n items of `src` and writes each item's outcome to res[i]
+ * (zeroed before the call); replies and texts go into b's stores. Blocks
+ * until all are finished. Returns 0 (each item has its outcome), or
+ * ENOMEM / ESHUTDOWN from setting up (nothing was sent).
+ * CONTEXT: any thread, including tasks of the client's pool.
+ */
+int mt__redis_engine_run(mt_redis *r, const struct mt__redis_source *src,
+			 mt_redis_result *res, struct mt__redis_batch *b);
+
+#endif /* MTPOOL_REDIS_ENGINE_H */

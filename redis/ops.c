@@ -1,0 +1,639 @@
+/*
+ * redis/ops.c: the bulk operations of <mtpool/redis.h> as thin layers over
+ * the engine (engine.h), and the map with a connection.
+ *
+ * Each operation validates everything first (so a call that returns an
+ * error sent nothing), describes its items to the engine as a source
+ * (how many commands an item has, its flags, how to format it straight
+ * from the caller's arrays: no argv is built), runs it, and for the
+ * multi-key commands maps each chunk's reply back onto its keys:
+ *   MSET / MGET / DEL of chunk_keys keys: engine item c carries keys
+ *   [c * chunk, (c + 1) * chunk); key j's result points into item
+ *   j / chunk's reply (MGET: its own element; MSET, DEL: the shared
+ *   reply), with the chunk's status and error.
+ * The Popoto model layout is written out in the header (mt_redis_model).
+ */
+#include <mtpool/redis.h>
+
+#include <errno.h>
+#include <math.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "batch.h"
+#include "client.h"
+#include "engine.h"
+#include "sigpipe.h"
+
+/* ------------------------------------------------------ validation */
+
+static int bytes_ok(mt_redis_bytes b)
+{
+	return b.data != NULL || b.len == 0;
+}
+
+/* n byte strings, the array may be NULL only when n is 0. */
+static int array_ok(const mt_redis_bytes *a, size_t n)
+{
+	if (n && !a)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!bytes_ok(a[i]))
+			return 0;
+	return 1;
+}
+
+/* The first checks of every call: EINVAL, ECHILD, or 0. */
+static int begin(mt_redis *r, mt_redis_batch **out)
+{
+	if (!out)
+		return EINVAL;
+	*out = NULL;
+	return r ? mt__redis_usable(r) : EINVAL;
+}
+
+/* Runs src into a new batch of n results; `ninner` > 0 when the engine's
+ * items are chunks that `expand` maps onto the n results. */
+static int run(mt_redis *r, const struct mt__redis_source *src, size_t n,
+	       void (*expand)(struct mt__redis_batch *, size_t chunk),
+	       size_t chunk, mt_redis_batch **out)
+{
+	struct mt__redis_batch *b;
+	int rc = mt__redis_batch_new(n, expand ? src->n : 0, &b);
+	if (rc)
+		return rc;
+	rc = mt__redis_engine_run(r, src, expand ? b->inner : b->pub.results,
+				  b);
+	if (rc) {
+		mt__redis_batch_destroy(b);
+		return rc;
+	}
+	if (expand)
+		expand(b, chunk);
+	mt__redis_batch_count(b);
+	*out = &b->pub;
+	return 0;
+}
+
+/* --------------------------------------------------- chunked keys */
+
+static size_t nchunks(size_t n, size_t chunk)
+{
+	return n / chunk + (n % chunk != 0);
+}
+
+/* Key j's result from its chunk's: same status and error; the chunk's
+ * replies; `reply` chosen by the caller. */
+static void from_chunk(mt_redis_result *key, const mt_redis_result *c)
+{
+	key->status = c->status;
+	key->error = c->error;
+	key->replies = c->replies;
+	key->nreplies = c->nreplies;
+	key->reply = c->status == MT_REDIS_DONE ? c->reply : NULL;
+}
+
+/* MSET, DEL: every key of a chunk shares its reply. */
+static void expand_shared(struct mt__redis_batch *b, size_t chunk)
+{
+	for (size_t j = 0; j < b->pub.n; j++)
+		from_chunk(&b->pub.results[j], &b->inner[j / chunk]);
+}
+
+/* MGET: key j gets its own element of the chunk's array. */
+static void expand_elements(struct mt__redis_batch *b, size_t chunk)
+{
+	static const char bad[] = "unexpected reply to MGET";
+	for (size_t j = 0; j < b->pub.n; j++) {
+		const mt_redis_result *c = &b->inner[j / chunk];
+		mt_redis_result *key = &b->pub.results[j];
+		from_chunk(key, c);
+		if (c->status != MT_REDIS_DONE)
+			continue;
+		size_t k = j % chunk, want = chunk;
+		if ((j / chunk + 1) * chunk > b->pub.n)
+			want = b->pub.n % chunk;
+		if (c->reply->type != REDIS_REPLY_ARRAY ||
+		    c->reply->elements != want) {
+			key->status = MT_REDIS_FAILED;
+			key->error = bad;
+			key->reply = NULL;
+			continue;
+		}
+		key->reply = c->reply->element[k];
+	}
+}
+
+/* What the chunked sources read. */
+struct keys_src {
+	const char *cmd; /* MSET, MGET, DEL */
+	const mt_redis_bytes *keys, *values;
+	size_t n, chunk;
+};
+
+static void format_chunk(const void *ctx, size_t c, struct mt__redis_buf *b)
+{
+	const struct keys_src *s = ctx;
+	size_t lo = c * s->chunk, hi = lo + s->chunk;
+	if (hi > s->n)
+		hi = s->n;
+	mt__redis_buf_argc(b, 1 + (hi - lo) * (s->values ? 2 : 1));
+	mt__redis_buf_str(b, s->cmd);
+	for (size_t j = lo; j < hi; j++) {
+		mt__redis_buf_arg(b, s->keys[j].data, s->keys[j].len);
+		if (s->values)
+			mt__redis_buf_arg(b, s->values[j].data,
+					  s->values[j].len);
+	}
+}
+
+static int run_chunked(mt_redis *r, struct keys_src *s,
+		       void (*expand)(struct mt__redis_batch *, size_t),
+		       mt_redis_batch **out)
+{
+	s->chunk = r->chunk_keys;
+	struct mt__redis_source src = {.n = nchunks(s->n, s->chunk),
+				       .ctx = s,
+				       .fixed_ncmds = 1,
+				       .fixed_flags = MT_REDIS_IDEMPOTENT,
+				       .format = format_chunk};
+	return run(r, &src, s->n, expand, s->chunk, out);
+}
+
+/* --------------------------------------------------------- SET */
+
+struct set_src {
+	const mt_redis_bytes *keys, *values;
+	char ttl[24];	  /* "" = no PX */
+	const char *mode; /* NULL, "NX" or "XX" */
+};
+
+static void format_set(const void *ctx, size_t i, struct mt__redis_buf *b)
+{
+	const struct set_src *s = ctx;
+	mt__redis_buf_argc(b, 3 + (s->ttl[0] ? 2 : 0) + (s->mode != NULL));
+	mt__redis_buf_arg(b, "SET", 3);
+	mt__redis_buf_arg(b, s->keys[i].data, s->keys[i].len);
+	mt__redis_buf_arg(b, s->values[i].data, s->values[i].len);
+	if (s->ttl[0]) {
+		mt__redis_buf_arg(b, "PX", 2);
+		mt__redis_buf_str(b, s->ttl);
+	}
+	if (s->mode)
+		mt__redis_buf_str(b, s->mode);
+}
+
+static int set_options_ok(const mt_redis_set_options *o)
+{
+	return !o ||
+	       (o->ttl_ms >= 0 && (o->mode == 0 || o->mode == MT_REDIS_SET_NX ||
+				   o->mode == MT_REDIS_SET_XX));
+}
+
+int mt_redis_set(mt_redis *r, const mt_redis_bytes *keys,
+		 const mt_redis_bytes *values, size_t n,
+		 const mt_redis_set_options *opts, mt_redis_batch **out)
+{
+	int rc = begin(r, out);
+	if (rc)
+		return rc;
+	if (!array_ok(keys, n) || !array_ok(values, n) || !set_options_ok(opts))
+		return EINVAL;
+	if (!opts || (opts->ttl_ms == 0 && opts->mode == 0)) {
+		struct keys_src s = {"MSET", keys, values, n, 0};
+		return run_chunked(r, &s, expand_shared, out);
+	}
+	struct set_src s = {.keys = keys, .values = values};
+	if (opts->ttl_ms > 0)
+		snprintf(s.ttl, sizeof s.ttl, "%lld", (long long)opts->ttl_ms);
+	if (opts->mode)
+		s.mode = opts->mode == MT_REDIS_SET_NX ? "NX" : "XX";
+	struct mt__redis_source src = {.n = n,
+				       .ctx = &s,
+				       .fixed_ncmds = 1,
+				       .fixed_flags = MT_REDIS_IDEMPOTENT,
+				       .format = format_set};
+	return run(r, &src, n, NULL, 0, out);
+}
+
+int mt_redis_get(mt_redis *r, const mt_redis_bytes *keys, size_t n,
+		 mt_redis_batch **out)
+{
+	int rc = begin(r, out);
+	if (rc)
+		return rc;
+	if (!array_ok(keys, n))
+		return EINVAL;
+	struct keys_src s = {"MGET", keys, NULL, n, 0};
+	return run_chunked(r, &s, expand_elements, out);
+}
+
+int mt_redis_del(mt_redis *r, const mt_redis_bytes *keys, size_t n,
+		 mt_redis_batch **out)
+{
+	int rc = begin(r, out);
+	if (rc)
+		return rc;
+	if (!array_ok(keys, n))
+		return EINVAL;
+	struct keys_src s = {"DEL", keys, NULL, n, 0};
+	return run_chunked(r, &s, expand_shared, out);
+}
+
+/* ------------------------------------------------------ PUBLISH */
+
+struct publish_src {
+	const mt_redis_bytes *channels, *messages;
+};
+
+static void format_publish(const void *ctx, size_t i, struct mt__redis_buf *b)
+{
+	const struct publish_src *s = ctx;
+	mt__redis_buf_argc(b, 3);
+	mt__redis_buf_arg(b, "PUBLISH", 7);
+	mt__redis_buf_arg(b, s->channels[i].data, s->channels[i].len);
+	mt__redis_buf_arg(b, s->messages[i].data, s->messages[i].len);
+}
+
+int mt_redis_publish(mt_redis *r, const mt_redis_bytes *channels,
+		     const mt_redis_bytes *messages, size_t n,
+		     mt_redis_batch **out)
+{
+	int rc = begin(r, out);
+	if (rc)
+		return rc;
+	if (!array_ok(channels, n) || !array_ok(messages, n))
+		return EINVAL;
+	struct publish_src s = {channels, messages};
+	/* Never idempotent: a replayed message is delivered twice. */
+	struct mt__redis_source src = {.n = n,
+				       .ctx = &s,
+				       .fixed_ncmds = 1,
+				       .fixed_flags = 0,
+				       .format = format_publish};
+	return run(r, &src, n, NULL, 0, out);
+}
+
+/* --------------------------------------------------------- exec */
+
+static int cmd_ok(const mt_redis_cmd *c)
+{
+	return c->argc >= 1 && c->argv && array_ok(c->argv, (size_t)c->argc);
+}
+
+static int items_ok(const mt_redis_item *items, size_t n)
+{
+	if (n && !items)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		if (items[i].ncmds == 0 || !items[i].cmds)
+			return 0;
+		for (size_t k = 0; k < items[i].ncmds; k++)
+			if (!cmd_ok(&items[i].cmds[k]))
+				return 0;
+	}
+	return 1;
+}
+
+static size_t items_ncmds(const void *ctx, size_t i)
+{
+	return ((const mt_redis_item *)ctx)[i].ncmds;
+}
+
+static unsigned items_flags(const void *ctx, size_t i)
+{
+	return ((const mt_redis_item *)ctx)[i].flags &
+	       (MT_REDIS_ATOMIC | MT_REDIS_IDEMPOTENT);
+}
+
+static void format_cmd(const mt_redis_cmd *c, struct mt__redis_buf *b)
+{
+	mt__redis_buf_argc(b, (uint64_t)c->argc);
+	for (int a = 0; a < c->argc; a++)
+		mt__redis_buf_arg(b, c->argv[a].data, c->argv[a].len);
+}
+
+static void format_item(const void *ctx, size_t i, struct mt__redis_buf *b)
+{
+	const mt_redis_item *it = &((const mt_redis_item *)ctx)[i];
+	for (size_t k = 0; k < it->ncmds; k++)
+		format_cmd(&it->cmds[k], b);
+}
+
+int mt_redis_exec(mt_redis *r, const mt_redis_item *items, size_t n,
+		  mt_redis_batch **out)
+{
+	int rc = begin(r, out);
+	if (rc)
+		return rc;
+	if (!items_ok(items, n))
+		return EINVAL;
+	struct mt__redis_source src = {.n = n,
+				       .ctx = items,
+				       .ncmds = items_ncmds,
+				       .flags = items_flags,
+				       .format = format_item};
+	return run(r, &src, n, NULL, 0, out);
+}
+
+/* ------------------------------------------------------- models */
+
+/* The pieces of Popoto's key names: H = "<model>:<key>", and the index
+ * set names around <model> and an index's <name>[:<value>]. */
+static void arg_hash(struct mt__redis_buf *b, const mt_redis_model *m)
+{
+	const void *d[3] = {m->model.data, ":", m->key.data};
+	size_t l[3] = {m->model.len, 1, m->key.len};
+	mt__redis_buf_concat(b, d, l, 3);
+}
+
+static void arg_class(struct mt__redis_buf *b, const mt_redis_model *m)
+{
+	const void *d[2] = {"$Class:", m->model.data};
+	size_t l[2] = {7, m->model.len};
+	mt__redis_buf_concat(b, d, l, 2);
+}
+
+static void arg_keyf(struct mt__redis_buf *b, const mt_redis_model *m,
+		     const mt_redis_field *f)
+{
+	const void *d[6] = {"$KeyF:",	  m->model.data, ":",
+			    f->name.data, ":",		 f->value.data};
+	size_t l[6] = {6, m->model.len, 1, f->name.len, 1, f->value.len};
+	mt__redis_buf_concat(b, d, l, 6);
+}
+
+static void arg_sortedf(struct mt__redis_buf *b, const mt_redis_model *m,
+			const mt_redis_sorted *s)
+{
+	const void *d[4] = {"$SortedF:", m->model.data, ":", s->name.data};
+	size_t l[4] = {9, m->model.len, 1, s->name.len};
+	mt__redis_buf_concat(b, d, l, 4);
+}
+
+/* "<cmd> <set> H" for the class set and each index. */
+static void format_index_ops(const mt_redis_model *m, const char *set_cmd,
+			     struct mt__redis_buf *b)
+{
+	mt__redis_buf_argc(b, 3);
+	mt__redis_buf_str(b, set_cmd);
+	arg_class(b, m);
+	arg_hash(b, m);
+	for (size_t k = 0; k < m->nkey_indexes; k++) {
+		mt__redis_buf_argc(b, 3);
+		mt__redis_buf_str(b, set_cmd);
+		arg_keyf(b, m, &m->key_indexes[k]);
+		arg_hash(b, m);
+	}
+}
+
+static void format_sorted_add(const mt_redis_model *m, struct mt__redis_buf *b)
+{
+	for (size_t k = 0; k < m->nsorted_indexes; k++) {
+		char score[40];
+		snprintf(score, sizeof score, "%.17g",
+			 m->sorted_indexes[k].score);
+		mt__redis_buf_argc(b, 4);
+		mt__redis_buf_arg(b, "ZADD", 4);
+		arg_sortedf(b, m, &m->sorted_indexes[k]);
+		mt__redis_buf_str(b, score);
+		arg_hash(b, m);
+	}
+}
+
+static void format_save(const void *ctx, size_t i, struct mt__redis_buf *b)
+{
+	const mt_redis_model *m = &((const mt_redis_model *)ctx)[i];
+	mt__redis_buf_argc(b, 2 + 2 * (uint64_t)m->nfields);
+	mt__redis_buf_arg(b, "HSET", 4);
+	arg_hash(b, m);
+	for (size_t k = 0; k < m->nfields; k++) {
+		mt__redis_buf_arg(b, m->fields[k].name.data,
+				  m->fields[k].name.len);
+		mt__redis_buf_arg(b, m->fields[k].value.data,
+				  m->fields[k].value.len);
+	}
+	format_index_ops(m, "SADD", b);
+	format_sorted_add(m, b);
+	if (m->ttl_ms > 0) {
+		char ttl[24];
+		snprintf(ttl, sizeof ttl, "%lld", (long long)m->ttl_ms);
+		mt__redis_buf_argc(b, 3);
+		mt__redis_buf_arg(b, "PEXPIRE", 7);
+		arg_hash(b, m);
+		mt__redis_buf_str(b, ttl);
+	}
+}
+
+static size_t save_ncmds(const void *ctx, size_t i)
+{
+	const mt_redis_model *m = &((const mt_redis_model *)ctx)[i];
+	return 2 + m->nkey_indexes + m->nsorted_indexes + (m->ttl_ms > 0);
+}
+
+static void format_delete(const void *ctx, size_t i, struct mt__redis_buf *b)
+{
+	const mt_redis_model *m = &((const mt_redis_model *)ctx)[i];
+	mt__redis_buf_argc(b, 2);
+	mt__redis_buf_arg(b, "DEL", 3);
+	arg_hash(b, m);
+	format_index_ops(m, "SREM", b);
+	for (size_t k = 0; k < m->nsorted_indexes; k++) {
+		mt__redis_buf_argc(b, 3);
+		mt__redis_buf_arg(b, "ZREM", 4);
+		arg_sortedf(b, m, &m->sorted_indexes[k]);
+		arg_hash(b, m);
+	}
+}
+
+static size_t delete_ncmds(const void *ctx, size_t i)
+{
+	const mt_redis_model *m = &((const mt_redis_model *)ctx)[i];
+	return 2 + m->nkey_indexes + m->nsorted_indexes;
+}
+
+static int fields_ok(const mt_redis_field *f, size_t n)
+{
+	if (n && !f)
+		return 0;
+	for (size_t k = 0; k < n; k++)
+		if (!bytes_ok(f[k].name) || !bytes_ok(f[k].value))
+			return 0;
+	return 1;
+}
+
+static int model_ok(const mt_redis_model *m, int saving)
+{
+	if (saving && (m->nfields == 0 || m->ttl_ms < 0))
+		return 0;
+	if (m->nsorted_indexes && !m->sorted_indexes)
+		return 0;
+	for (size_t k = 0; k < m->nsorted_indexes; k++)
+		if (!bytes_ok(m->sorted_indexes[k].name))
+			return 0;
+	return bytes_ok(m->model) && bytes_ok(m->key) &&
+	       (!saving || fields_ok(m->fields, m->nfields)) &&
+	       fields_ok(m->key_indexes, m->nkey_indexes);
+}
+
+static int models_ok(const mt_redis_model *m, size_t n, unsigned flags,
+		     int saving)
+{
+	if ((n && !m) || (flags & ~MT_REDIS_ATOMIC))
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!model_ok(&m[i], saving))
+			return 0;
+	return 1;
+}
+
+int mt_redis_model_save(mt_redis *r, const mt_redis_model *models, size_t n,
+			unsigned flags, mt_redis_batch **out)
+{
+	int rc = begin(r, out);
+	if (rc)
+		return rc;
+	if (!models_ok(models, n, flags, 1))
+		return EINVAL;
+	struct mt__redis_source src = {.n = n,
+				       .ctx = models,
+				       .ncmds = save_ncmds,
+				       .fixed_flags = flags |
+						      MT_REDIS_IDEMPOTENT,
+				       .format = format_save};
+	return run(r, &src, n, NULL, 0, out);
+}
+
+int mt_redis_model_delete(mt_redis *r, const mt_redis_model *models, size_t n,
+			  unsigned flags, mt_redis_batch **out)
+{
+	int rc = begin(r, out);
+	if (rc)
+		return rc;
+	if (!models_ok(models, n, flags, 0))
+		return EINVAL;
+	struct mt__redis_source src = {.n = n,
+				       .ctx = models,
+				       .ncmds = delete_ncmds,
+				       .fixed_flags = flags |
+						      MT_REDIS_IDEMPOTENT,
+				       .format = format_delete};
+	return run(r, &src, n, NULL, 0, out);
+}
+
+struct load_src {
+	mt_redis_bytes model;
+	const mt_redis_bytes *keys;
+};
+
+static void format_load(const void *ctx, size_t i, struct mt__redis_buf *b)
+{
+	const struct load_src *s = ctx;
+	const void *d[3] = {s->model.data, ":", s->keys[i].data};
+	size_t l[3] = {s->model.len, 1, s->keys[i].len};
+	mt__redis_buf_argc(b, 2);
+	mt__redis_buf_arg(b, "HGETALL", 7);
+	mt__redis_buf_concat(b, d, l, 3);
+}
+
+int mt_redis_model_load(mt_redis *r, mt_redis_bytes model,
+			const mt_redis_bytes *keys, size_t n,
+			mt_redis_batch **out)
+{
+	int rc = begin(r, out);
+	if (rc)
+		return rc;
+	if (!bytes_ok(model) || !array_ok(keys, n))
+		return EINVAL;
+	struct load_src s = {model, keys};
+	struct mt__redis_source src = {.n = n,
+				       .ctx = &s,
+				       .fixed_ncmds = 1,
+				       .fixed_flags = MT_REDIS_IDEMPOTENT,
+				       .format = format_load};
+	return run(r, &src, n, NULL, 0, out);
+}
+
+/* ---------------------------------------------------------- map */
+
+struct map_run {
+	mt_redis *r;
+	void *(*fn)(redisContext *c, void *param, void *ctx);
+	void *const *params;
+	void **results;
+	void *ctx;
+	/* Relaxed: both are read by the caller after mt_for_range returns,
+	 * which orders every participant's writes before that. */
+	_Atomic size_t not_run;
+	_Atomic int first_err;
+};
+
+/* Items [i, hi) cannot run: no connection. */
+static void map_skip(struct map_run *m, size_t i, size_t hi, int err)
+{
+	int none = 0;
+	for (size_t k = i; k < hi; k++)
+		m->results[k] = NULL;
+	atomic_fetch_add_explicit(&m->not_run, hi - i, memory_order_relaxed);
+	atomic_compare_exchange_strong_explicit(&m->first_err, &none, err,
+						memory_order_relaxed,
+						memory_order_relaxed);
+}
+
+/* One participant's chunk, on its own connection. A connection fn left
+ * broken is dropped and the next item gets a new one; once a connection
+ * cannot be made, the rest of the chunk is not run (a dead server must
+ * not cost a connect timeout per item). */
+static void map_range(size_t lo, size_t hi, void *arg)
+{
+	struct map_run *m = arg;
+	struct mt__redis_sigpipe guard;
+	redisContext *c = NULL;
+	int fresh, io_failed = 0;
+	char why[MT_REDIS_ERRLEN];
+	mt__redis_sigpipe_block(&guard);
+	for (size_t i = lo; i < hi; i++) {
+		int rc = c ? 0 :
+			     mt__redis_node_acquire(&m->r->node, &c, &fresh,
+						    why, sizeof why);
+		if (rc) {
+			map_skip(m, i, hi, rc);
+			break;
+		}
+		m->results[i] = m->fn(c, m->params[i], m->ctx);
+		if (c->err) {
+			io_failed = 1;
+			mt__redis_node_release(&m->r->node, c);
+			c = NULL;
+		}
+	}
+	mt__redis_node_release(&m->r->node, c);
+	mt__redis_sigpipe_restore(&guard, io_failed);
+}
+
+int mt_redis_map(mt_redis *r,
+		 void *(*fn)(redisContext *c, void *param, void *ctx),
+		 void *const *params, void **results, size_t n, void *ctx,
+		 size_t *not_run)
+{
+	if (not_run)
+		*not_run = 0;
+	if (!r || !fn || (n && (!params || !results)))
+		return EINVAL;
+	int rc = mt__redis_usable(r);
+	if (rc || n == 0)
+		return rc;
+	struct map_run m = {.r = r,
+			    .fn = fn,
+			    .params = params,
+			    .results = results,
+			    .ctx = ctx};
+	rc = mt_for_range(r->pool, n, map_range, &m);
+	if (rc)
+		return rc;
+	if (not_run)
+		*not_run =
+			atomic_load_explicit(&m.not_run, memory_order_relaxed);
+	return atomic_load_explicit(&m.first_err, memory_order_relaxed);
+}
