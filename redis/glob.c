@@ -137,6 +137,27 @@ int mt__redis_stringmatch(const void *pattern, size_t plen, const void *string,
 	return match_at(&g, pattern, plen, string, slen, 0);
 }
 
+int mt__redis_glob_literal(const void *pattern, size_t plen, void *out,
+			   size_t *outlen)
+{
+	const char *p = pattern;
+	char *o = out;
+	size_t n = 0;
+
+	for (size_t i = 0; i < plen; i++)
+		if (p[i] == '*' || p[i] == '?' || p[i] == '[')
+			return 0;
+		else if (p[i] == '\\')
+			i++; /* the escaped byte, if any, is literal */
+	for (size_t i = 0; i < plen; i++) {
+		if (p[i] == '\\' && i + 1 < plen)
+			i++;
+		o[n++] = p[i];
+	}
+	*outlen = n;
+	return 1;
+}
+
 MT_API int mt_redis_glob_match(mt_redis_bytes pattern, mt_redis_bytes string)
 {
 	/* SCAN and KEYS take "*" alone for every key without matching it,

@@ -73,4 +73,15 @@
 int mt__redis_stringmatch(const void *pattern, size_t plen, const void *string,
 			  size_t slen);
 
+/*
+ * 1 if the pattern has no '*', '?' or '[' outside a '\' escape: it then
+ * matches exactly one string (the SCAN rules above), which is written to
+ * out[0, *outlen): the pattern with its escapes resolved ("a\*b" is
+ * "a*b"; a '\' at the end stands for itself). `out` must have room for
+ * plen bytes. 0 otherwise (out untouched). mt_redis_scan answers such a
+ * pattern with EXISTS instead of a walk.
+ */
+int mt__redis_glob_literal(const void *pattern, size_t plen, void *out,
+			   size_t *outlen /* OUT */);
+
 #endif /* MTPOOL_REDIS_GLOB_H */

@@ -13,9 +13,14 @@
 # 4. When plain was built: installs it to a temporary prefix and builds a
 #    consumer against it twice, with find_package(mtpool CONFIG) and with
 #    pkg-config, and runs both.
+# 5. fuzz: builds the libFuzzer targets (build/fuzz, clang, -DMTPOOL_FUZZ=ON)
+#    and runs each tests/fuzz/fuzz_<name>.c for a bounded time from its
+#    committed corpus; a crash, leak, sanitizer report or slow input fails
+#    the run and leaves the input in build/fuzz/artifacts/.
 #
 # Environment:
-#   MTPOOL_TEST_CONFIGS  subset of "plain tsan asan" (default: all three)
+#   MTPOOL_TEST_CONFIGS  subset of "plain tsan asan fuzz" (default: all)
+#   MTPOOL_FUZZ_SECONDS  seconds per fuzz target (default 12)
 #   MTPOOL_CTEST_ARGS    extra ctest arguments, e.g. "-L unit" or "-R deque"
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -26,7 +31,7 @@ source .ci/packages.sh
 packages=(build-essential cmake pkg-config clang clang-format libclang-rt-14-dev
 	  libck-dev libcriterion-dev libhiredis-dev liburiparser-dev
 	  redis-server redis-tools tmux)
-configs=${MTPOOL_TEST_CONFIGS:-plain tsan asan}
+configs=${MTPOOL_TEST_CONFIGS:-plain tsan asan fuzz}
 read -r -a ctest_extra <<<"${MTPOOL_CTEST_ARGS:-}"
 
 step="start"
@@ -88,7 +93,7 @@ build_and_test() {
 		     -DMTPOOL_ASAN=ON) ;;
 	*)
 		echo "unknown config '$name' in MTPOOL_TEST_CONFIGS" \
-		     "(want: plain tsan asan)" >&2
+		     "(want: plain tsan asan fuzz)" >&2
 		return 2 ;;
 	esac
 	[[ $name == plain ]] || read -r -a launcher <<<"$(sanitizer_launcher)"
@@ -164,16 +169,59 @@ install_check() {
 	summary+=("install: find_package and pkg-config consumers ran")
 }
 
+# One loop over whatever tests/fuzz/fuzz_*.c exist. libFuzzer writes what
+# it finds into the first corpus folder, a scratch one, so the committed
+# seeds (the second) stay as they are.
+fuzz_run() {
+	local dir=build/fuzz secs=${MTPOOL_FUZZ_SECONDS:-12} exe name n=0
+	local -a launcher args
+	step="fuzz: configure"
+	log "fuzz: configure"
+	cmake -S "$root" -B "$dir" -DCMAKE_C_COMPILER=clang \
+		-DCMAKE_BUILD_TYPE=RelWithDebInfo -DMTPOOL_FUZZ=ON \
+		-DMTPOOL_WERROR=ON -DMTPOOL_BUILD_TESTS=OFF -DMTPOOL_BUILD_BENCH=OFF
+	step="fuzz: build"
+	log "fuzz: build"
+	cmake --build "$dir" -j2
+	read -r -a launcher <<<"$(sanitizer_launcher)"
+	rm -rf "$dir/artifacts" "$dir/work"
+	mkdir -p "$dir/artifacts"
+	for exe in "$dir"/fuzz/fuzz_*; do
+		name=${exe##*/fuzz_}
+		step="fuzz: $name"
+		log "fuzz: $name for ${secs}s"
+		mkdir -p "$dir/work/$name" "tests/fuzz/corpus/$name"
+		args=(-max_total_time="$secs" -timeout=10 -rss_limit_mb=2048
+			-print_final_stats=1 -artifact_prefix="$dir/artifacts/$name-")
+		[[ -f tests/fuzz/$name.dict ]] && args+=(-dict="tests/fuzz/$name.dict")
+		if ! "${launcher[@]}" "$exe" "${args[@]}" "$dir/work/$name" \
+			"tests/fuzz/corpus/$name" >"$dir/$name.log" 2>&1; then
+			tail -n 200 "$dir/$name.log" >&2
+			echo "fuzz: $name failed: see $dir/$name.log and" \
+			     "$dir/artifacts/" >&2
+			return 1
+		fi
+		grep -E '^(Done|stat::number_of_executed_units|#[0-9]+.*DONE)' \
+			"$dir/$name.log" || true
+		n=$((n + 1))
+	done
+	rm -rf "$dir/work"
+	summary+=("fuzz: $n targets ran ${secs}s each without a finding")
+}
+
 install_packages
 check_format
 log "tools: $(gcc --version | head -n 1); $(clang --version | head -n 1);" \
     "$(cmake --version | head -n 1)"
 for c in $configs; do
-	build_and_test "$c"
+	[[ $c == fuzz ]] || build_and_test "$c"
 done
 case " $configs " in
 *" plain "*) install_check ;;
 *) summary+=("install: skipped (needs the plain config)") ;;
+esac
+case " $configs " in
+*" fuzz "*) fuzz_run ;;
 esac
 
 step="summary"

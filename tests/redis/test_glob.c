@@ -237,3 +237,40 @@ Test(glob, long_keys_and_patterns_are_fine, .timeout = 10)
 	cr_assert_eq(mt__redis_stringmatch(s, n, s, n), 1);
 	free(s);
 }
+
+/* Literal patterns: what the pattern matches, and only that. */
+static void literal(const char *p, size_t plen, const char *want,
+		    size_t wantlen)
+{
+	char out[64];
+	size_t n = 99;
+	cr_assert_eq(mt__redis_glob_literal(p, plen, out, &n), 1, "%s", p);
+	cr_assert_eq(n, wantlen, "%s", p);
+	cr_assert_eq(memcmp(out, want, n), 0, "%s", p);
+	cr_assert_eq(mt__redis_stringmatch(p, plen, want, wantlen), 1, "%s", p);
+}
+
+#define LIT(p, w) literal(p, sizeof(p) - 1, w, sizeof(w) - 1)
+
+Test(glob, patterns_without_glob_bytes_are_literals)
+{
+	LIT("user:42", "user:42");
+	LIT("", "");
+	LIT("a\\*b", "a*b");
+	LIT("\\?\\[", "?[");
+	LIT("a\\\\b", "a\\b");
+	LIT("end\\", "end\\"); /* a final backslash is itself */
+	LIT("]^-", "]^-");     /* special only inside a class */
+	LIT("a\0b", "a\0b");
+}
+
+Test(glob, patterns_with_glob_bytes_are_not_literals)
+{
+	char out[16];
+	size_t n = 7;
+	cr_assert_eq(mt__redis_glob_literal("a*", 2, out, &n), 0);
+	cr_assert_eq(mt__redis_glob_literal("?", 1, out, &n), 0);
+	cr_assert_eq(mt__redis_glob_literal("x[ab]", 5, out, &n), 0);
+	cr_assert_eq(mt__redis_glob_literal("\\**", 3, out, &n), 0);
+	cr_assert_eq(n, 7, "out length written for a non-literal");
+}
