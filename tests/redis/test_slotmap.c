@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/redis_util.h"
 #include "slotmap.h"
 
 /* ------------------------------------------------ RESP text builder */
@@ -444,7 +445,8 @@ Test(slotmap, intern_refuses_bad_addresses)
 	mt__redis_slotmap_destroy(m);
 }
 
-Test(slotmap, intern_stops_at_the_id_limit_with_enospc, .timeout = 60)
+Test(slotmap, intern_stops_at_the_id_limit_with_enospc,
+     .timeout = MT_TEST_REDIS_TIMEOUT)
 {
 	struct mt_redis_slotmap *m = new_map();
 	char host[32];
@@ -616,7 +618,7 @@ static void *reader(void *arg)
 }
 
 Test(slotmap, readers_see_only_published_nodes_while_it_is_rewritten,
-     .timeout = 120)
+     .timeout = MT_TEST_REDIS_TIMEOUT)
 {
 	struct race r = {.m = new_map()};
 	struct mt_redis_slots s[2];

@@ -1,0 +1,558 @@
+/*
+ * tests/common/redis_cluster.c: real Redis Clusters on loopback for the
+ * cluster tests. See redis_cluster.h.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* close_range via syscall, prctl */
+#endif
+#include "redis_cluster.h"
+
+#include <criterion/criterion.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Generous for a loaded 2-core machine under sanitizers: ready takes
+ * ~2 s (~6 s with replicas), a failover ~3 s (node timeout 1,000 ms). */
+#define READY_BOUND_MS 60000
+#define CLI_BOUND_MS 60000
+#define POLL_MS 20
+
+static long long now_ms(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+static void pause_ms(long ms)
+{
+	struct timespec t = {.tv_sec = 0, .tv_nsec = ms * 1000000};
+	nanosleep(&t, NULL);
+}
+
+static int live(const struct mt_test_cluster *c, int i)
+{
+	return c->node[i].srv.pid > 0;
+}
+
+static void find_cli(struct mt_test_cluster *c)
+{
+	const char *path = getenv("PATH");
+	char dirs[4096], *save = NULL;
+
+	snprintf(dirs, sizeof dirs, "%s", path ? path : "/usr/bin:/bin");
+	for (char *d = strtok_r(dirs, ":", &save); d;
+	     d = strtok_r(NULL, ":", &save)) {
+		snprintf(c->cli, sizeof c->cli, "%s/redis-cli", d);
+		if (access(c->cli, X_OK) == 0)
+			return;
+	}
+	cr_assert_fail("redis-cli not found on PATH (apt-get install "
+		       "redis-tools)");
+}
+
+/* ------------------------------------------------------------ create */
+
+/* fork + exec redis-cli with its output in `log`; only async-signal-safe
+ * calls in the child, which dies with this thread. */
+static pid_t spawn_cli(char **argv, const char *log)
+{
+	pid_t parent = getpid();
+	pid_t pid = fork();
+
+	cr_assert_geq(pid, 0, "fork: %s", strerror(errno));
+	if (pid == 0) {
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 ||
+		    getppid() != parent)
+			_exit(127);
+		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		int null = open("/dev/null", O_RDONLY);
+		if (fd < 0 || null < 0)
+			_exit(127);
+		dup2(null, 0);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		syscall(SYS_close_range, 3u, ~0u, 0u);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	return pid;
+}
+
+static void wait_cli(pid_t pid, const char *log)
+{
+	long long end = now_ms() + CLI_BOUND_MS;
+	int st;
+
+	while (waitpid(pid, &st, WNOHANG) == 0) {
+		if (now_ms() > end) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &st, 0);
+			cr_assert_fail("redis-cli --cluster create did not end "
+				       "within %d ms; log: %s",
+				       CLI_BOUND_MS, log);
+		}
+		pause_ms(POLL_MS);
+	}
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+		  "redis-cli --cluster create failed; log: %s", log);
+}
+
+static void create(struct mt_test_cluster *c, int replicas)
+{
+	char addr[MT_TEST_CLUSTER_MAX][32], nrep[16], log[192];
+	char *argv[MT_TEST_CLUSTER_MAX + 8];
+	int n = 0;
+
+	argv[n++] = c->cli;
+	argv[n++] = "--cluster";
+	argv[n++] = "create";
+	for (int i = 0; i < c->n; i++) {
+		snprintf(addr[i], sizeof addr[i], "127.0.0.1:%d",
+			 c->node[i].srv.port);
+		argv[n++] = addr[i];
+	}
+	snprintf(nrep, sizeof nrep, "%d", replicas);
+	argv[n++] = "--cluster-replicas";
+	argv[n++] = nrep;
+	argv[n++] = "--cluster-yes";
+	argv[n] = NULL;
+	snprintf(log, sizeof log, "%s/cluster-create.log", c->node[0].srv.dir);
+	wait_cli(spawn_cli(argv, log), log);
+}
+
+static void read_ids(struct mt_test_cluster *c)
+{
+	for (int i = 0; i < c->n; i++) {
+		redisContext *a = mt_test_cluster_admin(c, i);
+		redisReply *r = mt_test_redis_cmd(a, "CLUSTER MYID");
+		cr_assert(r->type == REDIS_REPLY_STRING && r->len == 40);
+		memcpy(c->node[i].id, r->str, 40);
+		c->node[i].id[40] = '\0';
+		freeReplyObject(r);
+		redisFree(a);
+	}
+}
+
+void mt_test_cluster_start(struct mt_test_cluster *c, int masters, int replicas)
+{
+	static const char *const extra[] = {"--cluster-node-timeout", "1000",
+					    NULL};
+	int at = 0;
+
+	memset(c, 0, sizeof *c);
+	cr_assert(masters >= 1 && replicas >= 0 &&
+		  masters * (1 + replicas) <= MT_TEST_CLUSTER_MAX);
+	find_cli(c);
+	c->n = masters * (1 + replicas);
+	for (int i = 0; i < c->n; i++) {
+		mt_test_redis_start_cluster_node(&c->node[i].srv, extra);
+		c->node[i].master = -1;
+	}
+	at = snprintf(c->uri, sizeof c->uri, "redis-cluster://");
+	for (int i = 0; i < masters; i++)
+		at += snprintf(c->uri + at, sizeof c->uri - (size_t)at,
+			       "%s127.0.0.1:%d", i ? "," : "",
+			       c->node[i].srv.port);
+	create(c, replicas);
+	read_ids(c);
+	mt_test_cluster_wait_ok(c);
+}
+
+void mt_test_cluster_stop(struct mt_test_cluster *c)
+{
+	for (int i = 0; i < c->n; i++)
+		mt_test_redis_stop(&c->node[i].srv);
+	c->n = 0;
+}
+
+redisContext *mt_test_cluster_admin(const struct mt_test_cluster *c, int i)
+{
+	cr_assert(i >= 0 && i < c->n && live(c, i), "node %d is not running",
+		  i);
+	return mt_test_redis_admin(&c->node[i].srv);
+}
+
+int mt_test_cluster_node_of_port(const struct mt_test_cluster *c, int port)
+{
+	for (int i = 0; i < c->n; i++)
+		if (c->node[i].srv.port == port)
+			return i;
+	return -1;
+}
+
+/* ------------------------------------------------------ readiness */
+
+/* The integer after "<field>:" in an INFO-style text, or -1. */
+static long long text_field(const char *text, const char *field)
+{
+	size_t flen = strlen(field);
+
+	for (const char *p = text; p; p = strchr(p, '\n')) {
+		p += *p == '\n';
+		if (strncmp(p, field, flen) == 0 && p[flen] == ':')
+			return strtoll(p + flen + 1, NULL, 10);
+	}
+	return -1;
+}
+
+/* 1 if the INFO-style text holds "<field>:<value>". */
+static int text_has(const char *text, const char *field, const char *value)
+{
+	char want[96];
+	snprintf(want, sizeof want, "%s:%s\r", field, value);
+	return strstr(text, want) != NULL;
+}
+
+/* ports[s] = port of the master serving slot s (0: none), from the node's
+ * CLUSTER SLOTS, read here independently of the library's parser. */
+static void slot_ports(redisContext *a, int *ports)
+{
+	redisReply *r = mt_test_redis_cmd(a, "CLUSTER SLOTS");
+
+	memset(ports, 0, 16384 * sizeof *ports);
+	cr_assert_eq(r->type, REDIS_REPLY_ARRAY);
+	for (size_t i = 0; i < r->elements; i++) {
+		redisReply *e = r->element[i];
+		cr_assert(e->type == REDIS_REPLY_ARRAY && e->elements >= 3);
+		redisReply *m = e->element[2];
+		cr_assert(m->type == REDIS_REPLY_ARRAY && m->elements >= 2);
+		for (long long s = e->element[0]->integer;
+		     s <= e->element[1]->integer && s < 16384; s++)
+			ports[s] = (int)m->element[1]->integer;
+	}
+	freeReplyObject(r);
+}
+
+/* Returns 0 (not ready) with the reason in *why. */
+static int not_ready(const char **why, const char *reason)
+{
+	*why = reason;
+	return 0;
+}
+
+/* What a node says of itself (CLUSTER INFO, INFO replication texts). */
+static int self_ready(const char *ci, const char *ir, const char **why)
+{
+	if (!text_has(ci, "cluster_state", "ok"))
+		return not_ready(why, "cluster_state is not ok");
+	if (text_field(ci, "cluster_slots_ok") != 16384)
+		return not_ready(why, "some slots are not ok");
+	if (text_has(ir, "role", "slave") &&
+	    !text_has(ir, "master_link_status", "up"))
+		return not_ready(why, "a replica's link to its master is down");
+	return 1;
+}
+
+/* 1 if the node (connection a) calls itself ready: state ok, every slot
+ * ok, a replica's link up. *why says what is missing otherwise. */
+static int node_ready(redisContext *a, const char **why)
+{
+	redisReply *ci = mt_test_redis_cmd(a, "CLUSTER INFO");
+	redisReply *ir = mt_test_redis_cmd(a, "INFO replication");
+	int ok = self_ready(ci->str, ir->str, why);
+
+	freeReplyObject(ci);
+	freeReplyObject(ir);
+	return ok;
+}
+
+/* Every slot is served by a live node of ours. */
+static int owners_live(const struct mt_test_cluster *c, const int *ports)
+{
+	for (int s = 0; s < 16384; s++) {
+		int i = mt_test_cluster_node_of_port(c, ports[s]);
+		if (i < 0 || !live(c, i))
+			return 0;
+	}
+	return 1;
+}
+
+/* The node's CLUSTER NODES flags no live node as failing or unlinked. */
+static int sees_live_nodes_well(const struct mt_test_cluster *c,
+				redisContext *a)
+{
+	redisReply *r = mt_test_redis_cmd(a, "CLUSTER NODES");
+	int ok = 1;
+
+	for (char *line = r->str; ok && line && *line;) {
+		char *end = strchr(line, '\n');
+		int port = 0;
+		char flags[128] = "", link[32] = "";
+		if (sscanf(line, "%*s %*[^:]:%d@%*s %127s %*s %*s %*s %*s %31s",
+			   &port, flags, link) == 3) {
+			int i = mt_test_cluster_node_of_port(c, port);
+			if (i >= 0 && live(c, i) &&
+			    (strstr(flags, "fail") ||
+			     strcmp(link, "connected") != 0))
+				ok = 0;
+		}
+		line = end ? end + 1 : NULL;
+	}
+	freeReplyObject(r);
+	return ok;
+}
+
+/* One poll over every live node; a[i] its admin connection. */
+static int all_ready(const struct mt_test_cluster *c, redisContext **a,
+		     int *ref, int *ports, const char **why)
+{
+	int first = 1;
+
+	for (int i = 0; i < c->n; i++) {
+		if (!live(c, i))
+			continue;
+		if (!node_ready(a[i], why))
+			return 0;
+		if (!sees_live_nodes_well(c, a[i]))
+			return not_ready(why, "a live node is seen as failing");
+		slot_ports(a[i], first ? ref : ports);
+		if (!first && memcmp(ref, ports, 16384 * sizeof *ports) != 0)
+			return not_ready(why, "nodes disagree on slot owners");
+		if (first && !owners_live(c, ref))
+			return not_ready(why,
+					 "a slot is served by a dead node");
+		first = 0;
+	}
+	return 1;
+}
+
+/* node[i].master from one live node's CLUSTER NODES. */
+static void read_roles(struct mt_test_cluster *c, redisContext *a)
+{
+	redisReply *r = mt_test_redis_cmd(a, "CLUSTER NODES");
+
+	for (char *line = r->str; line && *line;) {
+		char *end = strchr(line, '\n');
+		char id[41], flags[128], master[41];
+		int port;
+		if (sscanf(line, "%40s %*[^:]:%d@%*s %127s %40s", id, &port,
+			   flags, master) == 4) {
+			int i = mt_test_cluster_node_of_port(c, port);
+			cr_assert_geq(i, 0, "unknown node port %d", port);
+			c->node[i].master = -1;
+			for (int j = 0; strstr(flags, "slave") && j < c->n; j++)
+				if (strcmp(c->node[j].id, master) == 0)
+					c->node[i].master = j;
+		}
+		line = end ? end + 1 : NULL;
+	}
+	freeReplyObject(r);
+}
+
+void mt_test_cluster_wait_ok(struct mt_test_cluster *c)
+{
+	redisContext *a[MT_TEST_CLUSTER_MAX] = {0};
+	int *ref = malloc(2 * 16384 * sizeof *ref);
+	const char *why = "";
+	long long end = now_ms() + READY_BOUND_MS;
+	int any = -1;
+
+	cr_assert_not_null(ref);
+	for (int i = 0; i < c->n; i++)
+		if (live(c, i))
+			a[i] = mt_test_cluster_admin(c, i), any = i;
+	cr_assert_geq(any, 0, "no live node");
+	while (!all_ready(c, a, ref, ref + 16384, &why)) {
+		cr_assert_lt(now_ms(), end,
+			     "cluster not ready within %d ms: %s",
+			     READY_BOUND_MS, why);
+		pause_ms(POLL_MS);
+	}
+	read_roles(c, a[any]);
+	for (int i = 0; i < c->n; i++)
+		redisFree(a[i]);
+	free(ref);
+}
+
+int mt_test_cluster_owner(const struct mt_test_cluster *c, unsigned slot)
+{
+	int *ports = malloc(16384 * sizeof *ports);
+	int i = 0;
+
+	cr_assert_not_null(ports);
+	cr_assert_lt(slot, 16384);
+	while (i < c->n && !live(c, i))
+		i++;
+	redisContext *a = mt_test_cluster_admin(c, i);
+	slot_ports(a, ports);
+	redisFree(a);
+	int owner = ports[slot] ? mt_test_cluster_node_of_port(c, ports[slot]) :
+				  -1;
+	free(ports);
+	return owner;
+}
+
+/* -------------------------------------------------------------- faults */
+
+void mt_test_cluster_kill(struct mt_test_cluster *c, int i)
+{
+	cr_assert(i >= 0 && i < c->n);
+	mt_test_redis_kill(&c->node[i].srv);
+}
+
+void mt_test_cluster_restart(struct mt_test_cluster *c, int i)
+{
+	cr_assert(i >= 0 && i < c->n);
+	mt_test_redis_restart(&c->node[i].srv);
+}
+
+/* The index of a live replica of `dead` that calls itself master, or -1. */
+static int promoted(const struct mt_test_cluster *c, int dead)
+{
+	for (int i = 0; i < c->n; i++) {
+		if (c->node[i].master != dead || !live(c, i))
+			continue;
+		redisContext *a = mt_test_cluster_admin(c, i);
+		redisReply *r = mt_test_redis_cmd(a, "INFO replication");
+		int is_master = text_has(r->str, "role", "master");
+		freeReplyObject(r);
+		redisFree(a);
+		if (is_master)
+			return i;
+	}
+	return -1;
+}
+
+int mt_test_cluster_wait_failover(struct mt_test_cluster *c, int dead)
+{
+	long long end = now_ms() + READY_BOUND_MS;
+	int r;
+
+	cr_assert(dead >= 0 && dead < c->n && !live(c, dead),
+		  "node %d must be killed first", dead);
+	while ((r = promoted(c, dead)) < 0) {
+		cr_assert_lt(now_ms(), end,
+			     "no replica of node %d promoted within %d ms",
+			     dead, READY_BOUND_MS);
+		pause_ms(POLL_MS);
+	}
+	mt_test_cluster_wait_ok(c);
+	cr_assert_eq(c->node[r].master, -1);
+	return r;
+}
+
+/* ----------------------------------------------------- slot migration */
+
+static void setslot(struct mt_test_cluster *c, int i, unsigned slot,
+		    const char *how, int other)
+{
+	redisContext *a = mt_test_cluster_admin(c, i);
+	mt_test_redis_ok(a, "CLUSTER SETSLOT %u %s %s", slot, how,
+			 c->node[other].id);
+	redisFree(a);
+}
+
+void mt_test_cluster_migrate_begin(struct mt_test_cluster *c, unsigned slot,
+				   int to, struct mt_test_migration *m)
+{
+	int from = mt_test_cluster_owner(c, slot);
+
+	cr_assert(from >= 0 && from != to && to >= 0 && to < c->n &&
+			  live(c, to) && c->node[to].master == -1,
+		  "cannot migrate slot %u from node %d to node %d", slot, from,
+		  to);
+	*m = (struct mt_test_migration){.slot = slot, .from = from, .to = to};
+	setslot(c, to, slot, "IMPORTING", from);
+	setslot(c, from, slot, "MIGRATING", to);
+}
+
+/* MIGRATE 127.0.0.1 <port> "" 0 <ms> AUTH2 <admin> KEYS k...: the keys of
+ * a GETKEYSINSLOT reply, binary-safe. */
+static void migrate_keys(struct mt_test_cluster *c, redisContext *a,
+			 const struct mt_test_migration *m,
+			 const redisReply *keys)
+{
+	size_t argc = 10 + keys->elements;
+	const char **argv = calloc(argc, sizeof *argv);
+	size_t *lens = calloc(argc, sizeof *lens);
+	char port[16];
+
+	cr_assert(argv && lens);
+	snprintf(port, sizeof port, "%d", c->node[m->to].srv.port);
+	const char *head[] = {"MIGRATE",
+			      "127.0.0.1",
+			      port,
+			      "",
+			      "0",
+			      "10000",
+			      "AUTH2",
+			      MT_TEST_REDIS_ADMIN,
+			      MT_TEST_REDIS_ADMIN_PASSWORD,
+			      "KEYS"};
+	for (size_t i = 0; i < 10; i++)
+		argv[i] = head[i], lens[i] = strlen(head[i]);
+	for (size_t i = 0; i < keys->elements; i++)
+		argv[10 + i] = keys->element[i]->str,
+			  lens[10 + i] = keys->element[i]->len;
+	redisReply *r = redisCommandArgv(a, (int)argc, argv, lens);
+	cr_assert(r && r->type == REDIS_REPLY_STATUS, "MIGRATE: %s",
+		  r ? r->str : a->errstr);
+	freeReplyObject(r);
+	free(argv);
+	free(lens);
+}
+
+size_t mt_test_cluster_migrate_keys(struct mt_test_cluster *c,
+				    struct mt_test_migration *m, size_t max)
+{
+	redisContext *a = mt_test_cluster_admin(c, m->from);
+	/* hiredis's formatter knows no %zu. */
+	redisReply *keys = mt_test_redis_cmd(a, "CLUSTER GETKEYSINSLOT %u %lu",
+					     m->slot, (unsigned long)max);
+	size_t n = keys->elements;
+
+	cr_assert_eq(keys->type, REDIS_REPLY_ARRAY);
+	if (n > 0)
+		migrate_keys(c, a, m, keys);
+	m->moved += n;
+	freeReplyObject(keys);
+	redisFree(a);
+	return n;
+}
+
+void mt_test_cluster_migrate_end(struct mt_test_cluster *c,
+				 struct mt_test_migration *m)
+{
+	setslot(c, m->to, m->slot, "NODE", m->to);
+	setslot(c, m->from, m->slot, "NODE", m->to);
+	for (int i = 0; i < c->n; i++)
+		if (i != m->to && i != m->from && live(c, i) &&
+		    c->node[i].master == -1)
+			setslot(c, i, m->slot, "NODE", m->to);
+}
+
+void mt_test_cluster_setslot_node(struct mt_test_cluster *c, int i,
+				  unsigned slot, int owner)
+{
+	setslot(c, i, slot, "NODE", owner);
+}
+
+void mt_test_cluster_migrate(struct mt_test_cluster *c, unsigned slot, int to,
+			     void (*hook)(enum mt_test_migration_step step,
+					  const struct mt_test_migration *m,
+					  void *arg),
+			     void *arg)
+{
+	struct mt_test_migration m;
+
+	mt_test_cluster_migrate_begin(c, slot, to, &m);
+	if (hook)
+		hook(MT_TEST_MIGRATION_BEGUN, &m, arg);
+	while (mt_test_cluster_migrate_keys(c, &m, 100) > 0)
+		if (hook)
+			hook(MT_TEST_MIGRATION_KEYS, &m, arg);
+	mt_test_cluster_migrate_end(c, &m);
+	if (hook)
+		hook(MT_TEST_MIGRATION_ENDED, &m, arg);
+}
