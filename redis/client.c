@@ -178,10 +178,11 @@ int mt_redis_open(mt_redis **out, const char *uri, const mt_redis_options *opts,
 {
 	if (why && whylen)
 		why[0] = '\0';
+	if (out)
+		*out = NULL;
 	if (!out || !uri)
 		return say(EINVAL, why, whylen, "%s is NULL",
 			   out ? "uri" : "out");
-	*out = NULL;
 	struct mt_redis_uri u;
 	int rc = mt__redis_uri_parse(uri, &u, why, whylen);
 	if (rc)
@@ -198,7 +199,7 @@ int mt_redis_close(mt_redis *r)
 	/* In a child of fork() the queue's tasks would run on the parent's
 	 * pool: there is nothing to wait for here, only memory to free. */
 	if (mt__redis_usable(r) == 0)
-		mt__redis_bg_flush(r, NULL);
+		mt__redis_bg_flush(r, NULL, 1);
 	client_free(r, 1);
 	return 0;
 }

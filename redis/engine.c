@@ -6,6 +6,8 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,8 +27,21 @@ static const char unsent_oom[] = "not sent: out of memory in the client";
 static const char reply_oom[] = "out of memory in the client: a reply "
 				"could not be kept";
 
+/* One call. `down` is set once, by the first share that finds the
+ * server unreachable (no connection could be made, or a connection made
+ * for it broke before any reply: dead or stalled); later shares of the
+ * call do not try it again, so a call on a dead server costs one connect
+ * or command timeout, not one per share. */
+struct run {
+	struct share *shares;	   /* I */
+	_Atomic int claimed;	   /* A: the one writer of why */
+	_Atomic int down;	   /* A: why is written */
+	char why[MT_REDIS_ERRLEN]; /* written once, before down */
+};
+
 struct share {
 	/* I: set before the share runs */
+	struct run *run;
 	mt_redis *r;
 	const struct mt__redis_source *src;
 	mt_redis_result *res;
@@ -39,6 +54,7 @@ struct share {
 	size_t sent, recv;    /* item cursors */
 	size_t recv_cmd;      /* replies of item recv already read */
 	size_t inflight;      /* commands whose replies are unread */
+	size_t load;	      /* window units of the unfinished items */
 	size_t replayed_hi;   /* items below were sent on a broken conn */
 	const char *item_err; /* first error reply of item recv */
 	int item_oom;	      /* a reply of item recv could not be kept */
@@ -60,6 +76,14 @@ static size_t item_ncmds(const struct mt__redis_source *s, size_t i)
 static unsigned item_flags(const struct mt__redis_source *s, size_t i)
 {
 	return s->flags ? s->flags(s->ctx, i) : s->fixed_flags;
+}
+
+/* Window units of item i: its weight, or its commands on the wire. */
+static size_t item_weight(const struct mt__redis_source *s, size_t i,
+			  size_t wire)
+{
+	size_t w = s->weight ? s->weight(s->ctx, i) : s->fixed_weight;
+	return w > wire ? w : wire;
 }
 
 /* Commands on the wire for item i: MULTI and EXEC count. */
@@ -105,12 +129,14 @@ static void format_item(struct share *sh, size_t i, unsigned flags)
 }
 
 /* The buffer could not grow: the items formatted into it were not sent. */
-static void fail_unsent(struct share *sh, size_t first, size_t inflight)
+static void fail_unsent(struct share *sh, size_t first, size_t inflight,
+			size_t load)
 {
 	for (size_t i = first; i < sh->sent; i++)
 		if (!finished(&sh->res[i]))
 			finish(sh, i, MT_REDIS_FAILED, unsent_oom);
 	sh->inflight = inflight;
+	sh->load = load;
 	sh->buf.len = 0;
 	sh->buf.oom = 0;
 }
@@ -120,18 +146,20 @@ static void fail_unsent(struct share *sh, size_t first, size_t inflight)
 static int fill(struct share *sh)
 {
 	size_t two = 2 * (size_t)sh->r->window;
-	size_t first = sh->sent, before = sh->inflight;
+	size_t first = sh->sent, before = sh->inflight, load = sh->load;
 	sh->buf.len = 0;
-	while (sh->sent < sh->hi && sh->inflight < two) {
+	while (sh->sent < sh->hi && sh->load < two) {
 		size_t i = sh->sent++;
 		if (finished(&sh->res[i]))
 			continue;
 		unsigned flags = item_flags(sh->src, i);
+		size_t wire = wire_cmds(sh, i, flags);
 		format_item(sh, i, flags);
-		sh->inflight += wire_cmds(sh, i, flags);
+		sh->inflight += wire;
+		sh->load += item_weight(sh->src, i, wire);
 	}
 	if (sh->buf.oom) {
-		fail_unsent(sh, first, before);
+		fail_unsent(sh, first, before, load);
 		return 0;
 	}
 	if (sh->buf.len == 0)
@@ -266,17 +294,18 @@ static void take_reply(struct share *sh, redisReply *rep)
 		return;
 	if (!(flags & MT_REDIS_ATOMIC))
 		finish_plain(sh, i);
+	sh->load -= item_weight(sh->src, i, n);
 	sh->recv++;
 	sh->recv_cmd = 0;
 	sh->item_err = NULL;
 	sh->item_oom = 0;
 }
 
-/* Reads replies until at most `target` commands are in flight. Returns 0,
- * or -1 on a connection error. */
+/* Reads replies until at most `target` window units are in flight.
+ * Returns 0, or -1 on a connection error. */
 static int drain(struct share *sh, size_t target)
 {
-	while (sh->inflight > target) {
+	while (sh->load > target) {
 		redisReply *rep = NULL;
 		if (redisGetReply(sh->c, (void **)&rep) != REDIS_OK)
 			return -1;
@@ -288,6 +317,37 @@ static int drain(struct share *sh, size_t target)
 }
 
 /* -------------------------------------------------------- recovering */
+
+static void mark_down(struct run *run, const char *why)
+{
+	int none = 0;
+	/* Relaxed: the claim only elects the writer of why; publishing it
+	 * is the release below. */
+	if (!atomic_compare_exchange_strong_explicit(&run->claimed, &none, 1,
+						     memory_order_relaxed,
+						     memory_order_relaxed))
+		return;
+	snprintf(run->why, sizeof run->why, "%s", why);
+	/* Release: why is complete; pairs with the acquire in down_why. */
+	atomic_store_explicit(&run->down, 1, memory_order_release);
+}
+
+static const char *down_why(struct run *run)
+{
+	/* Acquire: pairs with the release in mark_down. */
+	return atomic_load_explicit(&run->down, memory_order_acquire) ?
+		       run->why :
+		       NULL;
+}
+
+/* The rest of the share is not sent: `why` says why (the server is down
+ * for this call). */
+static void give_up(struct share *sh, const char *why)
+{
+	mark_down(sh->run, why);
+	fail_rest(sh, sh->sent,
+		  mt__redis_store_text(sh->store, "not sent: %s", why));
+}
 
 static int retry_allowed(const struct share *sh, size_t i)
 {
@@ -349,11 +409,11 @@ static int recover(struct share *sh, int saved_errno)
 	if (sh->sent > sh->replayed_hi)
 		sh->replayed_hi = sh->sent;
 	if (!may_reconnect) {
-		fail_rest(sh, sh->sent,
-			  mt__redis_store_text(sh->store,
-					       "not sent: a new connection to "
-					       "%s failed too (%s)",
-					       cfg->label, why));
+		char down[sizeof cfg->label + sizeof why + 40];
+		snprintf(down, sizeof down,
+			 "a new connection to %s failed too (%s)", cfg->label,
+			 why);
+		give_up(sh, down);
 		return 0;
 	}
 	char cwhy[MT_REDIS_ERRLEN];
@@ -363,15 +423,14 @@ static int recover(struct share *sh, int saved_errno)
 	if (mt__redis_node_connect(&sh->r->node, &sh->c, cwhy, sizeof cwhy)) {
 		/* The items reset for a replay were sent once: UNKNOWN. */
 		settle_inflight(sh, 0, unknown);
-		fail_rest(sh, sh->sent,
-			  mt__redis_store_text(sh->store, "not sent: %s",
-					       cwhy));
+		give_up(sh, cwhy);
 		return 0;
 	}
 	sh->retries += replay;
 	sh->sent = sh->recv;
 	sh->recv_cmd = 0;
 	sh->inflight = 0;
+	sh->load = 0;
 	sh->progress = 0;
 	return 1;
 }
@@ -382,10 +441,16 @@ static void run_share(struct share *sh)
 {
 	char why[MT_REDIS_ERRLEN];
 	sh->sent = sh->recv = sh->replayed_hi = sh->lo;
+	const char *down = down_why(sh->run);
+	if (down) {
+		fail_rest(sh, sh->lo,
+			  mt__redis_store_text(sh->store, "not sent: %s",
+					       down));
+		return;
+	}
 	if (mt__redis_node_acquire(&sh->r->node, &sh->c, &sh->fresh, why,
 				   sizeof why) != 0) {
-		fail_rest(sh, sh->lo,
-			  mt__redis_store_text(sh->store, "not sent: %s", why));
+		give_up(sh, why);
 		return;
 	}
 	for (;;) {
@@ -407,10 +472,6 @@ static void run_share(struct share *sh)
 }
 
 /* ------------------------------------------------------------ a call */
-
-struct run {
-	struct share *shares;
-};
 
 /* One participant's chunk of shares, under one SIGPIPE guard. */
 static void run_shares(size_t lo, size_t hi, void *ctx)
@@ -462,7 +523,9 @@ int mt__redis_engine_run(mt_redis *r, const struct mt__redis_source *src,
 		free(sh);
 		return ENOMEM;
 	}
+	struct run run = {.shares = sh};
 	for (size_t i = 0; i < k; i++) {
+		sh[i].run = &run;
 		sh[i].r = r;
 		sh[i].src = src;
 		sh[i].res = res;
@@ -470,7 +533,6 @@ int mt__redis_engine_run(mt_redis *r, const struct mt__redis_source *src,
 		sh[i].lo = src->n * i / k;
 		sh[i].hi = src->n * (i + 1) / k;
 	}
-	struct run run = {.shares = sh};
 	int rc = 0;
 	if (k == 1)
 		run_shares(0, 1, &run);

@@ -24,11 +24,12 @@
 #include "batch.h"
 #include "client.h"
 #include "engine.h"
+#include "ops.h"
 #include "sigpipe.h"
 
 /* ------------------------------------------------------ validation */
 
-static int bytes_ok(mt_redis_bytes b)
+int mt__redis_bytes_ok(mt_redis_bytes b)
 {
 	return b.data != NULL || b.len == 0;
 }
@@ -39,7 +40,7 @@ static int array_ok(const mt_redis_bytes *a, size_t n)
 	if (n && !a)
 		return 0;
 	for (size_t i = 0; i < n; i++)
-		if (!bytes_ok(a[i]))
+		if (!mt__redis_bytes_ok(a[i]))
 			return 0;
 	return 1;
 }
@@ -157,6 +158,7 @@ static int run_chunked(mt_redis *r, struct keys_src *s,
 				       .ctx = s,
 				       .fixed_ncmds = 1,
 				       .fixed_flags = MT_REDIS_IDEMPOTENT,
+				       .fixed_weight = s->chunk,
 				       .format = format_chunk};
 	return run(r, &src, s->n, expand, s->chunk, out);
 }
@@ -277,7 +279,7 @@ int mt_redis_publish(mt_redis *r, const mt_redis_bytes *channels,
 
 /* --------------------------------------------------------- exec */
 
-static int cmd_ok(const mt_redis_cmd *c)
+int mt__redis_cmd_ok(const mt_redis_cmd *c)
 {
 	return c->argc >= 1 && c->argv && array_ok(c->argv, (size_t)c->argc);
 }
@@ -290,7 +292,7 @@ static int items_ok(const mt_redis_item *items, size_t n)
 		if (items[i].ncmds == 0 || !items[i].cmds)
 			return 0;
 		for (size_t k = 0; k < items[i].ncmds; k++)
-			if (!cmd_ok(&items[i].cmds[k]))
+			if (!mt__redis_cmd_ok(&items[i].cmds[k]))
 				return 0;
 	}
 	return 1;
@@ -307,7 +309,7 @@ static unsigned items_flags(const void *ctx, size_t i)
 	       (MT_REDIS_ATOMIC | MT_REDIS_IDEMPOTENT);
 }
 
-static void format_cmd(const mt_redis_cmd *c, struct mt__redis_buf *b)
+void mt__redis_format_cmd(const mt_redis_cmd *c, struct mt__redis_buf *b)
 {
 	mt__redis_buf_argc(b, (uint64_t)c->argc);
 	for (int a = 0; a < c->argc; a++)
@@ -318,7 +320,7 @@ static void format_item(const void *ctx, size_t i, struct mt__redis_buf *b)
 {
 	const mt_redis_item *it = &((const mt_redis_item *)ctx)[i];
 	for (size_t k = 0; k < it->ncmds; k++)
-		format_cmd(&it->cmds[k], b);
+		mt__redis_format_cmd(&it->cmds[k], b);
 }
 
 int mt_redis_exec(mt_redis *r, const mt_redis_item *items, size_t n,
@@ -402,9 +404,8 @@ static void format_sorted_add(const mt_redis_model *m, struct mt__redis_buf *b)
 	}
 }
 
-static void format_save(const void *ctx, size_t i, struct mt__redis_buf *b)
+void mt__redis_format_save(const mt_redis_model *m, struct mt__redis_buf *b)
 {
-	const mt_redis_model *m = &((const mt_redis_model *)ctx)[i];
 	mt__redis_buf_argc(b, 2 + 2 * (uint64_t)m->nfields);
 	mt__redis_buf_arg(b, "HSET", 4);
 	arg_hash(b, m);
@@ -426,10 +427,19 @@ static void format_save(const void *ctx, size_t i, struct mt__redis_buf *b)
 	}
 }
 
+size_t mt__redis_save_ncmds(const mt_redis_model *m)
+{
+	return 2 + m->nkey_indexes + m->nsorted_indexes + (m->ttl_ms > 0);
+}
+
+static void format_save(const void *ctx, size_t i, struct mt__redis_buf *b)
+{
+	mt__redis_format_save(&((const mt_redis_model *)ctx)[i], b);
+}
+
 static size_t save_ncmds(const void *ctx, size_t i)
 {
-	const mt_redis_model *m = &((const mt_redis_model *)ctx)[i];
-	return 2 + m->nkey_indexes + m->nsorted_indexes + (m->ttl_ms > 0);
+	return mt__redis_save_ncmds(&((const mt_redis_model *)ctx)[i]);
 }
 
 static void format_delete(const void *ctx, size_t i, struct mt__redis_buf *b)
@@ -458,21 +468,22 @@ static int fields_ok(const mt_redis_field *f, size_t n)
 	if (n && !f)
 		return 0;
 	for (size_t k = 0; k < n; k++)
-		if (!bytes_ok(f[k].name) || !bytes_ok(f[k].value))
+		if (!mt__redis_bytes_ok(f[k].name) ||
+		    !mt__redis_bytes_ok(f[k].value))
 			return 0;
 	return 1;
 }
 
-static int model_ok(const mt_redis_model *m, int saving)
+int mt__redis_model_ok(const mt_redis_model *m, int saving)
 {
 	if (saving && (m->nfields == 0 || m->ttl_ms < 0))
 		return 0;
 	if (m->nsorted_indexes && !m->sorted_indexes)
 		return 0;
 	for (size_t k = 0; k < m->nsorted_indexes; k++)
-		if (!bytes_ok(m->sorted_indexes[k].name))
+		if (!mt__redis_bytes_ok(m->sorted_indexes[k].name))
 			return 0;
-	return bytes_ok(m->model) && bytes_ok(m->key) &&
+	return mt__redis_bytes_ok(m->model) && mt__redis_bytes_ok(m->key) &&
 	       (!saving || fields_ok(m->fields, m->nfields)) &&
 	       fields_ok(m->key_indexes, m->nkey_indexes);
 }
@@ -483,7 +494,7 @@ static int models_ok(const mt_redis_model *m, size_t n, unsigned flags,
 	if ((n && !m) || (flags & ~MT_REDIS_ATOMIC))
 		return 0;
 	for (size_t i = 0; i < n; i++)
-		if (!model_ok(&m[i], saving))
+		if (!mt__redis_model_ok(&m[i], saving))
 			return 0;
 	return 1;
 }
@@ -544,7 +555,7 @@ int mt_redis_model_load(mt_redis *r, mt_redis_bytes model,
 	int rc = begin(r, out);
 	if (rc)
 		return rc;
-	if (!bytes_ok(model) || !array_ok(keys, n))
+	if (!mt__redis_bytes_ok(model) || !array_ok(keys, n))
 		return EINVAL;
 	struct load_src s = {model, keys};
 	struct mt__redis_source src = {.n = n,

@@ -23,7 +23,9 @@
  * Implementation notes
  * ====================
  * Growth failures are sticky (`oom`) so a formatter writes a whole item
- * and checks once. Capacity doubles, so a share's buffer reaches a
+ * and checks once. A buffer may start on caller storage (`ext`, e.g. a
+ * stack array, for small one-off commands): its first growth moves it to
+ * the heap. Capacity doubles, so a share's buffer reaches a
  * window's size after a few windows and stays there.
  */
 #ifndef MTPOOL_REDIS_RESP_H
@@ -38,6 +40,7 @@ struct mt__redis_buf {
 	char *p;
 	size_t len, cap;
 	int oom; /* a growth failed: the content is incomplete */
+	int ext; /* p is the caller's storage (not ours to realloc/free) */
 };
 
 /* Makes room for `more` bytes; 0 or -1 (and oom set). */
@@ -53,11 +56,14 @@ static inline int mt__redis_buf_reserve(struct mt__redis_buf *b, size_t more)
 		}
 		cap *= 2;
 	}
-	char *p = realloc(b->p, cap);
+	char *p = b->ext ? malloc(cap) : realloc(b->p, cap);
 	if (!p) {
 		b->oom = 1;
 		return -1;
 	}
+	if (b->ext && b->len)
+		memcpy(p, b->p, b->len);
+	b->ext = 0;
 	b->p = p;
 	b->cap = cap;
 	return 0;
@@ -111,6 +117,16 @@ static inline void mt__redis_buf_str(struct mt__redis_buf *b, const char *s)
 	mt__redis_buf_arg(b, s, strlen(s));
 }
 
+/* Appends bytes that already are RESP (a command formatted earlier). */
+static inline void mt__redis_buf_raw(struct mt__redis_buf *b, const void *data,
+				     size_t len)
+{
+	if (mt__redis_buf_reserve(b, len) == 0 && len) {
+		memcpy(b->p + b->len, data, len);
+		b->len += len;
+	}
+}
+
 /* One argument made of `n` pieces laid end to end ("<model>:<key>"). */
 static inline void mt__redis_buf_concat(struct mt__redis_buf *b,
 					const void *const *data,
@@ -138,7 +154,8 @@ static inline void mt__redis_buf_concat(struct mt__redis_buf *b,
 
 static inline void mt__redis_buf_free(struct mt__redis_buf *b)
 {
-	free(b->p);
+	if (!b->ext)
+		free(b->p);
 	b->p = NULL;
 	b->len = b->cap = 0;
 	b->oom = 0;

@@ -55,4 +55,8 @@ void mt__redis_sigpipe_block(struct mt__redis_sigpipe *g);
  * the thread's mask. */
 void mt__redis_sigpipe_restore(struct mt__redis_sigpipe *g, int io_failed);
 
+/* Test hook: how many SIGPIPEs the guards have consumed in this process,
+ * so a test can tell that its write really raised one. */
+unsigned long mt__redis_sigpipe_consumed(void);
+
 #endif /* MTPOOL_REDIS_SIGPIPE_H */

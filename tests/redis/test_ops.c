@@ -113,14 +113,13 @@ Test(set_get, round_trip_binary_keys_in_input_order_around_the_window,
 {
 	struct fx f;
 	fx_open(&f, 0, NULL);
-	/* Items are chunks of CHUNK keys: sizes around one window of
-	 * chunks, one key, none, and many shares. */
-	const size_t sizes[] = {0,
-				1,
-				WINDOW * CHUNK - 1,
-				WINDOW * CHUNK,
-				WINDOW * CHUNK + 1,
-				2 * WINDOW * CHUNK + 1,
+	/* Items are chunks of CHUNK keys, and a window holds WINDOW keys:
+	 * sizes around one and two windows (two are in flight), one key,
+	 * none, and many shares. */
+	const size_t sizes[] = {0,	    1,
+				WINDOW - 1, WINDOW,
+				WINDOW + 1, 2 * WINDOW - 1,
+				2 * WINDOW, 2 * WINDOW + 1,
 				LARGE};
 	for (size_t s = 0; s < sizeof sizes / sizeof *sizes; s++) {
 		mt_test_redis_ok(f.adm, "FLUSHALL");
