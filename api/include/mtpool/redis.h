@@ -373,13 +373,15 @@ MT_API int mt_redis_model_delete(mt_redis *r, const mt_redis_model *models,
 typedef struct mt_redis_scan_options {
 	/* When not NULL, each key found is also read with "<fetch> key"
 	 * (for example "GET" or "HGETALL"), in parallel pipelines while the
-	 * walk goes on; the replies are in the result. */
+	 * walk goes on; the replies are in the result. A read: it may be
+	 * sent twice after a broken connection (MT_REDIS_IDEMPOTENT). */
 	const char *fetch;
 	/* SCAN COUNT hint; 0 = 1000. */
 	unsigned count;
 } mt_redis_scan_options;
 
-/* Keys found by mt_redis_scan, de-duplicated, in the order found. */
+/* Keys found by mt_redis_scan, de-duplicated, in the order found (the
+ * keys of literal patterns first, in pattern order, then the walk's). */
 typedef struct mt_redis_keys {
 	size_t n;
 	const mt_redis_bytes *keys; /* n keys, owned by this object */
@@ -391,6 +393,7 @@ typedef struct mt_redis_keys {
 	void *impl;    /* private */
 } mt_redis_keys;
 
+/* Frees k, its keys and every value and text it holds. NULL is a no-op. */
 MT_API void mt_redis_keys_free(mt_redis_keys *k);
 
 /*
@@ -401,16 +404,24 @@ MT_API void mt_redis_keys_free(mt_redis_keys *k);
  * pattern costs a walk each), except where docs/redis.md says the server
  * side wins (one pattern: SCAN MATCH; a pattern with no glob character:
  * EXISTS). Never KEYS. Keys written or deleted during the walk may or may
- * not be included (SCAN's guarantee). Returns 0, or EINVAL (npatterns 0,
- * a NULL pattern), ENOMEM, ESHUTDOWN, ECHILD, or the error that stopped
- * the walk (ETIMEDOUT, ECONNRESET, ECONNREFUSED, EIO), then *out is NULL.
+ * not be included (SCAN's guarantee). A page whose connection broke is
+ * asked again from the same cursor on a new connection (once, unless
+ * MT_REDIS_NO_RETRY); a walk that cannot finish returns its error and no
+ * keys, never a partial list. Returns 0, or EINVAL (npatterns 0, a NULL
+ * pattern, an empty fetch), ENOMEM, ESHUTDOWN, ECHILD, or the error that
+ * stopped the walk (ETIMEDOUT, ECONNRESET, EIO: also for an error reply,
+ * or mt_redis_open's connection errors), then *out is NULL.
+ * CONTEXT: any thread, tasks of the client's pool included; the walk
+ * runs on the calling thread, the fetches on the pool.
  */
 MT_API int mt_redis_scan(mt_redis *r, const char *const *patterns,
 			 size_t npatterns, const mt_redis_scan_options *opts,
 			 mt_redis_keys **out /* OUT */);
 
-/* Redis's glob matching (the rules of SCAN MATCH and KEYS), on the
- * client: 1 if `string` matches `pattern`, else 0. */
+/* Redis's glob matching on the client: 1 if SCAN MATCH `pattern` (and
+ * KEYS) would return the key `string`, else 0; byte for byte the
+ * server's rules (docs/redis.md), "*" alone matching every key, "" too.
+ * Pure: any thread. */
 MT_API int mt_redis_glob_match(mt_redis_bytes pattern, mt_redis_bytes string);
 
 /* ------------------------------------------------------ cluster slots */
