@@ -102,14 +102,40 @@ static void client_free(mt_redis *r, int node_ready)
 	free(r);
 }
 
+/* A connection that sent neither AUTH nor SELECT has not spoken yet: a
+ * PING shows that the server answers and takes commands without a
+ * password (NOAUTH is EACCES, as a refused AUTH). */
+static int ping(const struct mt__redis_conn_cfg *cfg, redisContext *c,
+		char *why, size_t len)
+{
+	redisReply *rep = redisCommand(c, "PING");
+	if (!rep) {
+		int code = mt__redis_conn_error_code(c, errno);
+		char text[160];
+		mt__redis_conn_error_text(cfg, c, code, text, sizeof text);
+		return say(code, why, len, "%s during PING on %s", text,
+			   cfg->label);
+	}
+	int code = 0;
+	if (rep->type == REDIS_REPLY_ERROR)
+		code = say(strncmp(rep->str, "NOAUTH", 6) == 0 ? EACCES : EIO,
+			   why, len, "PING refused by %s: %s", cfg->label,
+			   rep->str);
+	freeReplyObject(rep);
+	return code;
+}
+
 /* The first connection, made on the calling thread and kept. */
 static int first_connect(mt_redis *r, char *why, size_t len)
 {
+	const struct mt__redis_conn_cfg *cfg = &r->node.cfg;
 	struct mt__redis_sigpipe guard;
 	redisContext *c;
 	int fresh;
 	mt__redis_sigpipe_block(&guard);
 	int rc = mt__redis_node_acquire(&r->node, &c, &fresh, why, len);
+	if (rc == 0 && !cfg->password && !cfg->db)
+		rc = ping(cfg, c, why, len);
 	mt__redis_node_release(&r->node, c);
 	mt__redis_sigpipe_restore(&guard, rc != 0);
 	return rc;

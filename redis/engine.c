@@ -14,11 +14,12 @@
 #include "client.h"
 #include "sigpipe.h"
 
-/* Items per share at least: below this a share's fixed costs (a
- * connection check, two sigprocmask calls, the last window's round trip
- * that nothing overlaps) weigh more than the parallelism gains; a call of
- * fewer items runs on the calling thread alone, with no task hand-off. */
-#define MIN_SHARE_ITEMS 512u
+/* Windows per share at least: below two windows a share cannot overlap
+ * its writes with its reads, and its fixed costs (a connection check,
+ * three signal-mask system calls, the last window's round trip that
+ * nothing overlaps) weigh more than the parallelism gains; a call smaller
+ * than that runs on the calling thread alone, with no task hand-off. */
+#define MIN_SHARE_WINDOWS 2u
 /* Shares per participant: more, smaller shares let a participant that
  * started late (a helper woken after the caller began) still get work. */
 #define SHARES_PER_THREAD 4u
@@ -487,10 +488,17 @@ static void run_shares(size_t lo, size_t hi, void *ctx)
 	mt__redis_sigpipe_restore(&guard, io_failed);
 }
 
-static size_t plan_shares(const mt_redis *r, size_t n)
+/* Shares for a call: by its window units, estimated from the fixed
+ * weight or command count (a source with per-item counts is estimated at
+ * one unit an item, which only makes its shares larger). */
+static size_t plan_shares(const mt_redis *r, const struct mt__redis_source *s)
 {
+	size_t unit = s->fixed_weight ? s->fixed_weight :
+		      s->ncmds	      ? 1 :
+					s->fixed_ncmds;
+	size_t units = s->n > SIZE_MAX / unit ? SIZE_MAX : s->n * unit;
 	size_t most = (size_t)r->node.nslots * SHARES_PER_THREAD;
-	size_t by_size = n / MIN_SHARE_ITEMS;
+	size_t by_size = units / ((size_t)r->window * MIN_SHARE_WINDOWS);
 	size_t k = by_size < most ? by_size : most;
 	return k ? k : 1;
 }
@@ -517,7 +525,7 @@ int mt__redis_engine_run(mt_redis *r, const struct mt__redis_source *src,
 {
 	if (src->n == 0)
 		return 0;
-	size_t k = plan_shares(r, src->n);
+	size_t k = plan_shares(r, src);
 	struct share *sh = calloc(k, sizeof *sh);
 	if (!sh || mt__redis_batch_stores(b, k) != 0) {
 		free(sh);
