@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "background.h"
+#include "router.h"
 #include "sigpipe.h"
 
 int mt__redis_usable(const mt_redis *r)
@@ -96,6 +97,7 @@ static void conn_cfg(const mt_redis *r, const mt_redis_options *o,
 static void client_free(mt_redis *r, int node_ready)
 {
 	mt__redis_bg_destroy(r->bg);
+	mt__redis_router_destroy(r->router);
 	if (node_ready)
 		mt__redis_node_destroy(&r->node);
 	mt__redis_uri_free(&r->uri);
@@ -162,9 +164,6 @@ int mt__redis_open_parsed(mt_redis **out, struct mt_redis_uri *uri,
 	const mt_redis_options *o = opts ? opts : &defaults;
 	mt_pool *pool;
 	int rc = check_options(o, why, whylen);
-	if (!rc && uri->kind == MT_REDIS_URI_CLUSTER)
-		rc = say(EINVAL, why, whylen,
-			 "redis-cluster:// is not supported yet");
 	if (!rc)
 		rc = resolve_pool(o, &pool, why, whylen);
 	mt_redis *r = rc ? NULL : calloc(1, sizeof *r);
@@ -187,10 +186,13 @@ int mt__redis_open_parsed(mt_redis **out, struct mt_redis_uri *uri,
 		return say(rc, why, whylen, "out of memory");
 	}
 	rc = mt__redis_bg_create(r, &r->bg);
-	if (!rc && !(r->flags & MT_REDIS_LAZY))
-		rc = first_connect(r, why, whylen);
-	else if (rc)
+	if (!rc && r->uri.kind == MT_REDIS_URI_CLUSTER)
+		rc = mt__redis_router_create(r, &r->router);
+	if (rc)
 		say(rc, why, whylen, "out of memory");
+	else if (!(r->flags & MT_REDIS_LAZY))
+		rc = r->router ? mt__redis_router_open(r, why, whylen) :
+				 first_connect(r, why, whylen);
 	if (rc) {
 		client_free(r, 1);
 		return rc;
