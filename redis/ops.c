@@ -723,6 +723,9 @@ int mt_redis_map(mt_redis *r,
 		*not_run = 0;
 	if (!r || !fn || (n && (!params || !results)))
 		return EINVAL;
+	/* A connection belongs to one node of a cluster (redis.h). */
+	if (r->router)
+		return EINVAL;
 	int rc = mt__redis_usable(r);
 	if (rc || n == 0)
 		return rc;

@@ -867,6 +867,28 @@ static void finish_ask_atomic(struct call *c, const struct unit *u,
 	}
 }
 
+/* A FAILED item whose error is a redirect that was not followed (some
+ * of its commands ran): its commands were not all for one slot. The
+ * server's text alone would read like a routing bug of ours. */
+static void explain_partial(struct call *c, const struct unit *u,
+			    mt_redis_result *o)
+{
+	struct mt_redis_redirect rd;
+	enum mt_redis_redirect_kind k =
+		o->status == MT_REDIS_FAILED && o->error ?
+			kind_of(o->error, strlen(o->error), &rd) :
+			MT_REDIS_REDIRECT_NONE;
+
+	if (k != MT_REDIS_REDIRECT_MOVED && k != MT_REDIS_REDIRECT_ASK)
+		return;
+	o->error = mt__redis_store_text(
+		rstore(c),
+		"%s: a command of this item is for hash slot %u, on another "
+		"node than the item's key (slot %d); the others ran: the "
+		"commands of one item must share a hash slot (a hash tag)",
+		o->error, rd.slot, u->slot == NO_SLOT ? -1 : (int)u->slot);
+}
+
 /* The unit's outcome is final: written to its result. */
 static void finish_unit(struct call *c, const struct unit *u,
 			const mt_redis_result *sr)
@@ -884,6 +906,29 @@ static void finish_unit(struct call *c, const struct unit *u,
 		if (sr->replies == &sr->reply)
 			o->replies = &o->reply;
 	}
+}
+
+/* An atomic unit told to go to another slot than its key's: its keys
+ * span slots (only the server could tell, for a caller's own commands). */
+static int atomic_cross_slot(struct call *c, const struct unit *u,
+			     const struct mt_redis_redirect *rd)
+{
+	mt_redis_result failed = {.status = MT_REDIS_FAILED};
+
+	if (!unit_atomic(c, u) || u->slot == NO_SLOT || rd->slot == u->slot)
+		return 0;
+	failed.error = mt__redis_store_text(
+		rstore(c),
+		"refused by the cluster: the keys of an atomic item hash to "
+		"slots %u and %u, and MULTI/EXEC runs on one node: give them "
+		"one hash tag, e.g. {tag} (%s %u %s:%d)",
+		u->slot, rd->slot,
+		rd->kind == MT_REDIS_REDIRECT_ASK ? "ASK" : "MOVED", rd->slot,
+		rd->host, rd->port);
+	struct unit plain = *u;
+	plain.ask = 0;
+	finish_unit(c, &plain, &failed);
+	return 1;
 }
 
 /* ----------------------------------------------------------- retries */
@@ -997,7 +1042,12 @@ static void classify(struct call *c, size_t k, const mt_redis_result *sr,
 	enum mt_redis_redirect_kind kind = unit_redirect(c, u, sr, &rd);
 	int handled = 0; /* requeued, or finished by follow */
 
-	if (kind == MT_REDIS_REDIRECT_MOVED || kind == MT_REDIS_REDIRECT_ASK)
+	if ((kind == MT_REDIS_REDIRECT_MOVED ||
+	     kind == MT_REDIS_REDIRECT_ASK) &&
+	    atomic_cross_slot(c, u, &rd))
+		handled = 1;
+	else if (kind == MT_REDIS_REDIRECT_MOVED ||
+		 kind == MT_REDIS_REDIRECT_ASK)
 		handled = follow(c, k, &rd, asked) || retry_later(c, k, 1);
 	else if (kind == MT_REDIS_REDIRECT_TRYAGAIN)
 		handled = retry_later(c, k, 0);
@@ -1008,6 +1058,8 @@ static void classify(struct call *c, size_t k, const mt_redis_result *sr,
 		handled = u->replayed = 1;
 	if (!handled)
 		finish_unit(c, u, sr);
+	if (!handled && kind == MT_REDIS_REDIRECT_NONE && !unit_atomic(c, u))
+		explain_partial(c, u, u->out);
 }
 
 /* ------------------------------------------------------------ rounds */

@@ -26,6 +26,7 @@
 #define READY_BOUND_MS 60000
 #define CLI_BOUND_MS 60000
 #define POLL_MS 20
+#define STOP_BOUND_MS 30000
 
 static long long now_ms(void)
 {
@@ -171,7 +172,7 @@ void mt_test_cluster_start(struct mt_test_cluster *c, int masters, int replicas)
 
 void mt_test_cluster_stop(struct mt_test_cluster *c)
 {
-	for (int i = 0; i < c->n; i++)
+	for (int i = 0; !c->shared && i < c->n; i++)
 		mt_test_redis_stop(&c->node[i].srv);
 	c->n = 0;
 }
@@ -397,13 +398,13 @@ int mt_test_cluster_owner(const struct mt_test_cluster *c, unsigned slot)
 
 void mt_test_cluster_kill(struct mt_test_cluster *c, int i)
 {
-	cr_assert(i >= 0 && i < c->n);
+	cr_assert(i >= 0 && i < c->n && !c->shared);
 	mt_test_redis_kill(&c->node[i].srv);
 }
 
 void mt_test_cluster_restart(struct mt_test_cluster *c, int i)
 {
-	cr_assert(i >= 0 && i < c->n);
+	cr_assert(i >= 0 && i < c->n && !c->shared);
 	mt_test_redis_restart(&c->node[i].srv);
 }
 
@@ -458,8 +459,8 @@ void mt_test_cluster_migrate_begin(struct mt_test_cluster *c, unsigned slot,
 {
 	int from = mt_test_cluster_owner(c, slot);
 
-	cr_assert(from >= 0 && from != to && to >= 0 && to < c->n &&
-			  live(c, to) && c->node[to].master == -1,
+	cr_assert(!c->shared && from >= 0 && from != to && to >= 0 &&
+			  to < c->n && live(c, to) && c->node[to].master == -1,
 		  "cannot migrate slot %u from node %d to node %d", slot, from,
 		  to);
 	*m = (struct mt_test_migration){.slot = slot, .from = from, .to = to};
@@ -555,4 +556,207 @@ void mt_test_cluster_migrate(struct mt_test_cluster *c, unsigned slot, int to,
 	mt_test_cluster_migrate_end(c, &m);
 	if (hook)
 		hook(MT_TEST_MIGRATION_ENDED, &m, arg);
+}
+
+/* ------------------------------------------------ the shared cluster */
+
+/* Environment: set for the keeper's own runner (its folder), and for the
+ * tests (the description file, or why there is none). */
+#define ENV_KEEPER "MT_TEST_CLUSTER_KEEPER"
+#define ENV_OWNER "MT_TEST_CLUSTER_OWNER"
+#define ENV_DESC "MT_TEST_CLUSTER"
+#define ENV_ERROR "MT_TEST_CLUSTER_ERROR"
+#define KEEPER_BOUND_MS 120000
+
+/* The runner's keeper (report hooks run in the runner process). */
+static pid_t keeper_pid;
+static char keeper_dir[128];
+
+static void keeper_failed(const char *what)
+{
+	char msg[512];
+	snprintf(msg, sizeof msg, "shared cluster: %s (keeper log: %s/log)",
+		 what, keeper_dir);
+	setenv(ENV_ERROR, msg, 1);
+	fprintf(stderr, "%s\n", msg);
+}
+
+/* The keeper: this executable again, running only the keeper test. */
+static pid_t spawn_keeper(void)
+{
+	char log[192], owner[24];
+	pid_t parent = getpid();
+
+	snprintf(log, sizeof log, "%s/log", keeper_dir);
+	snprintf(owner, sizeof owner, "%d", (int)parent);
+	pid_t pid = fork();
+	if (pid != 0)
+		return pid;
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
+		_exit(127);
+	int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	int null = open("/dev/null", O_RDONLY);
+	if (fd < 0 || null < 0)
+		_exit(127);
+	dup2(null, 0);
+	dup2(fd, 1);
+	dup2(fd, 2);
+	syscall(SYS_close_range, 3u, ~0u, 0u);
+	setenv(ENV_KEEPER, keeper_dir, 1);
+	setenv(ENV_OWNER, owner, 1);
+	execl("/proc/self/exe", "cluster-keeper",
+	      "--filter=mt_cluster_keeper/*", "--jobs=1", (char *)NULL);
+	_exit(127);
+}
+
+/* Polls (bounded) for the description or the keeper's death. */
+static void await_keeper(const char *desc)
+{
+	long long end = now_ms() + KEEPER_BOUND_MS;
+	int st;
+
+	while (access(desc, R_OK) != 0) {
+		if (waitpid(keeper_pid, &st, WNOHANG) == keeper_pid) {
+			keeper_pid = 0;
+			keeper_failed("the keeper exited before the cluster "
+				      "was ready");
+			return;
+		}
+		if (now_ms() > end) {
+			keeper_failed("the cluster was not ready in time");
+			return;
+		}
+		pause_ms(POLL_MS);
+	}
+	setenv(ENV_DESC, desc, 1);
+}
+
+static void remove_keeper_dir(void)
+{
+	const char *files[] = {"cluster", "cluster.tmp", "stop", "log"};
+	char path[192];
+
+	for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
+		snprintf(path, sizeof path, "%s/%s", keeper_dir, files[i]);
+		unlink(path);
+	}
+	rmdir(keeper_dir);
+}
+
+/* At the runner's exit: the stop file, then the keeper's end. */
+static void keeper_end(void)
+{
+	char stop[192];
+	long long end = now_ms() + STOP_BOUND_MS;
+	int st;
+
+	if (!keeper_dir[0])
+		return;
+	snprintf(stop, sizeof stop, "%s/stop", keeper_dir);
+	close(open(stop, O_WRONLY | O_CREAT, 0600));
+	while (keeper_pid > 0 && waitpid(keeper_pid, &st, WNOHANG) == 0) {
+		if (now_ms() > end) {
+			kill(keeper_pid, SIGKILL);
+			waitpid(keeper_pid, &st, 0);
+			break;
+		}
+		pause_ms(POLL_MS);
+	}
+	keeper_pid = 0;
+	remove_keeper_dir();
+}
+
+void mt_test_cluster_keeper_begin(void)
+{
+	const char *base = getenv("TMPDIR");
+	char desc[192];
+
+	if (getenv(ENV_KEEPER))
+		return; /* this is the keeper's own runner */
+	if (!base || strlen(base) > 60)
+		base = "/tmp";
+	snprintf(keeper_dir, sizeof keeper_dir, "%s/mtcluster.XXXXXX", base);
+	if (!mkdtemp(keeper_dir)) {
+		keeper_failed("mkdtemp failed");
+		return;
+	}
+	atexit(keeper_end);
+	keeper_pid = spawn_keeper();
+	if (keeper_pid < 0) {
+		keeper_pid = 0;
+		keeper_failed("fork failed");
+		return;
+	}
+	snprintf(desc, sizeof desc, "%s/cluster", keeper_dir);
+	await_keeper(desc);
+}
+
+static void write_desc(const struct mt_test_cluster *c, const char *dir)
+{
+	char tmp[192], path[192];
+	snprintf(tmp, sizeof tmp, "%s/cluster.tmp", dir);
+	snprintf(path, sizeof path, "%s/cluster", dir);
+	FILE *f = fopen(tmp, "w");
+
+	cr_assert_not_null(f, "%s: %s", tmp, strerror(errno));
+	fprintf(f, "%d %s\n", c->n, c->uri);
+	for (int i = 0; i < c->n; i++) {
+		const struct mt_test_cluster_node *nd = &c->node[i];
+		fprintf(f, "%d %d %d %s %s %s\n", nd->srv.port,
+			(int)nd->srv.pid, nd->master, nd->id, nd->srv.sock,
+			nd->srv.dir);
+	}
+	cr_assert_eq(fclose(f), 0);
+	cr_assert_eq(rename(tmp, path), 0);
+}
+
+/* Serves until the runner writes the stop file or is gone. */
+static void serve_until_stopped(const char *dir, pid_t owner)
+{
+	char stop[192];
+	snprintf(stop, sizeof stop, "%s/stop", dir);
+
+	while (access(stop, F_OK) != 0 &&
+	       (kill(owner, 0) == 0 || errno != ESRCH))
+		pause_ms(POLL_MS);
+}
+
+void mt_test_cluster_keeper_serve(int masters, int replicas)
+{
+	const char *dir = getenv(ENV_KEEPER), *owner = getenv(ENV_OWNER);
+	struct mt_test_cluster c;
+
+	if (!dir || !owner)
+		cr_skip_test("runs only as the shared cluster's keeper");
+	mt_test_cluster_start(&c, masters, replicas);
+	write_desc(&c, dir);
+	serve_until_stopped(dir, (pid_t)atoi(owner));
+	mt_test_cluster_stop(&c);
+}
+
+static void read_node(FILE *f, struct mt_test_cluster_node *nd)
+{
+	int pid;
+	cr_assert_eq(fscanf(f, "%d %d %d %40s %159s %127s", &nd->srv.port, &pid,
+			    &nd->master, nd->id, nd->srv.sock, nd->srv.dir),
+		     6, "malformed shared cluster description");
+	nd->srv.pid = (pid_t)pid;
+}
+
+void mt_test_cluster_shared(struct mt_test_cluster *c)
+{
+	const char *err = getenv(ENV_ERROR), *path = getenv(ENV_DESC);
+
+	memset(c, 0, sizeof *c);
+	cr_assert_null(err, "%s", err);
+	cr_assert_not_null(path, "no shared cluster: MT_TEST_CLUSTER_SHARED "
+				 "missing in this test file?");
+	FILE *f = fopen(path, "r");
+	cr_assert_not_null(f, "%s: %s", path, strerror(errno));
+	cr_assert_eq(fscanf(f, "%d %319s", &c->n, c->uri), 2);
+	cr_assert(c->n > 0 && c->n <= MT_TEST_CLUSTER_MAX);
+	for (int i = 0; i < c->n; i++)
+		read_node(f, &c->node[i]);
+	fclose(f);
+	c->shared = 1;
 }

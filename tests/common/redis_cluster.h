@@ -52,6 +52,22 @@
  * failure and must run on the test's own thread, which is also the thread
  * the nodes die with.
  *
+ * A cluster shared by the tests of one executable (it takes 2-6 s to
+ * start, and Criterion runs each test in a process of its own):
+ *   MT_TEST_CLUSTER_SHARED(3, 0)                 once, at file scope
+ *   Test(...) { struct mt_test_cluster c;
+ *               mt_test_cluster_shared(&c);  ... mt_test_cluster_stop(&c); }
+ * Before the first test, the runner starts a keeper: the test executable
+ * itself, run with --filter on the keeper test that the macro defines,
+ * which starts the cluster with the functions above, writes its
+ * description (ports, sockets, PIDs, ids) to a file, and serves until the
+ * runner's last test is over (a stop file) or the runner is gone; then it
+ * stops the cluster. The runner waits (bounded) for the description and
+ * passes its path to the tests in the environment. Tests of a shared
+ * cluster must not disturb each other: their own keys (a prefix or hash
+ * tag per test), no kill, no migration, no FLUSHALL; stop only forgets
+ * the description. In the normal run the keeper test is skipped.
+ *
  * Implementation notes
  * ====================
  * Every admin command goes over the node's unix socket as the admin user,
@@ -85,6 +101,7 @@ struct mt_test_cluster {
 	/* redis-cluster://127.0.0.1:P,... with every master at start. */
 	char uri[32 + MT_TEST_CLUSTER_MAX * 24];
 	char cli[256]; /* redis-cli's path */
+	int shared;    /* attached by mt_test_cluster_shared: not ours */
 };
 
 /* Starts masters (1..) masters with `replicas` replicas each and waits
@@ -164,5 +181,31 @@ void mt_test_cluster_migrate(struct mt_test_cluster *c, unsigned slot, int to,
 					  const struct mt_test_migration *m,
 					  void *arg),
 			     void *arg);
+
+/* ---------------------------------------------- a shared cluster */
+
+/* Fills c with the executable's shared cluster (see Overview); fails the
+ * test if the keeper could not start it. */
+void mt_test_cluster_shared(struct mt_test_cluster *c);
+
+/* The keeper's parts; use MT_TEST_CLUSTER_SHARED. begin runs in the
+ * runner (a report hook: no assertion there, failures are passed on to
+ * the tests through the environment) and registers the runner's part of
+ * the end with atexit; serve is the keeper test. */
+void mt_test_cluster_keeper_begin(void);
+void mt_test_cluster_keeper_serve(int masters, int replicas);
+
+/* One report hook only: Criterion names hooks by line, so the runner's
+ * end is an atexit handler that begin registers. */
+#define MT_TEST_CLUSTER_SHARED(masters, replicas)                    \
+	ReportHook(PRE_ALL)(struct criterion_test_set * mt_set_)     \
+	{                                                            \
+		(void)mt_set_;                                       \
+		mt_test_cluster_keeper_begin();                      \
+	}                                                            \
+	Test(mt_cluster_keeper, serves_the_shared_cluster)           \
+	{                                                            \
+		mt_test_cluster_keeper_serve((masters), (replicas)); \
+	}
 
 #endif /* MTPOOL_TESTS_COMMON_REDIS_CLUSTER_H */
