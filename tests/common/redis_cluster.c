@@ -41,9 +41,10 @@ static void pause_ms(long ms)
 	nanosleep(&t, NULL);
 }
 
+/* Running and part of the cluster. */
 static int live(const struct mt_test_cluster *c, int i)
 {
-	return c->node[i].srv.pid > 0;
+	return c->node[i].srv.pid > 0 && !c->node[i].removed;
 }
 
 static void find_cli(struct mt_test_cluster *c)
@@ -145,21 +146,39 @@ static void read_ids(struct mt_test_cluster *c)
 	}
 }
 
+/* Starts node i: the node timeout, then the cluster's extra args. */
+static void start_node(struct mt_test_cluster *c, int i)
+{
+	const char *args[12] = {"--cluster-node-timeout", "1000"};
+
+	for (int k = 0; k < c->nextra; k++)
+		args[2 + k] = c->extra[k];
+	args[2 + c->nextra] = NULL;
+	mt_test_redis_start_cluster_node(&c->node[i].srv, args);
+	c->node[i].master = -1;
+}
+
 void mt_test_cluster_start(struct mt_test_cluster *c, int masters, int replicas)
 {
-	static const char *const extra[] = {"--cluster-node-timeout", "1000",
-					    NULL};
+	mt_test_cluster_start_args(c, masters, replicas, NULL);
+}
+
+void mt_test_cluster_start_args(struct mt_test_cluster *c, int masters,
+				int replicas, const char *const *extra)
+{
 	int at = 0;
 
 	memset(c, 0, sizeof *c);
 	cr_assert(masters >= 1 && replicas >= 0 &&
 		  masters * (1 + replicas) <= MT_TEST_CLUSTER_MAX);
+	for (; extra && *extra; extra++) {
+		cr_assert_lt(c->nextra, 8);
+		cr_assert_not_null(c->extra[c->nextra++] = strdup(*extra));
+	}
 	find_cli(c);
 	c->n = masters * (1 + replicas);
-	for (int i = 0; i < c->n; i++) {
-		mt_test_redis_start_cluster_node(&c->node[i].srv, extra);
-		c->node[i].master = -1;
-	}
+	for (int i = 0; i < c->n; i++)
+		start_node(c, i);
 	at = snprintf(c->uri, sizeof c->uri, "redis-cluster://");
 	for (int i = 0; i < masters; i++)
 		at += snprintf(c->uri + at, sizeof c->uri - (size_t)at,
@@ -174,13 +193,16 @@ void mt_test_cluster_stop(struct mt_test_cluster *c)
 {
 	for (int i = 0; !c->shared && i < c->n; i++)
 		mt_test_redis_stop(&c->node[i].srv);
+	for (int k = 0; k < c->nextra; k++)
+		free(c->extra[k]);
+	c->nextra = 0;
 	c->n = 0;
 }
 
 redisContext *mt_test_cluster_admin(const struct mt_test_cluster *c, int i)
 {
-	cr_assert(i >= 0 && i < c->n && live(c, i), "node %d is not running",
-		  i);
+	cr_assert(i >= 0 && i < c->n && c->node[i].srv.pid > 0,
+		  "node %d is not running", i);
 	return mt_test_redis_admin(&c->node[i].srv);
 }
 
@@ -459,8 +481,8 @@ void mt_test_cluster_migrate_begin(struct mt_test_cluster *c, unsigned slot,
 {
 	int from = mt_test_cluster_owner(c, slot);
 
-	cr_assert(!c->shared && from >= 0 && from != to && to >= 0 &&
-			  to < c->n && live(c, to) && c->node[to].master == -1,
+	cr_assert(from >= 0 && from != to && to >= 0 && to < c->n &&
+			  live(c, to) && c->node[to].master == -1,
 		  "cannot migrate slot %u from node %d to node %d", slot, from,
 		  to);
 	*m = (struct mt_test_migration){.slot = slot, .from = from, .to = to};
@@ -522,11 +544,29 @@ size_t mt_test_cluster_migrate_keys(struct mt_test_cluster *c,
 	return n;
 }
 
+/* SETSLOT slot NODE on the source, which may have turned into a replica
+ * of the target already: a master that gives away its last slot does
+ * that (cluster-allow-replica-migration, Redis 7), as soon as gossip
+ * tells it the target claims the slot. */
+static void setslot_source(struct mt_test_cluster *c, int i, unsigned slot,
+			   int owner)
+{
+	redisContext *a = mt_test_cluster_admin(c, i);
+	redisReply *r = redisCommand(a, "CLUSTER SETSLOT %u NODE %s", slot,
+				     c->node[owner].id);
+	cr_assert_not_null(r, "%s", a->errstr);
+	cr_assert(r->type != REDIS_REPLY_ERROR ||
+			  strstr(r->str, "only with masters"),
+		  "CLUSTER SETSLOT on node %d: %s", i, r->str);
+	freeReplyObject(r);
+	redisFree(a);
+}
+
 void mt_test_cluster_migrate_end(struct mt_test_cluster *c,
 				 struct mt_test_migration *m)
 {
 	setslot(c, m->to, m->slot, "NODE", m->to);
-	setslot(c, m->from, m->slot, "NODE", m->to);
+	setslot_source(c, m->from, m->slot, m->to);
 	for (int i = 0; i < c->n; i++)
 		if (i != m->to && i != m->from && live(c, i) &&
 		    c->node[i].master == -1)
@@ -759,4 +799,88 @@ void mt_test_cluster_shared(struct mt_test_cluster *c)
 		read_node(f, &c->node[i]);
 	fclose(f);
 	c->shared = 1;
+}
+
+/* ---------------------------------------------- adding and removing */
+
+/* Every live node lists node i. */
+static int known_by_all(const struct mt_test_cluster *c, int i)
+{
+	char want[32];
+	int ok = 1;
+
+	snprintf(want, sizeof want, ":%d@", c->node[i].srv.port);
+	for (int j = 0; ok && j < c->n; j++) {
+		if (!live(c, j))
+			continue;
+		redisContext *a = mt_test_cluster_admin(c, j);
+		redisReply *r = mt_test_redis_cmd(a, "CLUSTER NODES");
+		ok = strstr(r->str, want) != NULL;
+		freeReplyObject(r);
+		redisFree(a);
+	}
+	return ok;
+}
+
+/* A new node that every node knows (a master without slots). */
+static int join(struct mt_test_cluster *c)
+{
+	long long end = now_ms() + READY_BOUND_MS;
+	int i = c->n, first = 0;
+
+	cr_assert(!c->shared && c->n < MT_TEST_CLUSTER_MAX);
+	while (!live(c, first))
+		first++;
+	start_node(c, i);
+	c->n++;
+	redisContext *a = mt_test_cluster_admin(c, i);
+	mt_test_redis_ok(a, "CLUSTER MEET 127.0.0.1 %d %d",
+			 c->node[first].srv.port, c->node[first].srv.bus_port);
+	redisReply *r = mt_test_redis_cmd(a, "CLUSTER MYID");
+	memcpy(c->node[i].id, r->str, 40);
+	c->node[i].id[40] = '\0';
+	freeReplyObject(r);
+	redisFree(a);
+	while (!known_by_all(c, i)) {
+		cr_assert_lt(now_ms(), end, "node %d not known in time", i);
+		pause_ms(POLL_MS);
+	}
+	return i;
+}
+
+int mt_test_cluster_add_master(struct mt_test_cluster *c)
+{
+	int i = join(c);
+	mt_test_cluster_wait_ok(c);
+	return i;
+}
+
+int mt_test_cluster_add_replica(struct mt_test_cluster *c, int master)
+{
+	cr_assert(master >= 0 && master < c->n && live(c, master) &&
+		  c->node[master].master == -1);
+	int i = join(c);
+	redisContext *a = mt_test_cluster_admin(c, i);
+	mt_test_redis_ok(a, "CLUSTER REPLICATE %s", c->node[master].id);
+	redisFree(a);
+	mt_test_cluster_wait_ok(c);
+	cr_assert_eq(c->node[i].master, master);
+	return i;
+}
+
+void mt_test_cluster_remove(struct mt_test_cluster *c, int i)
+{
+	cr_assert(!c->shared && i >= 0 && i < c->n && live(c, i));
+	for (int j = 0; j < c->n; j++) {
+		if (j == i || !live(c, j))
+			continue;
+		redisContext *a = mt_test_cluster_admin(c, j);
+		mt_test_redis_ok(a, "CLUSTER FORGET %s", c->node[i].id);
+		redisFree(a);
+	}
+	redisContext *a = mt_test_cluster_admin(c, i);
+	mt_test_redis_ok(a, "CLUSTER RESET HARD");
+	redisFree(a);
+	c->node[i].removed = 1;
+	mt_test_cluster_wait_ok(c);
 }

@@ -65,8 +65,10 @@
  * stops the cluster. The runner waits (bounded) for the description and
  * passes its path to the tests in the environment. Tests of a shared
  * cluster must not disturb each other: their own keys (a prefix or hash
- * tag per test), no kill, no migration, no FLUSHALL; stop only forgets
- * the description. In the normal run the keeper test is skipped.
+ * tag per test) and, for the few that migrate a slot or make two masters
+ * disagree about one, a slot of their own that no other test uses, left
+ * served by one master at the end; no kill, no FLUSHALL. stop only
+ * forgets the description. In the normal run the keeper test is skipped.
  *
  * Implementation notes
  * ====================
@@ -93,6 +95,7 @@ struct mt_test_cluster_node {
 	struct mt_test_redis srv; /* pid 0 while killed */
 	char id[41];		  /* its cluster node id */
 	int master;		  /* a replica: its master's index; else -1 */
+	int removed;		  /* left the cluster (still running) */
 };
 
 struct mt_test_cluster {
@@ -101,13 +104,39 @@ struct mt_test_cluster {
 	/* redis-cluster://127.0.0.1:P,... with every master at start. */
 	char uri[32 + MT_TEST_CLUSTER_MAX * 24];
 	char cli[256]; /* redis-cli's path */
-	int shared;    /* attached by mt_test_cluster_shared: not ours */
+	/* Extra redis-server arguments of every node (copies). */
+	char *extra[8];
+	int nextra;
+	int shared; /* attached by mt_test_cluster_shared: not ours */
 };
 
 /* Starts masters (1..) masters with `replicas` replicas each and waits
  * until the cluster is ready (see above). */
 void mt_test_cluster_start(struct mt_test_cluster *c, int masters,
 			   int replicas);
+
+/* As mt_test_cluster_start, every node also given `extra` (a
+ * NULL-terminated list of at most 8 redis-server arguments, copied), e.g.
+ * {"--cluster-require-full-coverage", "no", NULL}. */
+void mt_test_cluster_start_args(struct mt_test_cluster *c, int masters,
+				int replicas, const char *const *extra);
+
+/* Starts one more node, has it meet the cluster as a master without
+ * slots, and waits until every node knows it. Returns its index. */
+int mt_test_cluster_add_master(struct mt_test_cluster *c);
+
+/* Starts one more node as a replica of `master` (a node index) and waits
+ * until the cluster is ready, its link to the master up (a second or so,
+ * where a cluster created with a replica per master takes ~6 s). Returns
+ * its index. */
+int mt_test_cluster_add_replica(struct mt_test_cluster *c, int master);
+
+/* Node i, which must serve no slot, leaves the cluster as an operator
+ * removes one: every other node forgets it (CLUSTER FORGET), then it is
+ * reset (CLUSTER RESET HARD: it knows no other node and serves nothing)
+ * and keeps running until stop, like a decommissioned server that still
+ * answers. It no longer counts for readiness. */
+void mt_test_cluster_remove(struct mt_test_cluster *c, int i);
 
 /* Stops every node (SIGTERM, bounded, then SIGKILL; reaped) and removes
  * their folders. Fine after kills. */

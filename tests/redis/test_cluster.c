@@ -3,9 +3,11 @@
  * Cluster, checked against what each master really holds (read on admin
  * connections to the key's owner, not only through the library).
  *
- * One cluster serves every test here (MT_TEST_CLUSTER_SHARED): these
- * tests do not disturb it, each writing keys of its own prefix or hash
- * tag. Faults (migrations, failover, dead nodes, disagreeing nodes) are
+ * One cluster serves every test here (MT_TEST_CLUSTER_SHARED): each
+ * test writes keys of its own prefix or hash tag, and the few that
+ * disturb the cluster do it to a slot of their own (a migration, two
+ * masters that disagree about a slot) and leave it served. Faults that
+ * disturb a whole cluster (failover, a dead master, a removed node) are
  * in test_cluster_faults.c, each on a cluster of its own.
  */
 #ifndef _GNU_SOURCE
@@ -16,14 +18,19 @@
 
 #include "../common/mt_test.h"
 #include "../common/redis_cluster.h"
+#include "../common/redis_cluster_keys.h"
 #include "../common/redis_util.h"
+#include "redirect.h"
+#include "slotmap.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "../common/redis_server.h"
 
@@ -55,44 +62,6 @@ static void fx_close(struct fx *f)
 	cr_assert_eq(mt_redis_close(f->r), 0);
 	cr_assert_eq(mt_pool_destroy(f->pool, MT_DRAIN), 0);
 	mt_test_cluster_stop(&f->c);
-}
-
-/* One key per hash slot, "<prefix>:<n>" with n the first number that
- * lands in the slot; keys[s] is in slot s. */
-struct slot_keys {
-	mt_redis_bytes keys[16384];
-	char mem[16384][32];
-};
-
-static void slot_keys_make(struct slot_keys *k, const char *prefix)
-{
-	int found = 0;
-	static char have[16384];
-
-	memset(have, 0, sizeof have);
-	for (unsigned long n = 0; found < 16384; n++) {
-		char buf[32];
-		int len = snprintf(buf, sizeof buf, "%s:%lu", prefix, n);
-		unsigned s = mt_redis_key_slot((mt_redis_bytes){buf, len});
-		if (have[s])
-			continue;
-		have[s] = 1;
-		found++;
-		memcpy(k->mem[s], buf, (size_t)len + 1);
-		k->keys[s] = (mt_redis_bytes){k->mem[s], (size_t)len};
-	}
-}
-
-static void assert_all_done(const mt_redis_batch *b, size_t n)
-{
-	cr_assert_not_null(b);
-	cr_assert_eq(b->n, n);
-	size_t first = 0;
-	while (first < n && b->results[first].status == MT_REDIS_DONE)
-		first++;
-	cr_assert_eq(b->done, n, "done %zu failed %zu unknown %zu of %zu: %s",
-		     b->done, b->failed, b->unknown, n,
-		     first < n ? b->results[first].error : "");
 }
 
 /* A command on the master that owns `key`, over an admin connection
@@ -142,17 +111,17 @@ static mt_redis_bytes B(const char *s)
 Test(cluster, set_and_get_reach_every_slot_through_its_owner,
      .timeout = MT_TEST_REDIS_TIMEOUT)
 {
-	static struct slot_keys k;
+	static struct mt_test_slot_keys k;
 	struct fx f;
 	mt_redis_batch *b;
 	mt_redis_bytes *vals = calloc(16384, sizeof *vals);
 
 	fx_open(&f, NULL);
-	slot_keys_make(&k, "every");
+	mt_test_slot_keys_make(&k, "every");
 	for (unsigned s = 0; s < 16384; s++)
 		vals[s] = k.keys[(s + 1) % 16384]; /* a value naming another */
 	cr_assert_eq(mt_redis_set(f.r, k.keys, vals, 16384, NULL, &b), 0);
-	assert_all_done(b, 16384);
+	mt_test_assert_all_done(b, 16384);
 	mt_redis_batch_free(b);
 
 	for (unsigned s = 0; s < 16384; s += 1021) {
@@ -163,7 +132,7 @@ Test(cluster, set_and_get_reach_every_slot_through_its_owner,
 		freeReplyObject(r);
 	}
 	cr_assert_eq(mt_redis_get(f.r, k.keys, 16384, &b), 0);
-	assert_all_done(b, 16384);
+	mt_test_assert_all_done(b, 16384);
 	for (unsigned s = 0; s < 16384; s++) {
 		const redisReply *r = b->results[s].reply;
 		cr_assert_eq(r->type, REDIS_REPLY_STRING, "slot %u", s);
@@ -178,17 +147,17 @@ Test(cluster, set_and_get_reach_every_slot_through_its_owner,
 
 Test(cluster, del_removes_keys_of_every_slot, .timeout = MT_TEST_REDIS_TIMEOUT)
 {
-	static struct slot_keys k;
+	static struct mt_test_slot_keys k;
 	struct fx f;
 	mt_redis_batch *b;
 
 	fx_open(&f, NULL);
-	slot_keys_make(&k, "gone");
+	mt_test_slot_keys_make(&k, "gone");
 	cr_assert_eq(mt_redis_set(f.r, k.keys, k.keys, 16384, NULL, &b), 0);
-	assert_all_done(b, 16384);
+	mt_test_assert_all_done(b, 16384);
 	mt_redis_batch_free(b);
 	cr_assert_eq(mt_redis_del(f.r, k.keys, 16384, &b), 0);
-	assert_all_done(b, 16384);
+	mt_test_assert_all_done(b, 16384);
 	cr_assert_eq(b->results[0].reply->type, REDIS_REPLY_INTEGER);
 	mt_redis_batch_free(b);
 	for (unsigned s = 0; s < 16384; s += 1013)
@@ -210,7 +179,7 @@ Test(cluster, binary_keys_with_a_ttl_round_trip,
 	fx_open(&f, NULL);
 	mt_test_kv_make(&kv, "bin", n, 100);
 	cr_assert_eq(mt_redis_set(f.r, kv.keys, kv.values, n, &ttl, &b), 0);
-	assert_all_done(b, n);
+	mt_test_assert_all_done(b, n);
 	mt_redis_batch_free(b);
 	for (size_t i = 0; i < n; i += 97) {
 		long long pttl = owner_int(&f.c, kv.keys[i], "PTTL %b",
@@ -218,7 +187,7 @@ Test(cluster, binary_keys_with_a_ttl_round_trip,
 		cr_assert(pttl > 0 && pttl <= 600000, "key %zu: %lld", i, pttl);
 	}
 	cr_assert_eq(mt_redis_get(f.r, kv.keys, n, &b), 0);
-	assert_all_done(b, n);
+	mt_test_assert_all_done(b, n);
 	for (size_t i = 0; i < n; i++)
 		mt_test_assert_bytes(b->results[i].reply, kv.values[i], i);
 	mt_redis_batch_free(b);
@@ -236,10 +205,10 @@ Test(cluster, steady_state_needs_no_redirect, .timeout = MT_TEST_REDIS_TIMEOUT)
 	fx_open(&f, NULL);
 	mt_test_kv_make(&kv, "steady", 500, 8);
 	cr_assert_eq(mt_redis_set(f.r, kv.keys, kv.values, 500, NULL, &b), 0);
-	assert_all_done(b, 500);
+	mt_test_assert_all_done(b, 500);
 	mt_redis_batch_free(b);
 	cr_assert_eq(mt_redis_get(f.r, kv.keys, 500, &b), 0);
-	assert_all_done(b, 500);
+	mt_test_assert_all_done(b, 500);
 	mt_redis_batch_free(b);
 	cr_assert_eq(mt_redis_stats_get(f.r, &st), 0);
 	cr_assert_eq(st.redirects, 0, "%llu redirects",
@@ -285,7 +254,7 @@ Test(cluster, exec_routes_by_key_first_argument_or_any_master,
 
 	fx_open(&f, NULL);
 	cr_assert_eq(mt_redis_exec(f.r, items, 6, &b), 0);
-	assert_all_done(b, 6);
+	mt_test_assert_all_done(b, 6);
 	cr_assert_eq(b->results[2].nreplies, 3);
 	cr_assert_eq(b->results[2].replies[0]->integer, 1);
 	cr_assert_eq(b->results[2].replies[1]->integer, 2);
@@ -343,7 +312,7 @@ Test(cluster, atomic_item_with_one_hash_tag_runs_as_a_transaction,
 
 	fx_open(&f, NULL);
 	cr_assert_eq(mt_redis_exec(f.r, &item, 1, &b), 0);
-	assert_all_done(b, 1);
+	mt_test_assert_all_done(b, 1);
 	cr_assert_eq(b->results[0].reply->type, REDIS_REPLY_ARRAY);
 	cr_assert_eq(b->results[0].nreplies, 2);
 	cr_assert_eq(b->results[0].replies[1]->integer, 5);
@@ -440,7 +409,7 @@ Test(cluster, model_saves_split_across_slots_then_load_and_delete,
 	fx_open(&f, NULL);
 	models_make(&s, "CUser", "k");
 	cr_assert_eq(mt_redis_model_save(f.r, s.m, NMODELS, 0, &b), 0);
-	assert_all_done(b, NMODELS);
+	mt_test_assert_all_done(b, NMODELS);
 	/* Every command's reply, in command order, though they ran on
 	 * different masters: HSET, SADD class, SADD index, ZADD, PEXPIRE. */
 	cr_assert_eq(b->results[3].nreplies, 5);
@@ -452,7 +421,7 @@ Test(cluster, model_saves_split_across_slots_then_load_and_delete,
 
 	cr_assert_eq(mt_redis_model_load(f.r, B("CUser"), s.mkeys, NMODELS, &b),
 		     0);
-	assert_all_done(b, NMODELS);
+	mt_test_assert_all_done(b, NMODELS);
 	for (size_t i = 0; i < NMODELS; i++) {
 		const redisReply *h = b->results[i].reply;
 		cr_assert_eq(h->type, REDIS_REPLY_ARRAY);
@@ -461,7 +430,7 @@ Test(cluster, model_saves_split_across_slots_then_load_and_delete,
 	mt_redis_batch_free(b);
 
 	cr_assert_eq(mt_redis_model_delete(f.r, s.m, NMODELS, 0, &b), 0);
-	assert_all_done(b, NMODELS);
+	mt_test_assert_all_done(b, NMODELS);
 	mt_redis_batch_free(b);
 	for (size_t i = 0; i < NMODELS; i += 7)
 		assert_saved(&f.c, "CUser", s.keys[i], i, 0);
@@ -489,7 +458,7 @@ Test(cluster, atomic_model_save_needs_a_hash_tag_model_name,
 	models_make(&t, "{TUser}", "t");
 	cr_assert_eq(
 		mt_redis_model_save(f.r, t.m, NMODELS, MT_REDIS_ATOMIC, &b), 0);
-	assert_all_done(b, NMODELS);
+	mt_test_assert_all_done(b, NMODELS);
 	cr_assert_eq(b->results[0].reply->type, REDIS_REPLY_ARRAY);
 	mt_redis_batch_free(b);
 	for (size_t i = 0; i < NMODELS; i += 9)
@@ -522,7 +491,7 @@ Test(cluster, publish_reaches_a_subscriber_on_another_master,
 		msgs[i] = B(text[i]);
 	}
 	cr_assert_eq(mt_redis_publish(f.r, chans, msgs, N, &b), 0);
-	assert_all_done(b, N);
+	mt_test_assert_all_done(b, N);
 	mt_redis_batch_free(b);
 	unsigned char seen[N] = {0};
 	for (int k = 0; k < N; k++) {
@@ -591,7 +560,7 @@ Test(cluster, lazy_open_reads_the_slot_map_on_the_first_call,
 	mt_redis_stats_get(f.r, &st);
 	cr_assert_eq(st.connects, 0);
 	cr_assert_eq(mt_redis_set(f.r, &k, &k, 1, NULL, &b), 0);
-	assert_all_done(b, 1);
+	mt_test_assert_all_done(b, 1);
 	mt_redis_batch_free(b);
 	mt_redis_stats_get(f.r, &st);
 	cr_assert_eq(st.redirects, 0);
@@ -624,7 +593,7 @@ Test(cluster, open_skips_seeds_that_do_not_answer,
 	mt_redis_batch *b;
 	mt_redis_bytes k = B("{seeds}k");
 	cr_assert_eq(mt_redis_set(r, &k, &k, 1, NULL, &b), 0);
-	assert_all_done(b, 1);
+	mt_test_assert_all_done(b, 1);
 	mt_redis_batch_free(b);
 	cr_assert_eq(mt_redis_close(r), 0);
 
@@ -661,10 +630,10 @@ static _Atomic int nested_ok;
 static void nested(void *arg)
 {
 	struct fx *f = arg;
-	static struct slot_keys k;
+	static struct mt_test_slot_keys k;
 	mt_redis_batch *b;
 
-	slot_keys_make(&k, "nested");
+	mt_test_slot_keys_make(&k, "nested");
 	if (mt_redis_set(f->r, k.keys, k.keys, 16384, NULL, &b) == 0 &&
 	    b->done == 16384)
 		atomic_fetch_add(&nested_ok, 1);
