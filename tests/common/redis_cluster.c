@@ -803,26 +803,32 @@ void mt_test_cluster_shared(struct mt_test_cluster *c)
 
 /* ---------------------------------------------- adding and removing */
 
-/* Every live node lists node i. */
-static int known_by_all(const struct mt_test_cluster *c, int i)
+/* 1 if node j's CLUSTER NODES lists the node on `port`. */
+static int lists(const struct mt_test_cluster *c, int j, int port)
 {
 	char want[32];
-	int ok = 1;
-
-	snprintf(want, sizeof want, ":%d@", c->node[i].srv.port);
-	for (int j = 0; ok && j < c->n; j++) {
-		if (!live(c, j))
-			continue;
-		redisContext *a = mt_test_cluster_admin(c, j);
-		redisReply *r = mt_test_redis_cmd(a, "CLUSTER NODES");
-		ok = strstr(r->str, want) != NULL;
-		freeReplyObject(r);
-		redisFree(a);
-	}
+	snprintf(want, sizeof want, ":%d@", port);
+	redisContext *a = mt_test_cluster_admin(c, j);
+	redisReply *r = mt_test_redis_cmd(a, "CLUSTER NODES");
+	int ok = strstr(r->str, want) != NULL;
+	freeReplyObject(r);
+	redisFree(a);
 	return ok;
 }
 
-/* A new node that every node knows (a master without slots). */
+/* Node i and every live node list each other. */
+static int known_by_all(const struct mt_test_cluster *c, int i)
+{
+	for (int j = 0; j < c->n; j++)
+		if (j != i && live(c, j) &&
+		    (!lists(c, j, c->node[i].srv.port) ||
+		     !lists(c, i, c->node[j].srv.port)))
+			return 0;
+	return 1;
+}
+
+/* A new node that knows and is known by every node (a master without
+ * slots). */
 static int join(struct mt_test_cluster *c)
 {
 	long long end = now_ms() + READY_BOUND_MS;
@@ -860,7 +866,19 @@ int mt_test_cluster_add_replica(struct mt_test_cluster *c, int master)
 	cr_assert(master >= 0 && master < c->n && live(c, master) &&
 		  c->node[master].master == -1);
 	int i = join(c);
+	long long end = now_ms() + READY_BOUND_MS;
 	redisContext *a = mt_test_cluster_admin(c, i);
+	/* Listed is not enough: a node in handshake has a temporary id. */
+	for (;;) {
+		redisReply *r = mt_test_redis_cmd(a, "CLUSTER NODES");
+		int knows = strstr(r->str, c->node[master].id) != NULL;
+		freeReplyObject(r);
+		if (knows)
+			break;
+		cr_assert_lt(now_ms(), end, "node %d never learned node %d", i,
+			     master);
+		pause_ms(POLL_MS);
+	}
 	mt_test_redis_ok(a, "CLUSTER REPLICATE %s", c->node[master].id);
 	redisFree(a);
 	mt_test_cluster_wait_ok(c);
