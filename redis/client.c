@@ -94,11 +94,11 @@ static void conn_cfg(const mt_redis *r, const mt_redis_options *o,
 
 /* Frees what a (possibly partial) client holds; the parts not yet set
  * up are zero. */
-static void client_free(mt_redis *r, int node_ready)
+static void client_free(mt_redis *r)
 {
 	mt__redis_bg_destroy(r->bg);
 	mt__redis_router_destroy(r->router);
-	if (node_ready)
+	if (r->node_ready)
 		mt__redis_node_destroy(&r->node);
 	mt__redis_uri_free(&r->uri);
 	free(r);
@@ -156,16 +156,47 @@ static int resolve_pool(const mt_redis_options *o, mt_pool **pool, char *why,
 	return 0;
 }
 
+/* The checks before anything is allocated; *pool is resolved. */
+static int open_checks(const struct mt_redis_uri *uri,
+		       const mt_redis_options *o, mt_pool **pool, char *why,
+		       size_t len)
+{
+	(void)uri; /* every kind is supported: a cluster gets a router */
+	int rc = check_options(o, why, len);
+	return rc ? rc : resolve_pool(o, pool, why, len);
+}
+
+/* Sets up a zeroed client's parts; on failure client_free undoes them. */
+static int client_init(mt_redis *r, const mt_redis_options *o, char *why,
+		       size_t len)
+{
+	r->pid = getpid();
+	apply_options(r, o);
+	struct mt__redis_conn_cfg cfg;
+	conn_cfg(r, o, &cfg);
+	int rc = mt__redis_node_init(&r->node, &cfg, r->pool, &r->stats);
+	if (rc)
+		return say(rc, why, len, "out of memory");
+	r->node_ready = 1;
+	rc = mt__redis_bg_create(r, &r->bg);
+	if (!rc && r->uri.kind == MT_REDIS_URI_CLUSTER)
+		rc = mt__redis_router_create(r, &r->router);
+	if (rc)
+		return say(rc, why, len, "out of memory");
+	if (r->flags & MT_REDIS_LAZY)
+		return 0;
+	return r->router ? mt__redis_router_open(r, why, len) :
+			   first_connect(r, why, len);
+}
+
 int mt__redis_open_parsed(mt_redis **out, struct mt_redis_uri *uri,
 			  const mt_redis_options *opts, char *why,
 			  size_t whylen)
 {
 	static const mt_redis_options defaults;
 	const mt_redis_options *o = opts ? opts : &defaults;
-	mt_pool *pool;
-	int rc = check_options(o, why, whylen);
-	if (!rc)
-		rc = resolve_pool(o, &pool, why, whylen);
+	mt_pool *pool = NULL;
+	int rc = open_checks(uri, o, &pool, why, whylen);
 	mt_redis *r = rc ? NULL : calloc(1, sizeof *r);
 	if (!rc && !r)
 		rc = say(ENOMEM, why, whylen, "out of memory");
@@ -176,25 +207,9 @@ int mt__redis_open_parsed(mt_redis **out, struct mt_redis_uri *uri,
 	r->uri = *uri;
 	memset(uri, 0, sizeof *uri);
 	r->pool = pool;
-	r->pid = getpid();
-	apply_options(r, o);
-	struct mt__redis_conn_cfg cfg;
-	conn_cfg(r, o, &cfg);
-	rc = mt__redis_node_init(&r->node, &cfg, pool, &r->stats);
+	rc = client_init(r, o, why, whylen);
 	if (rc) {
-		client_free(r, 0);
-		return say(rc, why, whylen, "out of memory");
-	}
-	rc = mt__redis_bg_create(r, &r->bg);
-	if (!rc && r->uri.kind == MT_REDIS_URI_CLUSTER)
-		rc = mt__redis_router_create(r, &r->router);
-	if (rc)
-		say(rc, why, whylen, "out of memory");
-	else if (!(r->flags & MT_REDIS_LAZY))
-		rc = r->router ? mt__redis_router_open(r, why, whylen) :
-				 first_connect(r, why, whylen);
-	if (rc) {
-		client_free(r, 1);
+		client_free(r);
 		return rc;
 	}
 	*out = r;
@@ -228,7 +243,7 @@ int mt_redis_close(mt_redis *r)
 	 * pool: there is nothing to wait for here, only memory to free. */
 	if (mt__redis_usable(r) == 0)
 		mt__redis_bg_flush(r, NULL, 1);
-	client_free(r, 1);
+	client_free(r);
 	return 0;
 }
 

@@ -76,6 +76,7 @@ struct mt_redis {
 	size_t max_queued;	    /* I: background queue bound */
 	struct mt_redis_uri uri;    /* I: parsed URI (owns its strings) */
 	struct mt__redis_node node; /* the server and its connections */
+	int node_ready;		    /* I: node set up (for the unwind) */
 	struct mt__redis_bg *bg;    /* the background queue, background.h */
 	/* I: a cluster client's routing (router.h); NULL for one server,
 	 * whose connections are `node`'s. A cluster client's `node` holds

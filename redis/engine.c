@@ -24,6 +24,7 @@
 /* Shares per participant: more, smaller shares let a participant that
  * started late (a helper woken after the caller began) still get work. */
 #define SHARES_PER_THREAD 4u
+#define SHARE_ALIGN 64
 
 static const char unsent_oom[] = MT__REDIS_NOT_SENT
 	"out of memory in the client";
@@ -41,9 +42,11 @@ struct run {
 	char why[MT_REDIS_ERRLEN]; /* written once, before down */
 };
 
+/* Cache-line aligned: the cursors change on every reply, and neighbouring
+ * shares run on other threads. */
 struct share {
 	/* I: set before the share runs */
-	struct run *run;
+	_Alignas(SHARE_ALIGN) struct run *run;
 	mt_redis *r;
 	struct mt__redis_node *node; /* the server the share talks to */
 	const struct mt__redis_source *src;
@@ -394,6 +397,29 @@ static size_t settle_inflight(struct share *sh, int may_replay,
 /* After a connection error on sh->c: settles the in-flight items and
  * reconnects if the retry rule allows. Returns 1 to go on (sent rewound
  * to the first item to send again), 0 when the share is over. */
+/* Rewinds the share onto a new connection: the items reset for a replay
+ * go first. Returns 0, or 1 with the share given up (no connection). */
+static int reconnect(struct share *sh, size_t replay, const char *unknown)
+{
+	char why[MT_REDIS_ERRLEN];
+	/* Always a new connection: a cached one could be stalled too, and
+	 * each would cost a timeout. */
+	sh->fresh = 1;
+	if (mt__redis_node_connect(sh->node, &sh->c, why, sizeof why)) {
+		/* The items reset for a replay were sent once: UNKNOWN. */
+		settle_inflight(sh, 0, unknown);
+		give_up(sh, why);
+		return 1;
+	}
+	sh->retries += replay;
+	sh->sent = sh->recv;
+	sh->recv_cmd = 0;
+	sh->inflight = 0;
+	sh->load = 0;
+	sh->progress = 0;
+	return 0;
+}
+
 static int recover(struct share *sh, int saved_errno)
 {
 	const struct mt__redis_conn_cfg *cfg = &sh->node->cfg;
@@ -412,31 +438,13 @@ static int recover(struct share *sh, int saved_errno)
 	size_t replay = settle_inflight(sh, may_reconnect, unknown);
 	if (sh->sent > sh->replayed_hi)
 		sh->replayed_hi = sh->sent;
-	if (!may_reconnect) {
-		char down[sizeof cfg->label + sizeof why + 40];
-		snprintf(down, sizeof down,
-			 "a new connection to %s failed too (%s)", cfg->label,
-			 why);
-		give_up(sh, down);
-		return 0;
-	}
-	char cwhy[MT_REDIS_ERRLEN];
-	/* Always a new connection: a cached one could be stalled too, and
-	 * each would cost a timeout. */
-	sh->fresh = 1;
-	if (mt__redis_node_connect(sh->node, &sh->c, cwhy, sizeof cwhy)) {
-		/* The items reset for a replay were sent once: UNKNOWN. */
-		settle_inflight(sh, 0, unknown);
-		give_up(sh, cwhy);
-		return 0;
-	}
-	sh->retries += replay;
-	sh->sent = sh->recv;
-	sh->recv_cmd = 0;
-	sh->inflight = 0;
-	sh->load = 0;
-	sh->progress = 0;
-	return 1;
+	if (may_reconnect)
+		return reconnect(sh, replay, unknown) == 0;
+	char down[sizeof cfg->label + sizeof why + 40];
+	snprintf(down, sizeof down, "a new connection to %s failed too (%s)",
+		 cfg->label, why);
+	give_up(sh, down);
+	return 0;
 }
 
 /* ----------------------------------------------------------- a share */
@@ -491,18 +499,32 @@ static void run_shares(size_t lo, size_t hi, void *ctx)
 	mt__redis_sigpipe_restore(&guard, io_failed);
 }
 
-/* Shares for a call: by its window units, estimated from the fixed
- * weight or command count (a source with per-item counts is estimated at
- * one unit an item, which only makes its shares larger). */
+/* Window units of the first items of a call, counted until `enough`:
+ * exact for a source with per-item counts, which a sum over n callbacks
+ * costs far less than the round trips it plans. */
+static size_t count_units(const struct mt__redis_source *s, size_t enough)
+{
+	size_t unit = s->fixed_weight ? s->fixed_weight : s->fixed_ncmds;
+	unit = unit ? unit : 1;
+	if (!s->weight && !s->ncmds)
+		return s->n > enough / unit ? enough : s->n * unit;
+	size_t units = 0;
+	for (size_t i = 0; i < s->n && units < enough; i++) {
+		unsigned f = item_flags(s, i);
+		size_t wire = item_ncmds(s, i) + (f & MT_REDIS_ATOMIC ? 2 : 0);
+		units += item_weight(s, i, wire);
+	}
+	return units;
+}
+
+/* Shares for a call: at least MIN_SHARE_WINDOWS windows each, at most
+ * SHARES_PER_THREAD per worker. */
 static size_t plan_shares(const mt_redis *r, const struct mt__redis_group *g)
 {
 	const struct mt__redis_source *s = g->src;
-	size_t unit = s->fixed_weight ? s->fixed_weight :
-		      s->ncmds	      ? 1 :
-					s->fixed_ncmds;
-	size_t units = s->n > SIZE_MAX / unit ? SIZE_MAX : s->n * unit;
 	size_t most = (size_t)g->node->nslots * SHARES_PER_THREAD;
-	size_t by_size = units / ((size_t)r->window * MIN_SHARE_WINDOWS);
+	size_t per = (size_t)r->window * MIN_SHARE_WINDOWS;
+	size_t by_size = count_units(s, most * per) / per;
 	size_t k = by_size < most ? by_size : most;
 	return k ? k : 1;
 }
@@ -559,18 +581,27 @@ static size_t plan_groups(const mt_redis *r, const struct mt__redis_group *g,
 	return total;
 }
 
+/* Cache-line aligned, zeroed shares (NULL when out of memory). */
+static struct share *shares_new(size_t k)
+{
+	struct share *sh = aligned_alloc(SHARE_ALIGN, k * sizeof *sh);
+	if (sh)
+		memset(sh, 0, k * sizeof *sh);
+	return sh;
+}
+
 int mt__redis_engine_run_groups(mt_redis *r, const struct mt__redis_group *g,
 				size_t ng, struct mt__redis_batch *b,
 				int count_items)
 {
 	size_t *ks = calloc(ng ? ng : 1, sizeof *ks);
 	struct run *runs = calloc(ng ? ng : 1, sizeof *runs);
-	size_t k = ks && runs ? plan_groups(r, g, ng, ks) : 0, first = 0;
-	struct share *sh = k ? calloc(k, sizeof *sh) : NULL;
+	size_t k = ks && runs ? plan_groups(r, g, ng, ks) : 0;
+	struct share *sh = k ? shares_new(k) : NULL;
+	size_t first = b->nstores;
 	int rc = 0;
 	if (!ks || !runs || (k && !sh))
 		rc = ENOMEM;
-	first = b->nstores;
 	if (rc == 0 && k && mt__redis_batch_stores(b, k) != 0)
 		rc = ENOMEM;
 	for (size_t i = 0, at = 0; rc == 0 && i < ng; at += ks[i++])

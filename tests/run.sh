@@ -171,46 +171,6 @@ install_check() {
 	summary+=("install: find_package and pkg-config consumers ran")
 }
 
-# One loop over whatever tests/fuzz/fuzz_*.c exist. libFuzzer writes what
-# it finds into the first corpus folder, a scratch one, so the committed
-# seeds (the second) stay as they are.
-fuzz_run() {
-	local dir=build/fuzz secs=${MTPOOL_FUZZ_SECONDS:-12} exe name n=0
-	local -a launcher args
-	step="fuzz: configure"
-	log "fuzz: configure"
-	cmake -S "$root" -B "$dir" -DCMAKE_C_COMPILER=clang \
-		-DCMAKE_BUILD_TYPE=RelWithDebInfo -DMTPOOL_FUZZ=ON \
-		-DMTPOOL_WERROR=ON -DMTPOOL_BUILD_TESTS=OFF -DMTPOOL_BUILD_BENCH=OFF
-	step="fuzz: build"
-	log "fuzz: build"
-	cmake --build "$dir" -j2
-	read -r -a launcher <<<"$(sanitizer_launcher)"
-	rm -rf "$dir/artifacts" "$dir/work"
-	mkdir -p "$dir/artifacts"
-	for exe in "$dir"/fuzz/fuzz_*; do
-		name=${exe##*/fuzz_}
-		step="fuzz: $name"
-		log "fuzz: $name for ${secs}s"
-		mkdir -p "$dir/work/$name" "tests/fuzz/corpus/$name"
-		args=(-max_total_time="$secs" -timeout=10 -rss_limit_mb=2048
-			-print_final_stats=1 -artifact_prefix="$dir/artifacts/$name-")
-		[[ -f tests/fuzz/$name.dict ]] && args+=(-dict="tests/fuzz/$name.dict")
-		if ! "${launcher[@]}" "$exe" "${args[@]}" "$dir/work/$name" \
-			"tests/fuzz/corpus/$name" >"$dir/$name.log" 2>&1; then
-			tail -n 200 "$dir/$name.log" >&2
-			echo "fuzz: $name failed: see $dir/$name.log and" \
-			     "$dir/artifacts/" >&2
-			return 1
-		fi
-		grep -E '^(Done|stat::number_of_executed_units|#[0-9]+.*DONE)' \
-			"$dir/$name.log" || true
-		n=$((n + 1))
-	done
-	rm -rf "$dir/work"
-	summary+=("fuzz: $n targets ran ${secs}s each without a finding")
-}
-
 # libmtpool-redis from the same install: its exports, and a consumer
 # built with find_package(mtpool COMPONENTS redis) and with pkg-config
 # (mtpool-redis), run lazily and against a redis-server started here on a
@@ -256,6 +216,46 @@ install_check_redis() {
 	wait "$redis_pid" || true
 	redis_pid=""
 	summary+=("install: mtpool-redis find_package and pkg-config consumers ran")
+}
+
+# One loop over whatever tests/fuzz/fuzz_*.c exist. libFuzzer writes what
+# it finds into the first corpus folder, a scratch one, so the committed
+# seeds (the second) stay as they are.
+fuzz_run() {
+	local dir=build/fuzz secs=${MTPOOL_FUZZ_SECONDS:-12} exe name n=0
+	local -a launcher args
+	step="fuzz: configure"
+	log "fuzz: configure"
+	cmake -S "$root" -B "$dir" -DCMAKE_C_COMPILER=clang \
+		-DCMAKE_BUILD_TYPE=RelWithDebInfo -DMTPOOL_FUZZ=ON \
+		-DMTPOOL_WERROR=ON -DMTPOOL_BUILD_TESTS=OFF -DMTPOOL_BUILD_BENCH=OFF
+	step="fuzz: build"
+	log "fuzz: build"
+	cmake --build "$dir" -j2
+	read -r -a launcher <<<"$(sanitizer_launcher)"
+	rm -rf "$dir/artifacts" "$dir/work"
+	mkdir -p "$dir/artifacts"
+	for exe in "$dir"/fuzz/fuzz_*; do
+		name=${exe##*/fuzz_}
+		step="fuzz: $name"
+		log "fuzz: $name for ${secs}s"
+		mkdir -p "$dir/work/$name" "tests/fuzz/corpus/$name"
+		args=(-max_total_time="$secs" -timeout=10 -rss_limit_mb=2048
+			-print_final_stats=1 -artifact_prefix="$dir/artifacts/$name-")
+		[[ -f tests/fuzz/$name.dict ]] && args+=(-dict="tests/fuzz/$name.dict")
+		if ! "${launcher[@]}" "$exe" "${args[@]}" "$dir/work/$name" \
+			"tests/fuzz/corpus/$name" >"$dir/$name.log" 2>&1; then
+			tail -n 200 "$dir/$name.log" >&2
+			echo "fuzz: $name failed: see $dir/$name.log and" \
+			     "$dir/artifacts/" >&2
+			return 1
+		fi
+		grep -E '^(Done|stat::number_of_executed_units|#[0-9]+.*DONE)' \
+			"$dir/$name.log" || true
+		n=$((n + 1))
+	done
+	rm -rf "$dir/work"
+	summary+=("fuzz: $n targets ran ${secs}s each without a finding")
 }
 
 install_packages
