@@ -653,3 +653,90 @@ Test(cluster, bulk_call_from_a_pool_task_routes_like_any_other,
 	cr_assert_eq(atomic_load(&nested_ok), 1);
 	fx_close(&f);
 }
+
+/* -------------------------------------------------------------- scan */
+
+/* n keys of prefix `p` in every slot, and decoys that no pattern of the
+ * test matches. */
+static void scan_keys_set(struct fx *f, struct mt_test_slot_keys *k,
+			  const char *p)
+{
+	mt_redis_batch *b;
+	mt_test_slot_keys_make(k, p);
+	cr_assert_eq(mt_redis_set(f->r, k->keys, k->keys, 16384, NULL, &b), 0);
+	mt_test_assert_all_done(b, 16384);
+	mt_redis_batch_free(b);
+}
+
+/* Each key of k exactly once in found (keys are "<p>:<n>"). */
+static void assert_found_all(const mt_redis_keys *found,
+			     const struct mt_test_slot_keys *k)
+{
+	static unsigned char seen[16384];
+	memset(seen, 0, sizeof seen);
+	cr_assert_eq(found->n, 16384);
+	for (size_t i = 0; i < found->n; i++) {
+		unsigned s = mt_redis_key_slot(found->keys[i]);
+		cr_assert(found->keys[i].len == k->keys[s].len &&
+				  memcmp(found->keys[i].data, k->keys[s].data,
+					 k->keys[s].len) == 0,
+			  "key %zu is not the slot's key", i);
+		cr_assert_eq(seen[s]++, 0, "slot %u found twice", s);
+	}
+}
+
+Test(cluster, scan_walks_every_master_for_one_or_many_patterns,
+     .timeout = MT_TEST_REDIS_TIMEOUT)
+{
+	static struct mt_test_slot_keys k, decoy;
+	struct fx f;
+	mt_redis_keys *found;
+
+	fx_open(&f, NULL);
+	scan_keys_set(&f, &k, "scanA");
+	scan_keys_set(&f, &decoy, "scanB");
+	/* One glob pattern: SCAN MATCH on every master. */
+	const char *one[] = {"scanA:*"};
+	cr_assert_eq(mt_redis_scan(f.r, one, 1, NULL, &found), 0);
+	assert_found_all(found, &k);
+	mt_redis_keys_free(found);
+	/* Several: one walk per master, matched here; overlap de-duplicated,
+	 * a literal that exists found once. */
+	const char *many[] = {"scanA:*[02468]", "scanA:*[13579]", "scanA:1*",
+			      "scanA:0"};
+	cr_assert_eq(mt_redis_scan(f.r, many, 4, NULL, &found), 0);
+	assert_found_all(found, &k);
+	mt_redis_keys_free(found);
+	fx_close(&f);
+}
+
+Test(cluster, scan_literals_go_to_their_owners_and_values_are_read,
+     .timeout = MT_TEST_REDIS_TIMEOUT)
+{
+	static struct mt_test_slot_keys k;
+	struct fx f;
+	mt_redis_keys *found;
+	mt_redis_scan_options o = {.fetch = "GET"};
+
+	fx_open(&f, NULL);
+	scan_keys_set(&f, &k, "scanC");
+	const char *lits[] = {k.mem[0], k.mem[5000], k.mem[16383],
+			      "scanC:no-such-key"};
+	cr_assert_eq(mt_redis_scan(f.r, lits, 4, &o, &found), 0);
+	cr_assert_eq(found->n, 3);
+	for (size_t i = 0; i < 3; i++) {
+		mt_test_assert_bytes(found->values[i].reply, found->keys[i], i);
+		cr_assert(found->keys[i].len == strlen(lits[i]) &&
+			  memcmp(found->keys[i].data, lits[i],
+				 found->keys[i].len) == 0);
+	}
+	mt_redis_keys_free(found);
+	const char *glob[] = {"scanC:*"};
+	cr_assert_eq(mt_redis_scan(f.r, glob, 1, &o, &found), 0);
+	assert_found_all(found, &k);
+	cr_assert_eq(found->failed, 0);
+	for (size_t i = 0; i < found->n; i++)
+		mt_test_assert_bytes(found->values[i].reply, found->keys[i], i);
+	mt_redis_keys_free(found);
+	fx_close(&f);
+}
