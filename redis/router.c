@@ -1501,3 +1501,180 @@ int mt__redis_router_chunks(const mt_redis_bytes *keys, size_t n, size_t chunk,
 	*nchunks = nc;
 	return 0;
 }
+
+/* ------------------------------------------- the map with a connection */
+
+/* A keyed map: items sorted by node (order[], node id of item i in
+ * node[i]), each participant walking a range of that order. */
+struct kmap {
+	mt_redis *r;
+	void *(*fn)(redisContext *c, void *param, void *ctx);
+	void *const *params;
+	void **results;
+	void *ctx;
+	const size_t *order;
+	const uint16_t *node;
+	/* Relaxed: read by the caller after mt_for_range returns, which
+	 * orders every participant's writes before that. */
+	_Atomic size_t not_run;
+	_Atomic int first_err;
+};
+
+static void kmap_skip(struct kmap *m, size_t i, int err)
+{
+	int none = 0;
+	m->results[i] = NULL;
+	atomic_fetch_add_explicit(&m->not_run, 1, memory_order_relaxed);
+	atomic_compare_exchange_strong_explicit(&m->first_err, &none, err,
+						memory_order_relaxed,
+						memory_order_relaxed);
+}
+
+/* The connection for node id, switching from the current one. Returns 0,
+ * or the error that makes the node unreachable for this range. */
+static int kmap_switch(struct kmap *m, unsigned id, struct mt__redis_node **cur,
+		       redisContext **c)
+{
+	char why[MT_REDIS_ERRLEN];
+	int fresh, rc;
+
+	mt__redis_node_release(*cur, *c);
+	*c = NULL;
+	*cur = NULL;
+	if (id == MT_REDIS_NO_NODE)
+		return EHOSTUNREACH;
+	rc = node_of(m->r->router, id, cur);
+	if (rc == 0)
+		rc = mt__redis_node_acquire(*cur, c, &fresh, why, sizeof why);
+	return rc;
+}
+
+static void kmap_range(size_t lo, size_t hi, void *arg)
+{
+	struct kmap *m = arg;
+	struct mt__redis_sigpipe guard;
+	struct mt__redis_node *cur = NULL;
+	redisContext *c = NULL;
+	unsigned at = MT_REDIS_NO_NODE + 1; /* no node yet */
+	int down = 0, io_failed = 0;
+
+	mt__redis_sigpipe_block(&guard);
+	for (size_t p = lo; p < hi; p++) {
+		size_t i = m->order[p];
+		if (m->node[i] != at || (!c && !down)) {
+			at = m->node[i];
+			down = kmap_switch(m, at, &cur, &c);
+		}
+		if (down) {
+			kmap_skip(m, i, down);
+			continue;
+		}
+		m->results[i] = m->fn(c, m->params[i], m->ctx);
+		if (c->err) {
+			io_failed = 1;
+			mt__redis_node_release(cur, c);
+			c = NULL;
+		}
+	}
+	mt__redis_node_release(cur, c);
+	mt__redis_sigpipe_restore(&guard, io_failed);
+}
+
+/* order[] = items sorted by their owner's id (counting sort: stable). */
+static int kmap_plan(struct mt__redis_router *rt, const mt_redis_bytes *keys,
+		     size_t n, size_t *order, uint16_t *node)
+{
+	unsigned nn = mt__redis_slotmap_node_count(rt->map) + 1;
+	size_t *at = calloc((size_t)nn + 1, sizeof *at);
+
+	if (!at)
+		return ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		unsigned id = mt__redis_slotmap_owner(
+			rt->map, mt__redis_slot(keys[i].data, keys[i].len));
+		/* No owner sorts last, as id nn - 1. */
+		node[i] = (uint16_t)(id == MT_REDIS_NO_NODE ? nn - 1 : id);
+		at[node[i] + 1]++;
+	}
+	for (unsigned k = 0; k < nn; k++)
+		at[k + 1] += at[k];
+	for (size_t i = 0; i < n; i++)
+		order[at[node[i]]++] = i;
+	for (size_t i = 0; i < n; i++)
+		if (node[i] == nn - 1)
+			node[i] = MT_REDIS_NO_NODE;
+	free(at);
+	return 0;
+}
+
+static int keys_ok(const mt_redis_bytes *keys, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!keys[i].data && keys[i].len)
+			return 0;
+	return 1;
+}
+
+/* The map must have been read once; 0 or the reason it cannot be. */
+static int ensure_map(struct mt__redis_router *rt)
+{
+	char why[MT_REDIS_ERRLEN];
+	int rc = 0;
+
+	if (mt__redis_slotmap_generation(rt->map) == 0)
+		rc = refresh(rt, 0, MT_REDIS_NO_NODE, why, sizeof why);
+	return mt__redis_slotmap_generation(rt->map) ? 0 : rc ? rc : EIO;
+}
+
+static int kmap_run(mt_redis *r, struct kmap *m, const mt_redis_bytes *keys,
+		    size_t n, size_t *not_run)
+{
+	size_t *order = malloc(n * sizeof *order);
+	uint16_t *node = malloc(n * sizeof *node);
+	int rc = order && node ? ensure_map(r->router) : ENOMEM;
+
+	if (rc == 0)
+		rc = kmap_plan(r->router, keys, n, order, node);
+	if (rc && rc != ENOMEM) {
+		/* No map: nothing can run (as mt_redis_map, no connection). */
+		for (size_t i = 0; i < n; i++)
+			m->results[i] = NULL;
+		if (not_run)
+			*not_run = n;
+	}
+	m->order = order;
+	m->node = node;
+	if (rc == 0)
+		rc = mt_for_range(r->pool, n, kmap_range, m);
+	if (rc == 0 && not_run)
+		*not_run =
+			atomic_load_explicit(&m->not_run, memory_order_relaxed);
+	if (rc == 0)
+		rc = atomic_load_explicit(&m->first_err, memory_order_relaxed);
+	free(order);
+	free(node);
+	return rc;
+}
+
+int mt_redis_map_keyed(mt_redis *r,
+		       void *(*fn)(redisContext *c, void *param, void *ctx),
+		       void *const *params, const mt_redis_bytes *keys,
+		       void **results, size_t n, void *ctx, size_t *not_run)
+{
+	if (not_run)
+		*not_run = 0;
+	if (!r || !fn || (n && (!params || !results || !keys)) ||
+	    (n && !keys_ok(keys, n)))
+		return EINVAL;
+	if (!r->router)
+		return mt_redis_map(r, fn, params, results, n, ctx, not_run);
+	int rc = mt__redis_usable(r);
+	if (rc || n == 0)
+		return rc;
+	struct kmap m = {.r = r,
+			 .fn = fn,
+			 .params = params,
+			 .results = results,
+			 .ctx = ctx};
+	return kmap_run(r, &m, keys, n, not_run);
+}

@@ -740,3 +740,72 @@ Test(cluster, scan_literals_go_to_their_owners_and_values_are_read,
 	mt_redis_keys_free(found);
 	fx_close(&f);
 }
+
+/* ------------------------------------------------ map with a connection */
+
+/* GET of the key in param, on the connection the map gave. */
+static void *fetch_on(redisContext *c, void *param, void *ctx)
+{
+	(void)ctx;
+	return redisCommand(c, "GET %s", (const char *)param);
+}
+
+Test(cluster, keyed_map_gives_each_item_its_owners_connection,
+     .timeout = MT_TEST_REDIS_TIMEOUT)
+{
+	static struct mt_test_slot_keys k;
+	struct fx f;
+	mt_redis_batch *b;
+	enum {
+		N = 600
+	};
+	void *params[N], *results[N];
+	mt_redis_bytes keys[N];
+	size_t not_run;
+
+	fx_open(&f, NULL);
+	mt_test_slot_keys_make(&k, "kmap");
+	cr_assert_eq(mt_redis_set(f.r, k.keys, k.keys, 16384, NULL, &b), 0);
+	mt_test_assert_all_done(b, 16384);
+	mt_redis_batch_free(b);
+	for (size_t i = 0; i < N; i++) {
+		unsigned s = (unsigned)(i * 27) % 16384; /* every master */
+		params[i] = k.mem[s];
+		keys[i] = k.keys[s];
+	}
+	cr_assert_eq(mt_redis_map_keyed(f.r, fetch_on, params, keys, results, N,
+					NULL, &not_run),
+		     0);
+	cr_assert_eq(not_run, 0);
+	for (size_t i = 0; i < N; i++) {
+		/* A wrong node would have answered MOVED. */
+		mt_test_assert_bytes(results[i], keys[i], i);
+		freeReplyObject(results[i]);
+	}
+	cr_assert_eq(mt_redis_map_keyed(f.r, fetch_on, params, NULL, results, 1,
+					NULL, NULL),
+		     EINVAL);
+	fx_close(&f);
+}
+
+Test(cluster, keyed_map_on_one_server_is_the_plain_map,
+     .timeout = MT_TEST_REDIS_TIMEOUT)
+{
+	struct mt_test_redis srv;
+	void *params[2] = {"a", "b"}, *results[2];
+	mt_redis_bytes keys[2] = {B("ignored"), B("also")};
+	size_t not_run = 9;
+
+	mt_test_redis_start(&srv, NULL);
+	mt_redis *r = mt_test_client(srv.tcp_uri, NULL);
+	cr_assert_eq(mt_redis_map_keyed(r, fetch_on, params, keys, results, 2,
+					NULL, &not_run),
+		     0);
+	cr_assert_eq(not_run, 0);
+	for (int i = 0; i < 2; i++) {
+		cr_assert_eq(((redisReply *)results[i])->type, REDIS_REPLY_NIL);
+		freeReplyObject(results[i]);
+	}
+	cr_assert_eq(mt_redis_close(r), 0);
+	mt_test_redis_stop(&srv);
+}
