@@ -5,7 +5,11 @@
  *   - a master killed while its connection is held mid-pipeline (a BLPOP
  *     gate), its replica promoted, the call completing on it;
  *   - a master that stays down, then comes back;
- *   - a node removed from the cluster that still answers (stale maps).
+ *   - a node removed from the cluster that still answers (stale maps);
+ * and the cluster harness itself (tests/common/redis_cluster.{h,c}): a
+ * cluster that starts ready, routes a key to its owner, and leaves no
+ * process or folder behind (its kill, restart, failover, add and remove
+ * are checked by the tests above, which look at the cluster after each).
  * Faults local to one slot (migrations, masters that disagree about a
  * slot) run on the shared cluster of test_cluster.c. Every test checks
  * what the masters really hold afterwards.
@@ -21,13 +25,16 @@
 #include "../common/redis_cluster_keys.h"
 #include "../common/redis_util.h"
 
+#include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 struct fx {
 	struct mt_test_cluster c;
@@ -233,4 +240,75 @@ Test(cluster_faults, removed_node_that_still_answers_is_not_trusted,
 		     "the map still sends items to d");
 	mt_test_tagged_free(&t);
 	fx_close(&f);
+}
+
+/* ------------------------------------------------- the harness itself */
+
+/* A command's reply on node i; the caller frees it. Errors are returned,
+ * not asserted: the redirects are what these tests look at. */
+static redisReply *on(struct mt_test_cluster *c, int i, const char *fmt, ...)
+{
+	redisContext *a = mt_test_cluster_admin(c, i);
+	va_list ap;
+	va_start(ap, fmt);
+	redisReply *r = redisvCommand(a, fmt, ap);
+	va_end(ap);
+	cr_assert_not_null(r, "node %d: %s", i, a->errstr);
+	redisFree(a);
+	return r;
+}
+
+static void assert_string(redisReply *r, const char *want)
+{
+	cr_assert_eq(r->type, REDIS_REPLY_STRING, "type %d: %s", r->type,
+		     r->type == REDIS_REPLY_ERROR ? r->str : "");
+	cr_assert_str_eq(r->str, want);
+	freeReplyObject(r);
+}
+
+Test(cluster_harness, three_ready_masters_a_key_via_its_owner_and_no_trace,
+     .timeout = MT_TEST_REDIS_TIMEOUT)
+{
+	struct mt_test_cluster c;
+	char want[128];
+
+	mt_test_cluster_start(&c, 3, 0);
+	cr_assert_eq(c.n, 3);
+	for (int i = 0; i < 3; i++) {
+		cr_assert_eq(c.node[i].master, -1);
+		cr_assert_eq(strlen(c.node[i].id), 40);
+		cr_assert_neq(c.node[i].srv.bus_port, c.node[i].srv.port);
+	}
+	snprintf(want, sizeof want,
+		 "redis-cluster://127.0.0.1:%d,127.0.0.1:%d,127.0.0.1:%d",
+		 c.node[0].srv.port, c.node[1].srv.port, c.node[2].srv.port);
+	cr_assert_str_eq(c.uri, want);
+	/* redis-cli splits the slots evenly, in node order. */
+	cr_assert_eq(mt_test_cluster_owner(&c, 0), 0);
+	cr_assert_eq(mt_test_cluster_owner(&c, 16383), 2);
+
+	/* "{user1000}.following" is in slot 3443. */
+	int o = mt_test_cluster_owner(&c, 3443),
+	    x = mt_test_other_master(&c, o);
+	freeReplyObject(on(&c, o, "SET {user1000}.following v1"));
+	assert_string(on(&c, o, "GET {user1000}.following"), "v1");
+	redisReply *r = on(&c, x, "GET {user1000}.following");
+	snprintf(want, sizeof want, "MOVED 3443 127.0.0.1:%d",
+		 c.node[o].srv.port);
+	cr_assert_eq(r->type, REDIS_REPLY_ERROR);
+	cr_assert_str_eq(r->str, want);
+	freeReplyObject(r);
+
+	pid_t pids[3];
+	char dirs[3][128];
+	for (int i = 0; i < 3; i++) {
+		pids[i] = c.node[i].srv.pid;
+		snprintf(dirs[i], sizeof dirs[i], "%s", c.node[i].srv.dir);
+	}
+	mt_test_cluster_stop(&c);
+	for (int i = 0; i < 3; i++) {
+		cr_assert_eq(kill(pids[i], 0), -1, "node %d still runs", i);
+		cr_assert_eq(errno, ESRCH);
+		cr_assert_eq(access(dirs[i], F_OK), -1, "%s left", dirs[i]);
+	}
 }
