@@ -12,6 +12,11 @@
  * free list (under its mutex), the background queue (background.h) and
  * the counters (relaxed atomics).
  *
+ * Usage
+ * =====
+ *   int rc = mt__redis_usable(r);      first, in every public call
+ *   mt__redis_count(&r->stats.retries, n);
+ *
  * Implementation notes
  * ====================
  * Counters are relaxed atomics added once per share, not once per item,

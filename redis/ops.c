@@ -16,7 +16,6 @@
 #include <mtpool/redis.h>
 
 #include <errno.h>
-#include <math.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>

@@ -128,6 +128,16 @@ build_and_test() {
 		"$dir/mtbench" --quick | tee "$dir/mtbench.log"
 		summary+=("$name: mtbench --quick results correct")
 	fi
+	if [[ $name == plain && -x $dir/redis_bench ]]; then
+		# Smoke test of the Redis bench (about 2 s): against a server
+		# of its own, every item it times is checked (values read back,
+		# keys scanned, messages delivered); a wrong one exits 1.
+		step="$name: redis_bench --quick"
+		log "$name: redis_bench --quick"
+		REDIS_BENCH_BIN=$dir/redis_bench bash bench/redis.sh --quick \
+			--reps 1 | tee "$dir/redis_bench.log"
+		summary+=("$name: redis_bench --quick results correct")
+	fi
 }
 
 # The exported dynamic symbols must be the public mt_ API only: everything
