@@ -299,7 +299,7 @@ static int map_port(struct mt_redis_slotmap *m, unsigned slot)
  * one runs: their owners may differ between nodes for a moment. */
 static int busy_slot(unsigned s)
 {
-	const char *tags[] = {"mig", "stream", "pp"};
+	const char *tags[] = {"mig", "stream", "pp", "askx", "tryx"};
 	for (size_t i = 0; i < sizeof tags / sizeof *tags; i++)
 		if (s == mt_redis_key_slot(B(tags[i])))
 			return 1;
@@ -431,4 +431,123 @@ Test(cluster_live, parsers_agree_with_a_real_cluster_through_a_migration,
 	/* The moved slot is in every node's map now. */
 	slot_maps_of_every_node_agree_with_the_cluster(&c);
 	mt_test_cluster_stop(&c);
+}
+
+/* ------------------------------------------- ASK for multi-command items */
+
+static mt_redis_cmd cmd(int argc, const mt_redis_bytes *argv)
+{
+	return (mt_redis_cmd){argc, argv};
+}
+
+Test(cluster_slot_faults, ask_precedes_every_command_and_a_transaction,
+     .timeout = MT_TEST_REDIS_TIMEOUT)
+{
+	struct fx f;
+	struct mt_test_migration g;
+	mt_redis_batch *b;
+	unsigned slot = mt_redis_key_slot(B("askx"));
+	/* Keys new to the slot while it migrates: the source sends ASK. */
+	mt_redis_bytes s1[] = {B("SET"), B("{askx}p1"), B("1")};
+	mt_redis_bytes s2[] = {B("INCR"), B("{askx}p2")};
+	mt_redis_bytes g1[] = {B("GET"), B("{askx}p1")};
+	mt_redis_bytes t1[] = {B("SET"), B("{askx}t1"), B("a")};
+	mt_redis_bytes t2[] = {B("APPEND"), B("{askx}t1"), B("b")};
+	mt_redis_cmd plain[] = {cmd(3, s1), cmd(2, s2), cmd(2, g1)};
+	mt_redis_cmd tx[] = {cmd(3, t1), cmd(3, t2)};
+	mt_redis_item items[] = {{plain, 3, 0, {0}},
+				 {tx, 2, MT_REDIS_ATOMIC, {0}}};
+
+	fx_open(&f, NULL);
+	int from = mt_test_cluster_owner(&f.c, slot);
+	int to = mt_test_other_master(&f.c, from);
+	mt_test_cluster_migrate_begin(&f.c, slot, to, &g);
+	uint64_t r0 = mt_test_redirects(f.r);
+	cr_assert_eq(mt_redis_exec(f.r, items, 2, &b), 0);
+	mt_test_assert_all_done(b, 2);
+	/* The plain item: its three replies, the ASKINGs' OKs left out. */
+	cr_assert_eq(b->results[0].nreplies, 3);
+	cr_assert_eq(b->results[0].replies[1]->integer, 1);
+	mt_test_assert_bytes(b->results[0].reply, B("1"), 0);
+	/* The transaction: EXEC's array, run on the importing node. */
+	cr_assert_eq(b->results[1].reply->type, REDIS_REPLY_ARRAY);
+	cr_assert_eq(b->results[1].nreplies, 2);
+	cr_assert_eq(b->results[1].replies[1]->integer, 2);
+	mt_redis_batch_free(b);
+	cr_assert_eq(mt_test_redirects(f.r) - r0, 2);
+	while (mt_test_cluster_migrate_keys(&f.c, &g, 100) > 0)
+		;
+	mt_test_cluster_migrate_end(&f.c, &g);
+	redisContext *a = mt_test_cluster_admin(&f.c, to);
+	redisReply *r = mt_test_redis_cmd(a, "GET {askx}t1");
+	cr_assert_str_eq(r->str, "ab");
+	freeReplyObject(r);
+	redisFree(a);
+	fx_close(&f);
+}
+
+/* ------------------------------------------------------- TRYAGAIN */
+
+struct get_call {
+	mt_redis *r;
+	const mt_redis_bytes *keys;
+	size_t n;
+	mt_redis_batch *b;
+	int rc;
+};
+
+/* TRYAGAIN errors node i has answered (INFO errorstats, Redis 7). */
+static long tryagains(struct mt_test_cluster *c, int i)
+{
+	redisContext *a = mt_test_cluster_admin(c, i);
+	redisReply *r = mt_test_redis_cmd(a, "INFO errorstats");
+	const char *p = strstr(r->str, "errorstat_TRYAGAIN:count=");
+	long n = p ? atol(p + strlen("errorstat_TRYAGAIN:count=")) : 0;
+	freeReplyObject(r);
+	redisFree(a);
+	return n;
+}
+
+static void *get_run(void *arg)
+{
+	struct get_call *c = arg;
+	c->rc = mt_redis_get(c->r, c->keys, c->n, &c->b);
+	return NULL;
+}
+
+Test(cluster_slot_faults, tryagain_waits_until_the_slot_is_handed_over,
+     .timeout = MT_TEST_REDIS_TIMEOUT)
+{
+	struct fx f;
+	struct mt_test_tagged t;
+	struct mt_test_migration g;
+	mt_redis_options o = {.command_timeout_ms = 30000};
+	unsigned slot = mt_redis_key_slot(B("tryx"));
+
+	fx_open(&f, &o);
+	mt_test_tagged_make(&t, "tryx", "k", 10);
+	mt_test_set_each(f.r, &t);
+	int from = mt_test_cluster_owner(&f.c, slot);
+	int to = mt_test_other_master(&f.c, from);
+	/* Half the keys moved: one MGET of the slot gets TRYAGAIN. */
+	mt_test_cluster_migrate_begin(&f.c, slot, to, &g);
+	cr_assert_eq(mt_test_cluster_migrate_keys(&f.c, &g, 5), 5);
+	long before = tryagains(&f.c, from);
+	struct get_call c = {f.r, t.keys, t.n, NULL, -1};
+	pthread_t th;
+	cr_assert_eq(pthread_create(&th, NULL, get_run, &c), 0);
+	/* Once the call has met the split slot, hand the slot over: the call
+	 * must end DONE, not FAILED with TRYAGAIN. */
+	const struct timespec pause = {0, 2000000};
+	while (tryagains(&f.c, from) == before)
+		nanosleep(&pause, NULL);
+	while (mt_test_cluster_migrate_keys(&f.c, &g, 100) > 0)
+		;
+	mt_test_cluster_migrate_end(&f.c, &g);
+	cr_assert_eq(pthread_join(th, NULL), 0);
+	cr_assert_eq(c.rc, 0);
+	mt_test_assert_tagged_values(c.b, &t);
+	mt_redis_batch_free(c.b);
+	mt_test_tagged_free(&t);
+	fx_close(&f);
 }
