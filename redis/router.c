@@ -28,6 +28,8 @@
 
 static const char unsent_oom[] = MT__REDIS_NOT_SENT
 	"out of memory in the client";
+static const char unsent_unreadable[] = MT__REDIS_NOT_SENT
+	"its commands could not be read to route it";
 
 /* ====================================================== node caches */
 
@@ -569,7 +571,7 @@ static int plan(struct call *c)
 		if (rc == ENOMEM)
 			return rc;
 		if (rc)
-			fail_item(c, i, unsent_oom);
+			fail_item(c, i, unsent_unreadable);
 	}
 	for (size_t k = 0; k < c->nu; k++)
 		nsplit += c->u[k].split;
