@@ -424,7 +424,8 @@ int mt_redis_save_async(mt_redis *r, const mt_redis_model *model,
 	    !mt__redis_model_ok(model, 1))
 		return EINVAL;
 	return enqueue_new(r, mt__redis_save_ncmds(model),
-			   flags | MT_REDIS_IDEMPOTENT, fmt_save, model);
+			   flags | MT_REDIS_IDEMPOTENT | MT__REDIS_KEYED,
+			   fmt_save, model);
 }
 
 struct publish_args {

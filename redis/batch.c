@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdalign.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,10 +45,17 @@ int mt__redis_batch_new(size_t n, size_t ninner, struct mt__redis_batch **out)
 
 int mt__redis_batch_stores(struct mt__redis_batch *b, size_t nstores)
 {
-	b->stores = calloc(nstores ? nstores : 1, sizeof *b->stores);
-	if (!b->stores)
+	size_t n = b->nstores + nstores;
+	struct mt__redis_store *st;
+
+	if (n < nstores || n > SIZE_MAX / sizeof *st)
 		return ENOMEM;
-	b->nstores = nstores;
+	st = realloc(b->stores, (n ? n : 1) * sizeof *st);
+	if (!st)
+		return ENOMEM;
+	memset(st + b->nstores, 0, nstores * sizeof *st);
+	b->stores = st;
+	b->nstores = n;
 	return 0;
 }
 

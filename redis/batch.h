@@ -72,7 +72,10 @@ struct mt__redis_batch {
 int mt__redis_batch_new(size_t n, size_t ninner,
 			struct mt__redis_batch **out /* OUT */);
 
-/* Gives the batch `nstores` zeroed stores; 0 or ENOMEM. Called once. */
+/* Adds `nstores` zeroed stores after the batch's existing ones (a cluster
+ * call runs the engine once per round on one batch); 0 or ENOMEM (then
+ * the batch is unchanged). The stores array may move: index it again
+ * after each call. */
 int mt__redis_batch_stores(struct mt__redis_batch *b, size_t nstores);
 
 /* Sets done / failed / unknown from the results. */

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "background.h"
+#include "router.h"
 #include "sigpipe.h"
 
 int mt__redis_usable(const mt_redis *r)
@@ -96,6 +97,7 @@ static void conn_cfg(const mt_redis *r, const mt_redis_options *o,
 static void client_free(mt_redis *r)
 {
 	mt__redis_bg_destroy(r->bg);
+	mt__redis_router_destroy(r->router);
 	if (r->node_ready)
 		mt__redis_node_destroy(&r->node);
 	mt__redis_uri_free(&r->uri);
@@ -159,10 +161,8 @@ static int open_checks(const struct mt_redis_uri *uri,
 		       const mt_redis_options *o, mt_pool **pool, char *why,
 		       size_t len)
 {
+	(void)uri; /* every kind is supported: a cluster gets a router */
 	int rc = check_options(o, why, len);
-	if (!rc && uri->kind == MT_REDIS_URI_CLUSTER)
-		rc = say(EINVAL, why, len,
-			 "redis-cluster:// is not supported yet");
 	return rc ? rc : resolve_pool(o, pool, why, len);
 }
 
@@ -179,9 +179,14 @@ static int client_init(mt_redis *r, const mt_redis_options *o, char *why,
 		return say(rc, why, len, "out of memory");
 	r->node_ready = 1;
 	rc = mt__redis_bg_create(r, &r->bg);
+	if (!rc && r->uri.kind == MT_REDIS_URI_CLUSTER)
+		rc = mt__redis_router_create(r, &r->router);
 	if (rc)
 		return say(rc, why, len, "out of memory");
-	return r->flags & MT_REDIS_LAZY ? 0 : first_connect(r, why, len);
+	if (r->flags & MT_REDIS_LAZY)
+		return 0;
+	return r->router ? mt__redis_router_open(r, why, len) :
+			   first_connect(r, why, len);
 }
 
 int mt__redis_open_parsed(mt_redis **out, struct mt_redis_uri *uri,

@@ -70,6 +70,7 @@ static inline void mt__redis_count(_Atomic uint64_t *c, uint64_t v)
 }
 
 struct mt__redis_bg;
+struct mt__redis_router;
 
 struct mt_redis {
 	mt_pool *pool;		    /* I: borrowed, outlives the client */
@@ -82,6 +83,10 @@ struct mt_redis {
 	struct mt__redis_node node; /* the server and its connections */
 	int node_ready;		    /* I: node set up (for the unwind) */
 	struct mt__redis_bg *bg;    /* the background queue, background.h */
+	/* I: a cluster client's routing (router.h); NULL for one server,
+	 * whose connections are `node`'s. A cluster client's `node` holds
+	 * the first seed's settings, every node's template. */
+	struct mt__redis_router *router;
 	struct mt__redis_counters stats; /* A */
 };
 

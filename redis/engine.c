@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "client.h"
+#include "router.h"
 #include "sigpipe.h"
 
 /* Windows per share at least: below two windows a share cannot overlap
@@ -25,17 +26,17 @@
 #define SHARES_PER_THREAD 4u
 #define SHARE_ALIGN 64
 
-static const char unsent_oom[] = "not sent: out of memory in the client";
+static const char unsent_oom[] = MT__REDIS_NOT_SENT
+	"out of memory in the client";
 static const char reply_oom[] = "out of memory in the client: a reply "
 				"could not be kept";
 
-/* One call. `down` is set once, by the first share that finds the
- * server unreachable (no connection could be made, or a connection made
- * for it broke before any reply: dead or stalled); later shares of the
- * call do not try it again, so a call on a dead server costs one connect
- * or command timeout, not one per share. */
+/* One group of a call (one node). `down` is set once, by the first share
+ * that finds the server unreachable (no connection could be made, or a
+ * connection made for it broke before any reply: dead or stalled); later
+ * shares of the group do not try it again, so a call on a dead server
+ * costs one connect or command timeout, not one per share. */
 struct run {
-	struct share *shares;	   /* I */
 	_Atomic int claimed;	   /* A: the one writer of why */
 	_Atomic int down;	   /* A: why is written */
 	char why[MT_REDIS_ERRLEN]; /* written once, before down */
@@ -47,6 +48,7 @@ struct share {
 	/* I: set before the share runs */
 	_Alignas(SHARE_ALIGN) struct run *run;
 	mt_redis *r;
+	struct mt__redis_node *node; /* the server the share talks to */
 	const struct mt__redis_source *src;
 	mt_redis_result *res;
 	struct mt__redis_store *store;
@@ -350,7 +352,8 @@ static void give_up(struct share *sh, const char *why)
 {
 	mark_down(sh->run, why);
 	fail_rest(sh, sh->sent,
-		  mt__redis_store_text(sh->store, "not sent: %s", why));
+		  mt__redis_store_text(sh->store, MT__REDIS_NOT_SENT "%s",
+				       why));
 }
 
 static int retry_allowed(const struct share *sh, size_t i)
@@ -402,7 +405,7 @@ static int reconnect(struct share *sh, size_t replay, const char *unknown)
 	/* Always a new connection: a cached one could be stalled too, and
 	 * each would cost a timeout. */
 	sh->fresh = 1;
-	if (mt__redis_node_connect(&sh->r->node, &sh->c, why, sizeof why)) {
+	if (mt__redis_node_connect(sh->node, &sh->c, why, sizeof why)) {
 		/* The items reset for a replay were sent once: UNKNOWN. */
 		settle_inflight(sh, 0, unknown);
 		give_up(sh, why);
@@ -419,7 +422,7 @@ static int reconnect(struct share *sh, size_t replay, const char *unknown)
 
 static int recover(struct share *sh, int saved_errno)
 {
-	const struct mt__redis_conn_cfg *cfg = &sh->r->node.cfg;
+	const struct mt__redis_conn_cfg *cfg = &sh->node->cfg;
 	char why[160];
 	int code = mt__redis_conn_error_code(sh->c, saved_errno);
 	mt__redis_conn_error_text(cfg, sh->c, code, why, sizeof why);
@@ -430,7 +433,7 @@ static int recover(struct share *sh, int saved_errno)
 		cfg->label, why);
 	int may_reconnect = sh->progress > 0 || !sh->fresh;
 	sh->io_failed = 1;
-	mt__redis_node_release(&sh->r->node, sh->c);
+	mt__redis_node_release(sh->node, sh->c);
 	sh->c = NULL;
 	size_t replay = settle_inflight(sh, may_reconnect, unknown);
 	if (sh->sent > sh->replayed_hi)
@@ -453,11 +456,11 @@ static void run_share(struct share *sh)
 	const char *down = down_why(sh->run);
 	if (down) {
 		fail_rest(sh, sh->lo,
-			  mt__redis_store_text(sh->store, "not sent: %s",
-					       down));
+			  mt__redis_store_text(sh->store,
+					       MT__REDIS_NOT_SENT "%s", down));
 		return;
 	}
-	if (mt__redis_node_acquire(&sh->r->node, &sh->c, &sh->fresh, why,
+	if (mt__redis_node_acquire(sh->node, &sh->c, &sh->fresh, why,
 				   sizeof why) != 0) {
 		give_up(sh, why);
 		return;
@@ -475,7 +478,7 @@ static void run_share(struct share *sh)
 		if (!recover(sh, err))
 			break;
 	}
-	mt__redis_node_release(&sh->r->node, sh->c);
+	mt__redis_node_release(sh->node, sh->c);
 	sh->c = NULL;
 	mt__redis_buf_free(&sh->buf);
 }
@@ -485,13 +488,13 @@ static void run_share(struct share *sh)
 /* One participant's chunk of shares, under one SIGPIPE guard. */
 static void run_shares(size_t lo, size_t hi, void *ctx)
 {
-	struct run *run = ctx;
+	struct share *shares = ctx;
 	struct mt__redis_sigpipe guard;
 	int io_failed = 0;
 	mt__redis_sigpipe_block(&guard);
 	for (size_t k = lo; k < hi; k++) {
-		run_share(&run->shares[k]);
-		io_failed |= run->shares[k].io_failed;
+		run_share(&shares[k]);
+		io_failed |= shares[k].io_failed;
 	}
 	mt__redis_sigpipe_restore(&guard, io_failed);
 }
@@ -516,16 +519,20 @@ static size_t count_units(const struct mt__redis_source *s, size_t enough)
 
 /* Shares for a call: at least MIN_SHARE_WINDOWS windows each, at most
  * SHARES_PER_THREAD per worker. */
-static size_t plan_shares(const mt_redis *r, const struct mt__redis_source *s)
+static size_t plan_shares(const mt_redis *r, const struct mt__redis_group *g)
 {
-	size_t most = (size_t)r->node.nslots * SHARES_PER_THREAD;
+	const struct mt__redis_source *s = g->src;
+	size_t most = (size_t)g->node->nslots * SHARES_PER_THREAD;
 	size_t per = (size_t)r->window * MIN_SHARE_WINDOWS;
 	size_t by_size = count_units(s, most * per) / per;
 	size_t k = by_size < most ? by_size : most;
 	return k ? k : 1;
 }
 
-static void add_counters(mt_redis *r, const struct share *sh, size_t k)
+/* `items`: also the outcome counts (a cluster call counts its items
+ * itself, once they are final, not per round). */
+static void add_counters(mt_redis *r, const struct share *sh, size_t k,
+			 int items)
 {
 	uint64_t c[6] = {0};
 	for (size_t i = 0; i < k; i++) {
@@ -536,10 +543,80 @@ static void add_counters(mt_redis *r, const struct share *sh, size_t k)
 		c[4] += sh[i].retries;
 	}
 	mt__redis_count(&r->stats.commands, c[0]);
+	mt__redis_count(&r->stats.retries, c[4]);
+	if (!items)
+		return;
 	mt__redis_count(&r->stats.items_done, c[1]);
 	mt__redis_count(&r->stats.items_failed, c[2]);
 	mt__redis_count(&r->stats.items_unknown, c[3]);
-	mt__redis_count(&r->stats.retries, c[4]);
+}
+
+/* Group g's k shares, its items cut evenly between them. */
+static void init_shares(mt_redis *r, const struct mt__redis_group *g,
+			struct run *run, struct share *sh, size_t k,
+			struct mt__redis_store *stores)
+{
+	size_t n = g->src->n;
+	for (size_t i = 0; i < k; i++) {
+		sh[i].run = run;
+		sh[i].r = r;
+		sh[i].node = g->node;
+		sh[i].src = g->src;
+		sh[i].res = g->res;
+		sh[i].store = &stores[i];
+		sh[i].lo = n * i / k;
+		sh[i].hi = n * (i + 1) / k;
+	}
+}
+
+/* Shares per group (ks[i], 0 for an empty group); returns their total. */
+static size_t plan_groups(const mt_redis *r, const struct mt__redis_group *g,
+			  size_t ng, size_t *ks)
+{
+	size_t total = 0;
+	for (size_t i = 0; i < ng; i++) {
+		ks[i] = g[i].src->n ? plan_shares(r, &g[i]) : 0;
+		total += ks[i];
+	}
+	return total;
+}
+
+/* Cache-line aligned, zeroed shares (NULL when out of memory). */
+static struct share *shares_new(size_t k)
+{
+	struct share *sh = aligned_alloc(SHARE_ALIGN, k * sizeof *sh);
+	if (sh)
+		memset(sh, 0, k * sizeof *sh);
+	return sh;
+}
+
+int mt__redis_engine_run_groups(mt_redis *r, const struct mt__redis_group *g,
+				size_t ng, struct mt__redis_batch *b,
+				int count_items)
+{
+	size_t *ks = calloc(ng ? ng : 1, sizeof *ks);
+	struct run *runs = calloc(ng ? ng : 1, sizeof *runs);
+	size_t k = ks && runs ? plan_groups(r, g, ng, ks) : 0;
+	struct share *sh = k ? shares_new(k) : NULL;
+	size_t first = b->nstores;
+	int rc = 0;
+	if (!ks || !runs || (k && !sh))
+		rc = ENOMEM;
+	if (rc == 0 && k && mt__redis_batch_stores(b, k) != 0)
+		rc = ENOMEM;
+	for (size_t i = 0, at = 0; rc == 0 && i < ng; at += ks[i++])
+		init_shares(r, &g[i], &runs[i], sh + at, ks[i],
+			    b->stores + first + at);
+	if (rc == 0 && k == 1)
+		run_shares(0, 1, sh);
+	else if (rc == 0 && k > 1)
+		rc = mt_for_range(r->pool, k, run_shares, sh);
+	if (rc == 0)
+		add_counters(r, sh, k, count_items);
+	free(sh);
+	free(runs);
+	free(ks);
+	return rc;
 }
 
 int mt__redis_engine_run(mt_redis *r, const struct mt__redis_source *src,
@@ -547,31 +624,8 @@ int mt__redis_engine_run(mt_redis *r, const struct mt__redis_source *src,
 {
 	if (src->n == 0)
 		return 0;
-	size_t k = plan_shares(r, src);
-	struct share *sh = aligned_alloc(SHARE_ALIGN, k * sizeof *sh);
-	if (sh)
-		memset(sh, 0, k * sizeof *sh);
-	if (!sh || mt__redis_batch_stores(b, k) != 0) {
-		free(sh);
-		return ENOMEM;
-	}
-	struct run run = {.shares = sh};
-	for (size_t i = 0; i < k; i++) {
-		sh[i].run = &run;
-		sh[i].r = r;
-		sh[i].src = src;
-		sh[i].res = res;
-		sh[i].store = &b->stores[i];
-		sh[i].lo = src->n * i / k;
-		sh[i].hi = src->n * (i + 1) / k;
-	}
-	int rc = 0;
-	if (k == 1)
-		run_shares(0, 1, &run);
-	else
-		rc = mt_for_range(r->pool, k, run_shares, &run);
-	if (rc == 0)
-		add_counters(r, sh, k);
-	free(sh);
-	return rc;
+	if (r->router)
+		return mt__redis_router_run(r, src, res, b);
+	struct mt__redis_group g = {&r->node, src, res};
+	return mt__redis_engine_run_groups(r, &g, 1, b, 1);
 }

@@ -68,9 +68,13 @@
  * that range (UNKNOWN after an error, FAILED when out of memory) are
  * skipped by both cursors, as they were not resent.
  *
- * Redis Cluster (issue 9) plugs in at the plan: groups per node from each
- * item's routing key, and a reply that says MOVED or ASK sends its item to
- * another round instead of finishing it.
+ * Redis Cluster (issue 9) plugs in at the plan: a cluster client's calls
+ * go to the router (router.h), which groups the items per node from each
+ * item's routing key and runs the groups together through
+ * mt__redis_engine_run_groups, one round at a time: a reply that says
+ * MOVED or ASK sends its item to another round instead of finishing it.
+ * A group's shares use that group's node (its connection cache); the
+ * "server down" shortcut above is per group.
  */
 #ifndef MTPOOL_REDIS_ENGINE_H
 #define MTPOOL_REDIS_ENGINE_H
@@ -103,6 +107,28 @@ struct mt__redis_source {
 	/* Appends item i's commands (without MULTI/EXEC) in RESP to b; on a
 	 * growth failure b->oom is set and the engine fails the item. */
 	void (*format)(const void *ctx, size_t i, struct mt__redis_buf *b);
+	/* Cluster only (router.h): the key that routes item i; NULL: the
+	 * first argument of the item's first command. */
+	void (*key)(const void *ctx, size_t i, mt_redis_bytes *key);
+};
+
+/* An internal item flag (beside MT_REDIS_ATOMIC / _IDEMPOTENT, ignored
+ * by the engine): every command of the item has its key as its first
+ * argument (the library's own multi-command items: model saves and
+ * deletes). In a cluster such an item is split per hash slot when it is
+ * not atomic, and refused when it is atomic and its keys span slots. */
+#define MT__REDIS_KEYED 0x100u
+
+/* How the text of an item that was never sent starts ("not sent: could
+ * not connect to ..."): the router re-routes such items, which is safe
+ * because none of their commands reached a server. */
+#define MT__REDIS_NOT_SENT "not sent: "
+
+/* One group of a call: items of `src` for one node, results in res. */
+struct mt__redis_group {
+	struct mt__redis_node *node;
+	const struct mt__redis_source *src;
+	mt_redis_result *res;
 };
 
 /*
@@ -114,5 +140,17 @@ struct mt__redis_source {
  */
 int mt__redis_engine_run(mt_redis *r, const struct mt__redis_source *src,
 			 mt_redis_result *res, struct mt__redis_batch *b);
+
+/*
+ * Runs ng groups at once: every group's shares go into one mt_for_range,
+ * so all nodes are worked on in parallel. Each group's items are its own
+ * source's, results in its own array (zeroed before the call). With
+ * count_items 0 the client's item counters are left to the caller (the
+ * router counts an item once it is final, not per round). Returns as
+ * mt__redis_engine_run. CONTEXT: as mt__redis_engine_run.
+ */
+int mt__redis_engine_run_groups(mt_redis *r, const struct mt__redis_group *g,
+				size_t ng, struct mt__redis_batch *b,
+				int count_items);
 
 #endif /* MTPOOL_REDIS_ENGINE_H */

@@ -24,6 +24,7 @@
 #include "client.h"
 #include "engine.h"
 #include "ops.h"
+#include "router.h"
 #include "sigpipe.h"
 
 /* ------------------------------------------------------ validation */
@@ -55,9 +56,12 @@ static int begin(mt_redis *r, mt_redis_batch **out)
 
 /* Runs src into a new batch of n results; `ninner` > 0 when the engine's
  * items are chunks that `expand` maps onto the n results. */
+struct keys_src;
+
 static int run(mt_redis *r, const struct mt__redis_source *src, size_t n,
-	       void (*expand)(struct mt__redis_batch *, size_t chunk),
-	       size_t chunk, mt_redis_batch **out)
+	       void (*expand)(struct mt__redis_batch *,
+			      const struct keys_src *),
+	       const struct keys_src *ks, mt_redis_batch **out)
 {
 	struct mt__redis_batch *b;
 	int rc = mt__redis_batch_new(n, expand ? src->n : 0, &b);
@@ -70,7 +74,7 @@ static int run(mt_redis *r, const struct mt__redis_source *src, size_t n,
 		return rc;
 	}
 	if (expand)
-		expand(b, chunk);
+		expand(b, ks);
 	mt__redis_batch_count(b);
 	*out = &b->pub;
 	return 0;
@@ -81,6 +85,35 @@ static int run(mt_redis *r, const struct mt__redis_source *src, size_t n,
 static size_t nchunks(size_t n, size_t chunk)
 {
 	return n / chunk + (n % chunk != 0);
+}
+
+/* What the chunked sources read. One server: chunk c is keys
+ * [c * chunk, (c + 1) * chunk). A cluster: keys grouped by hash slot
+ * (router.h), chunk c is keys perm[start[c]], ..., perm[start[c + 1] - 1],
+ * all of one slot, so no MSET/MGET/DEL meets CROSSSLOT. */
+struct keys_src {
+	const char *cmd; /* MSET, MGET, DEL */
+	const mt_redis_bytes *keys, *values;
+	size_t n, chunk;
+	size_t *perm, *start; /* cluster only, else NULL */
+};
+
+/* Chunk c's positions [*lo, *hi); key_at maps a position to a key. */
+static void chunk_range(const struct keys_src *s, size_t c, size_t *lo,
+			size_t *hi)
+{
+	if (s->start) {
+		*lo = s->start[c];
+		*hi = s->start[c + 1];
+		return;
+	}
+	*lo = c * s->chunk;
+	*hi = *lo + s->chunk < s->n ? *lo + s->chunk : s->n;
+}
+
+static size_t key_at(const struct keys_src *s, size_t k)
+{
+	return s->perm ? s->perm[k] : k;
 }
 
 /* Key j's result from its chunk's: same status and error; the chunk's
@@ -95,52 +128,55 @@ static void from_chunk(mt_redis_result *key, const mt_redis_result *c)
 }
 
 /* MSET, DEL: every key of a chunk shares its reply. */
-static void expand_shared(struct mt__redis_batch *b, size_t chunk)
+static void expand_shared(struct mt__redis_batch *b, const struct keys_src *s)
 {
-	for (size_t j = 0; j < b->pub.n; j++)
-		from_chunk(&b->pub.results[j], &b->inner[j / chunk]);
+	for (size_t c = 0, lo, hi; c < b->ninner; c++) {
+		chunk_range(s, c, &lo, &hi);
+		for (size_t k = lo; k < hi; k++)
+			from_chunk(&b->pub.results[key_at(s, k)], &b->inner[c]);
+	}
 }
 
-/* MGET: key j gets its own element of the chunk's array. */
-static void expand_elements(struct mt__redis_batch *b, size_t chunk)
+/* MGET: each key gets its own element of its chunk's array. */
+static void expand_chunk_elements(struct mt__redis_batch *b,
+				  const struct keys_src *s, size_t c)
 {
 	static const char bad[] = "unexpected reply to MGET";
-	for (size_t j = 0; j < b->pub.n; j++) {
-		const mt_redis_result *c = &b->inner[j / chunk];
-		mt_redis_result *key = &b->pub.results[j];
-		from_chunk(key, c);
-		if (c->status != MT_REDIS_DONE)
+	const mt_redis_result *cr = &b->inner[c];
+	size_t lo, hi;
+
+	chunk_range(s, c, &lo, &hi);
+	for (size_t k = lo; k < hi; k++) {
+		mt_redis_result *key = &b->pub.results[key_at(s, k)];
+		from_chunk(key, cr);
+		if (cr->status != MT_REDIS_DONE)
 			continue;
-		size_t k = j % chunk, want = chunk;
-		if ((j / chunk + 1) * chunk > b->pub.n)
-			want = b->pub.n % chunk;
-		if (c->reply->type != REDIS_REPLY_ARRAY ||
-		    c->reply->elements != want) {
+		if (cr->reply->type != REDIS_REPLY_ARRAY ||
+		    cr->reply->elements != hi - lo) {
 			key->status = MT_REDIS_FAILED;
 			key->error = bad;
 			key->reply = NULL;
 			continue;
 		}
-		key->reply = c->reply->element[k];
+		key->reply = cr->reply->element[k - lo];
 	}
 }
 
-/* What the chunked sources read. */
-struct keys_src {
-	const char *cmd; /* MSET, MGET, DEL */
-	const mt_redis_bytes *keys, *values;
-	size_t n, chunk;
-};
+static void expand_elements(struct mt__redis_batch *b, const struct keys_src *s)
+{
+	for (size_t c = 0; c < b->ninner; c++)
+		expand_chunk_elements(b, s, c);
+}
 
 static void format_chunk(const void *ctx, size_t c, struct mt__redis_buf *b)
 {
 	const struct keys_src *s = ctx;
-	size_t lo = c * s->chunk, hi = lo + s->chunk;
-	if (hi > s->n)
-		hi = s->n;
+	size_t lo, hi;
+	chunk_range(s, c, &lo, &hi);
 	mt__redis_buf_argc(b, 1 + (hi - lo) * (s->values ? 2 : 1));
 	mt__redis_buf_str(b, s->cmd);
-	for (size_t j = lo; j < hi; j++) {
+	for (size_t k = lo; k < hi; k++) {
+		size_t j = key_at(s, k);
 		mt__redis_buf_arg(b, s->keys[j].data, s->keys[j].len);
 		if (s->values)
 			mt__redis_buf_arg(b, s->values[j].data,
@@ -148,8 +184,23 @@ static void format_chunk(const void *ctx, size_t c, struct mt__redis_buf *b)
 	}
 }
 
+/* Cluster: a chunk weighs its keys and is routed by its first key. */
+static size_t chunk_weight(const void *ctx, size_t c)
+{
+	size_t lo, hi;
+	chunk_range(ctx, c, &lo, &hi);
+	return hi - lo;
+}
+
+static void chunk_key(const void *ctx, size_t c, mt_redis_bytes *key)
+{
+	const struct keys_src *s = ctx;
+	*key = s->keys[key_at(s, s->start[c])];
+}
+
 static int run_chunked(mt_redis *r, struct keys_src *s,
-		       void (*expand)(struct mt__redis_batch *, size_t),
+		       void (*expand)(struct mt__redis_batch *,
+				      const struct keys_src *),
 		       mt_redis_batch **out)
 {
 	s->chunk = r->chunk_keys;
@@ -159,7 +210,18 @@ static int run_chunked(mt_redis *r, struct keys_src *s,
 				       .fixed_flags = MT_REDIS_IDEMPOTENT,
 				       .fixed_weight = s->chunk,
 				       .format = format_chunk};
-	return run(r, &src, s->n, expand, s->chunk, out);
+	if (r->router && s->n) {
+		int rc = mt__redis_router_chunks(s->keys, s->n, s->chunk,
+						 &s->perm, &s->start, &src.n);
+		if (rc)
+			return rc;
+		src.weight = chunk_weight;
+		src.key = chunk_key;
+	}
+	int rc = run(r, &src, s->n, expand, s, out);
+	free(s->perm);
+	free(s->start);
+	return rc;
 }
 
 /* --------------------------------------------------------- SET */
@@ -185,6 +247,11 @@ static void format_set(const void *ctx, size_t i, struct mt__redis_buf *b)
 		mt__redis_buf_str(b, s->mode);
 }
 
+static void set_key(const void *ctx, size_t i, mt_redis_bytes *key)
+{
+	*key = ((const struct set_src *)ctx)->keys[i];
+}
+
 static int set_options_ok(const mt_redis_set_options *o)
 {
 	return !o ||
@@ -202,7 +269,8 @@ int mt_redis_set(mt_redis *r, const mt_redis_bytes *keys,
 	if (!array_ok(keys, n) || !array_ok(values, n) || !set_options_ok(opts))
 		return EINVAL;
 	if (!opts || (opts->ttl_ms == 0 && opts->mode == 0)) {
-		struct keys_src s = {"MSET", keys, values, n, 0};
+		struct keys_src s = {
+			.cmd = "MSET", .keys = keys, .values = values, .n = n};
 		return run_chunked(r, &s, expand_shared, out);
 	}
 	struct set_src s = {.keys = keys, .values = values};
@@ -214,7 +282,8 @@ int mt_redis_set(mt_redis *r, const mt_redis_bytes *keys,
 				       .ctx = &s,
 				       .fixed_ncmds = 1,
 				       .fixed_flags = MT_REDIS_IDEMPOTENT,
-				       .format = format_set};
+				       .format = format_set,
+				       .key = set_key};
 	return run(r, &src, n, NULL, 0, out);
 }
 
@@ -226,7 +295,7 @@ int mt_redis_get(mt_redis *r, const mt_redis_bytes *keys, size_t n,
 		return rc;
 	if (!array_ok(keys, n))
 		return EINVAL;
-	struct keys_src s = {"MGET", keys, NULL, n, 0};
+	struct keys_src s = {.cmd = "MGET", .keys = keys, .n = n};
 	return run_chunked(r, &s, expand_elements, out);
 }
 
@@ -238,7 +307,7 @@ int mt_redis_del(mt_redis *r, const mt_redis_bytes *keys, size_t n,
 		return rc;
 	if (!array_ok(keys, n))
 		return EINVAL;
-	struct keys_src s = {"DEL", keys, NULL, n, 0};
+	struct keys_src s = {.cmd = "DEL", .keys = keys, .n = n};
 	return run_chunked(r, &s, expand_shared, out);
 }
 
@@ -257,6 +326,13 @@ static void format_publish(const void *ctx, size_t i, struct mt__redis_buf *b)
 	mt__redis_buf_arg(b, s->messages[i].data, s->messages[i].len);
 }
 
+/* Cluster: a message may be published on any node (the cluster bus
+ * carries it to every subscriber); routing by channel spreads them. */
+static void publish_key(const void *ctx, size_t i, mt_redis_bytes *key)
+{
+	*key = ((const struct publish_src *)ctx)->channels[i];
+}
+
 int mt_redis_publish(mt_redis *r, const mt_redis_bytes *channels,
 		     const mt_redis_bytes *messages, size_t n,
 		     mt_redis_batch **out)
@@ -272,7 +348,8 @@ int mt_redis_publish(mt_redis *r, const mt_redis_bytes *channels,
 				       .ctx = &s,
 				       .fixed_ncmds = 1,
 				       .fixed_flags = 0,
-				       .format = format_publish};
+				       .format = format_publish,
+				       .key = publish_key};
 	return run(r, &src, n, NULL, 0, out);
 }
 
@@ -322,6 +399,19 @@ static void format_item(const void *ctx, size_t i, struct mt__redis_buf *b)
 		mt__redis_format_cmd(&it->cmds[k], b);
 }
 
+/* redis.h: `key`, or else the first argument of the first command; a
+ * one-word command has no key (any master). */
+static void item_key(const void *ctx, size_t i, mt_redis_bytes *key)
+{
+	const mt_redis_item *it = &((const mt_redis_item *)ctx)[i];
+	static const mt_redis_bytes none;
+
+	if (it->key.data)
+		*key = it->key;
+	else
+		*key = it->cmds[0].argc > 1 ? it->cmds[0].argv[1] : none;
+}
+
 int mt_redis_exec(mt_redis *r, const mt_redis_item *items, size_t n,
 		  mt_redis_batch **out)
 {
@@ -334,7 +424,8 @@ int mt_redis_exec(mt_redis *r, const mt_redis_item *items, size_t n,
 				       .ctx = items,
 				       .ncmds = items_ncmds,
 				       .flags = items_flags,
-				       .format = format_item};
+				       .format = format_item,
+				       .key = item_key};
 	return run(r, &src, n, NULL, 0, out);
 }
 
@@ -506,12 +597,12 @@ int mt_redis_model_save(mt_redis *r, const mt_redis_model *models, size_t n,
 		return rc;
 	if (!models_ok(models, n, flags, 1))
 		return EINVAL;
-	struct mt__redis_source src = {.n = n,
-				       .ctx = models,
-				       .ncmds = save_ncmds,
-				       .fixed_flags = flags |
-						      MT_REDIS_IDEMPOTENT,
-				       .format = format_save};
+	struct mt__redis_source src = {
+		.n = n,
+		.ctx = models,
+		.ncmds = save_ncmds,
+		.fixed_flags = flags | MT_REDIS_IDEMPOTENT | MT__REDIS_KEYED,
+		.format = format_save};
 	return run(r, &src, n, NULL, 0, out);
 }
 
@@ -523,12 +614,12 @@ int mt_redis_model_delete(mt_redis *r, const mt_redis_model *models, size_t n,
 		return rc;
 	if (!models_ok(models, n, flags, 0))
 		return EINVAL;
-	struct mt__redis_source src = {.n = n,
-				       .ctx = models,
-				       .ncmds = delete_ncmds,
-				       .fixed_flags = flags |
-						      MT_REDIS_IDEMPOTENT,
-				       .format = format_delete};
+	struct mt__redis_source src = {
+		.n = n,
+		.ctx = models,
+		.ncmds = delete_ncmds,
+		.fixed_flags = flags | MT_REDIS_IDEMPOTENT | MT__REDIS_KEYED,
+		.format = format_delete};
 	return run(r, &src, n, NULL, 0, out);
 }
 
@@ -630,6 +721,9 @@ int mt_redis_map(mt_redis *r,
 	if (not_run)
 		*not_run = 0;
 	if (!r || !fn || (n && (!params || !results)))
+		return EINVAL;
+	/* A connection belongs to one node of a cluster (redis.h). */
+	if (r->router)
 		return EINVAL;
 	int rc = mt__redis_usable(r);
 	if (rc || n == 0)

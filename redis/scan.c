@@ -16,6 +16,7 @@
 #include "engine.h"
 #include "glob.h"
 #include "keyset.h"
+#include "router.h"
 #include "sigpipe.h"
 
 /* SCAN's COUNT hint when the caller gives none (redis.h says 1000). */
@@ -117,6 +118,7 @@ struct walker {
  * by the walking thread after mt_group_wait. */
 struct scan {
 	mt_redis *r;		     /* I */
+	struct mt__redis_node *node; /* I: the server walked (a master) */
 	const char *fetch;	     /* I: NULL = keys only */
 	size_t fetchlen;	     /* I */
 	char count[24];		     /* I: the COUNT argument */
@@ -149,10 +151,10 @@ static int walker_open(struct scan *s, struct walker *w, int new_only)
 
 	w->progress = 0;
 	if (!new_only)
-		return mt__redis_node_acquire(&s->r->node, &w->c, &w->fresh,
-					      why, sizeof why);
+		return mt__redis_node_acquire(s->node, &w->c, &w->fresh, why,
+					      sizeof why);
 	w->fresh = 1;
-	return mt__redis_node_connect(&s->r->node, &w->c, why, sizeof why);
+	return mt__redis_node_connect(s->node, &w->c, why, sizeof why);
 }
 
 /* Appends k commands, reads their k replies into reps. 0, or the
@@ -196,7 +198,7 @@ static int request(struct scan *s, struct walker *w, size_t k, append_fn append,
 				!(s->r->flags & MT_REDIS_NO_RETRY) &&
 				(w->progress > 0 || !w->fresh);
 		w->io_failed = 1;
-		mt__redis_node_release(&s->r->node, w->c);
+		mt__redis_node_release(s->node, w->c);
 		w->c = NULL;
 		if (!may_retry)
 			return rc;
@@ -417,8 +419,153 @@ static int collect(struct scan *s)
 		rc = exists_all(s, &w);
 	if (rc == 0 && s->plan.kind != PLAN_EXISTS)
 		rc = walk(s, &w);
-	mt__redis_node_release(&s->r->node, w.c);
+	mt__redis_node_release(s->node, w.c);
 	mt__redis_sigpipe_restore(&w.guard, w.io_failed);
+	if (rc == 0)
+		rc = queue_fetches(s, 1);
+	return rc;
+}
+
+/* ---------------------------------------------------------- a cluster */
+
+/*
+ * A cluster: every master holds its own keys, and a SCAN cursor belongs
+ * to one node. The literals' EXISTS go through the engine, so the router
+ * sends each to its key's master (following redirects); the walk runs on
+ * every master at once (one walk per master, on a participant of the
+ * pool, each with its own connection and key set), and the masters' keys
+ * are merged, de-duplicated, after the literals' as on one server. The
+ * values are then read through the engine too (routed), in the usual
+ * chunks; they are not read while the walks go on, since the key set is
+ * filled only at the merge. A master that fails its walk (down, or failed
+ * over mid-walk: the replica's cursor would start from 0) fails the call
+ * with its error, as one server's walk does.
+ */
+
+static void format_exists(const void *ctx, size_t i, struct mt__redis_buf *b)
+{
+	const mt_redis_bytes *k = &((const mt_redis_bytes *)ctx)[i];
+
+	mt__redis_buf_argc(b, 2);
+	mt__redis_buf_arg(b, "EXISTS", 6);
+	mt__redis_buf_arg(b, k->data, k->len);
+}
+
+static void exists_key(const void *ctx, size_t i, mt_redis_bytes *key)
+{
+	*key = ((const mt_redis_bytes *)ctx)[i];
+}
+
+/* The literals that exist join the set, in pattern order. */
+static int exists_routed(struct scan *s)
+{
+	size_t n = s->plan.lits.n;
+	struct mt__redis_source src = {.n = n,
+				       .ctx = s->plan.lits.keys,
+				       .fixed_ncmds = 1,
+				       .fixed_flags = MT_REDIS_IDEMPOTENT,
+				       .format = format_exists,
+				       .key = exists_key};
+	struct mt__redis_batch *b;
+	int rc = mt__redis_batch_new(n, 0, &b);
+
+	if (rc == 0)
+		rc = mt__redis_engine_run(s->r, &src, b->pub.results, b);
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		const mt_redis_result *res = &b->pub.results[i];
+		const mt_redis_bytes *k = &s->plan.lits.keys[i];
+		if (res->status != MT_REDIS_DONE ||
+		    res->reply->type != REDIS_REPLY_INTEGER)
+			rc = EIO;
+		else if (res->reply->integer == 1)
+			rc = mt__redis_keyset_add(&s->keys, k->data, k->len,
+						  NULL);
+	}
+	mt__redis_batch_destroy(b);
+	return rc;
+}
+
+/* One walk per master; walks[k] is master k's own scan state. */
+struct walks {
+	struct scan *walks;
+	int *rc;
+};
+
+static void walk_masters(size_t lo, size_t hi, void *arg)
+{
+	struct walks *ws = arg;
+
+	for (size_t k = lo; k < hi; k++) {
+		struct walker w = {0};
+		mt__redis_sigpipe_block(&w.guard);
+		ws->rc[k] = walk(&ws->walks[k], &w);
+		mt__redis_node_release(ws->walks[k].node, w.c);
+		mt__redis_sigpipe_restore(&w.guard, w.io_failed);
+	}
+}
+
+/* Master k's walk: the call's plan and COUNT, no fetch (keys only). */
+static void walk_init(struct scan *w, const struct scan *s,
+		      struct mt__redis_node *node)
+{
+	memset(w, 0, sizeof *w);
+	w->r = s->r;
+	w->node = node;
+	w->plan = s->plan; /* shared, read-only: freed with s */
+	memcpy(w->count, s->count, sizeof w->count);
+}
+
+/* Merges the walks' keys (master order) and their counters into s. */
+static int merge_walks(struct scan *s, struct scan *walks, const int *rcs,
+		       size_t n)
+{
+	int rc = 0;
+
+	for (size_t k = 0; k < n; k++) {
+		const struct mt_redis_keyset *ks = &walks[k].keys;
+		rc = rc ? rc : rcs[k];
+		for (size_t i = 0; rc == 0 && i < ks->n; i++)
+			rc = mt__redis_keyset_add(&s->keys, ks->keys[i].data,
+						  ks->keys[i].len, NULL);
+		s->commands += walks[k].commands;
+		s->retries += walks[k].retries;
+		mt__redis_keyset_free(&walks[k].keys);
+	}
+	return rc;
+}
+
+static int walk_cluster(struct scan *s)
+{
+	/* Every master serves a slot at least: at most 16,384 of them. */
+	struct mt__redis_node **nodes = malloc(16384 * sizeof *nodes);
+	int rc = nodes ? 0 : ENOMEM;
+	size_t n = rc ? 0 : mt__redis_router_masters(s->r, nodes, 16384, &rc);
+	struct scan *walks = n ? calloc(n, sizeof *walks) : NULL;
+	int *rcs = n ? calloc(n, sizeof *rcs) : NULL;
+
+	if (rc == 0 && n && (!walks || !rcs))
+		rc = ENOMEM;
+	for (size_t k = 0; rc == 0 && k < n; k++)
+		walk_init(&walks[k], s, nodes[k]);
+	struct walks ws = {walks, rcs};
+	if (rc == 0 && n)
+		rc = mt_for_range(s->r->pool, n, walk_masters, &ws);
+	if (rc == 0)
+		rc = merge_walks(s, walks, rcs, n);
+	free(walks);
+	free(rcs);
+	free(nodes);
+	return rc;
+}
+
+static int collect_cluster(struct scan *s)
+{
+	int rc = 0;
+
+	if (s->plan.lits.n > 0 && s->plan.kind != PLAN_WALK)
+		rc = exists_routed(s);
+	if (rc == 0 && s->plan.kind != PLAN_EXISTS)
+		rc = walk_cluster(s);
 	if (rc == 0)
 		rc = queue_fetches(s, 1);
 	return rc;
@@ -518,6 +665,7 @@ static void scan_init(struct scan *s, mt_redis *r,
 {
 	memset(s, 0, sizeof *s);
 	s->r = r;
+	s->node = &r->node;
 	s->fetch = opts ? opts->fetch : NULL;
 	s->fetchlen = s->fetch ? strlen(s->fetch) : 0;
 	snprintf(s->count, sizeof s->count, "%u",
@@ -543,7 +691,7 @@ int mt_redis_scan(mt_redis *r, const char *const *patterns, size_t npatterns,
 	if (rc == 0 && s.fetch)
 		rc = mt_group_init(&s.group, r->pool);
 	if (rc == 0)
-		rc = collect(&s);
+		rc = r->router ? collect_cluster(&s) : collect(&s);
 	/* Every task spawned must end before the call's state goes. */
 	if (s.spawned)
 		mt_group_wait(&s.group);

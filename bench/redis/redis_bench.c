@@ -424,7 +424,7 @@ static void finish_row(struct row *r, double lib_rate)
 		rb_figure_of(&r->out.fig, r->s, r->ns);
 	r->out.fig.err = r->err;
 	r->out.vs = lib_rate > 0 ? r->out.fig.rate / lib_rate : NAN;
-	if (r->err != 0 && r->err != ENOSYS)
+	if (r->err != 0 && r->err != ENOSYS && r->err != ENOTSUP)
 		fprintf(stderr, "redis_bench: %s: %s: %s\n", group,
 			r->out.method, strerror(r->err));
 	wrong |= rb_figure_wrong(&r->out.fig);

@@ -89,6 +89,14 @@ static const char *const patterns[RB_NPATTERNS] = {"rb:user:00001*",
 						   "rb:item:?????50",
 						   "rb:s[a-e]ss:*[0-3]"};
 
+/* A redis-cluster:// URI: the one-connection rows that cannot be routed
+ * (a model's commands touch several slots; MULTI/EXEC needs one) are
+ * N/A there, and the maps with a connection name their keys. */
+static int is_cluster(const rb_bench *b)
+{
+	return strncmp(b->cfg.uri, "redis-cluster://", 16) == 0;
+}
+
 /* ------------------------------------------------------ the data set */
 
 static mt_redis_bytes bytes(const char *s, size_t len)
@@ -605,7 +613,10 @@ static int bench_init(rb_bench *b, mt_redis *r, const struct rb_config *cfg)
 		return EINVAL;
 	if ((err = gen_data(&b->d, &b->st, z)) != 0)
 		return err;
-	b->pid = cfg->server_pid > 0 ? cfg->server_pid : find_server_pid(b);
+	/* A cluster has a server per master: no one PID to watch. */
+	b->pid = cfg->server_pid > 0 ? cfg->server_pid :
+		 is_cluster(b)	     ? 0 :
+				       find_server_pid(b);
 	return 0;
 }
 
@@ -751,7 +762,9 @@ static void *sub_thread(void *arg)
 	size_t not_run = 0;
 	int err;
 
-	err = mt_redis_map(s->b->sub, sub_fn, &param, &res, 1, s, &not_run);
+	/* Keyed: on a cluster, the connection of the channel's master. */
+	err = mt_redis_map_keyed(s->b->sub, sub_fn, &param, &s->b->d.channel,
+				 &res, 1, s, &not_run);
 	if (err != 0 || not_run != 0)
 		sub_signal(s, -1, err ? err : EIO);
 	return NULL;
@@ -972,6 +985,9 @@ static int wl_model_save(rb_bench *b, struct rb_sample *s)
 
 static int wl_model_save_atomic(rb_bench *b, struct rb_sample *s)
 {
+	/* A model's keys span slots: refused on a cluster (docs/redis.md). */
+	if (is_cluster(b))
+		return ENOTSUP;
 	return model_save(b, s, MT_REDIS_ATOMIC);
 }
 
@@ -1135,10 +1151,11 @@ static void *rtt_model_fn(redisContext *c, void *param, void *ctx)
 	return ok ? RB_OK : NULL;
 }
 
-/* results[i] = fn(i) on the rtt client's threads; the items whose result
- * is not RB_OK are bad. */
+/* results[i] = fn(i) on the rtt client's threads, item i on the
+ * connection for keys[i] (a cluster's master; NULL: every item's key is
+ * the channel); the items whose result is not RB_OK are bad. */
 static int rtt_run(rb_bench *b, void *(*fn)(redisContext *, void *, void *),
-		   struct rb_sample *s)
+		   const mt_redis_bytes *keys, struct rb_sample *s)
 {
 	size_t n = b->cfg.sizes.rtt, not_run = 0;
 	void **res;
@@ -1150,11 +1167,18 @@ static int rtt_run(rb_bench *b, void *(*fn)(redisContext *, void *, void *),
 			  "rb-rtt", 0, &b->rtt_pool, &b->rtt);
 	if (err != 0)
 		return err;
-	if (!(res = calloc(n, sizeof *res)))
+	mt_redis_bytes *chans = keys ? NULL : calloc(n, sizeof *chans);
+	if (!(res = calloc(n, sizeof *res)) || (!keys && !chans)) {
+		free(res);
 		return ENOMEM;
+	}
+	for (size_t i = 0; !keys && i < n; i++)
+		chans[i] = b->d.channel;
 	rb_timer_start(&t, b->pid);
-	err = mt_redis_map(b->rtt, fn, b->st.params, res, n, &b->d, &not_run);
+	err = mt_redis_map_keyed(b->rtt, fn, b->st.params, keys ? keys : chans,
+				 res, n, &b->d, &not_run);
 	rb_timer_stop(&t, s);
+	free(chans);
 	s->n = n;
 	for (size_t i = 0; i < n; i++)
 		s->bad += res[i] != RB_OK;
@@ -1165,17 +1189,20 @@ static int rtt_run(rb_bench *b, void *(*fn)(redisContext *, void *, void *),
 
 static int rtt_set(rb_bench *b, struct rb_sample *s)
 {
-	return rtt_run(b, rtt_set_fn, s);
+	return rtt_run(b, rtt_set_fn, b->d.keys, s);
 }
 
 static int rtt_get(rb_bench *b, struct rb_sample *s)
 {
-	return rtt_run(b, rtt_get_fn, s);
+	return rtt_run(b, rtt_get_fn, b->d.keys, s);
 }
 
 static int rtt_model(rb_bench *b, struct rb_sample *s)
 {
-	return rtt_run(b, rtt_model_fn, s);
+	/* One connection, commands of several slots: not on a cluster. */
+	if (is_cluster(b))
+		return ENOTSUP;
+	return rtt_run(b, rtt_model_fn, b->d.hkeys, s);
 }
 
 static int rtt_publish(rb_bench *b, struct rb_sample *s)
@@ -1185,7 +1212,7 @@ static int rtt_publish(rb_bench *b, struct rb_sample *s)
 
 	if ((err = rb_sub_start(b, &sub)) != 0)
 		return err;
-	err = rtt_run(b, rtt_publish_fn, s);
+	err = rtt_run(b, rtt_publish_fn, NULL, s);
 	s->delivered = (double)rb_sub_finish(b, sub) / (double)b->cfg.sizes.rtt;
 	return err;
 }
@@ -1259,7 +1286,7 @@ int rb_workload_run(rb_bench *b, const struct rb_workload *w,
 int rb_figure_wrong(const struct rb_figure *f)
 {
 	if (f->err != 0)
-		return f->err != ENOSYS;
+		return f->err != ENOSYS && f->err != ENOTSUP;
 	return f->bad != 0 || (!isnan(f->delivered) && f->delivered < 1);
 }
 
@@ -1318,6 +1345,10 @@ static void fmt_check(char *buf, size_t len, const struct rb_figure *f)
 {
 	int k;
 
+	if (f->err == ENOTSUP) {
+		snprintf(buf, len, "N/A on a cluster (docs/redis.md)");
+		return;
+	}
 	if (f->err == ENOSYS) {
 		snprintf(buf, len, "N/A (not implemented yet)");
 		return;

@@ -21,12 +21,16 @@
  *      per key, beside mt_redis_get on the same keys, with the ratio.
  * With --uri, every key the demo wrote is deleted at the end; its keys
  * are "demo:*", "DemoUser:*" and Popoto's index keys for DemoUser.
+ * With --cluster it starts a 3-master Redis Cluster of its own instead
+ * (cluster.h) and runs the same steps on it through a redis-cluster://
+ * URI: the library routes every item to its key's master.
  *
  * Exit status: 0, 1 (a step failed, or redis-server is not on PATH),
  * 2 (usage), 130/143 (interrupted: the server is stopped first).
  */
 #define _GNU_SOURCE
 #include "cli.h"
+#include "cluster.h"
 #include "progress.h"
 #include "server.h"
 
@@ -40,7 +44,7 @@
 #include <unistd.h>
 
 static const char help[] =
-	"usage: mtredis demo [--uri URI] [-n N]\n"
+	"usage: mtredis demo [--uri URI | --cluster] [-n N]\n"
 	"\n"
 	"Starts a private redis-server (found on PATH; a unix socket in a\n"
 	"temporary folder, persistence off) and shows each helper at work\n"
@@ -53,7 +57,10 @@ static const char help[] =
 	"\n"
 	"Options:\n"
 	"  --uri URI        use this server instead (its demo keys are\n"
-	"                   deleted at the end)\n"
+	"                   deleted at the end); redis-cluster:// too\n"
+	"  --cluster        start a 3-master Redis Cluster of its own instead\n"
+	"                   (free loopback ports, temporary folders), run\n"
+	"                   every step on it, and stop it\n"
 	"  -n N             keys to load and read (default 200000; the other\n"
 	"                   steps scale with it)\n"
 	"  --timeout MS     command timeout in milliseconds (default 5000)\n"
@@ -62,12 +69,15 @@ static const char help[] =
 	"Exit status: 0 ok, 1 a step failed or redis-server is missing,\n"
 	"2 usage error, 130 interrupted.\n";
 
-/* The embedded server, reachable from the signal handlers. */
+/* The embedded server or cluster, reachable from the signal handlers
+ * (an unused one has no PID: killing it is a no-op). */
 static struct server server;
+static struct cluster cluster;
 
 static void on_signal(int sig)
 {
 	server_kill_now(&server);
+	cluster_kill_now(&cluster);
 	cli_exit_now(128 + sig);
 }
 
@@ -79,6 +89,7 @@ static void on_signal(int sig)
 static void on_crash(int sig)
 {
 	server_kill_now(&server);
+	cluster_kill_now(&cluster);
 	signal(sig, SIG_DFL);
 	raise(sig);
 }
@@ -137,6 +148,9 @@ struct saver {
 	mt_redis *r;
 	size_t lo, hi;
 	size_t refused; /* calls that returned an error (not queued) */
+	/* MT_REDIS_ATOMIC, or 0 on a cluster: a model's keys span slots
+	 * there, and MULTI/EXEC runs on one node (docs/redis.md). */
+	unsigned flags;
 };
 
 #define B(s) ((mt_redis_bytes){s, strlen(s)})
@@ -168,7 +182,7 @@ static void *save_range(void *arg)
 				    .nkey_indexes = 1,
 				    .sorted_indexes = sidx,
 				    .nsorted_indexes = 1};
-		if (mt_redis_save_async(s->r, &m, MT_REDIS_ATOMIC) != 0)
+		if (mt_redis_save_async(s->r, &m, s->flags) != 0)
 			s->refused++;
 	}
 	return NULL;
@@ -203,10 +217,13 @@ static void step_saves(struct demo *d, size_t n)
 		d->failed_steps++;
 		return;
 	}
+	unsigned flags = strncmp(d->o->uri, "redis-cluster://", 16) == 0 ?
+				 0 :
+				 MT_REDIS_ATOMIC;
 	double t0 = cli_now();
 	for (int i = 0; i < THREADS; i++) {
 		s[i] = (struct saver){d->r, n * i / THREADS,
-				      n * (i + 1) / THREADS, 0};
+				      n * (i + 1) / THREADS, 0, flags};
 		pthread_create(&t[i], NULL, save_range, &s[i]);
 	}
 	size_t refused = 0;
@@ -281,7 +298,10 @@ static void *subscriber_thread(void *arg)
 {
 	struct sub *s = arg;
 	void *param = NULL, *result;
-	mt_redis_map(s->r, subscriber, &param, &result, 1, s, NULL);
+	/* Keyed: on a cluster, a connection to the channel's master. */
+	mt_redis_bytes channel = {CHANNEL, sizeof CHANNEL - 1};
+	mt_redis_map_keyed(s->r, subscriber, &param, &channel, &result, 1, s,
+			   NULL);
 	atomic_store_explicit(&s->state, 2, memory_order_release);
 	return NULL;
 }
@@ -494,8 +514,10 @@ static double python_way(struct demo *d, const char *uri, size_t n, size_t *bad)
 	mt_pool *pool = mt_pool_create(&cfg);
 	mt_redis_options opts = {.pool = pool, .flags = MT_REDIS_LAZY};
 	mt_redis *r = NULL;
+	/* Keyed: on a cluster, each GET on its key's master. */
 	if (pool && mt_redis_open(&r, uri, &opts, NULL, 0) == 0)
-		mt_redis_map(r, get_one, params, res, n, NULL, NULL);
+		mt_redis_map_keyed(r, get_one, params, d->keys, res, n, NULL,
+				   NULL);
 	mt_redis_close(r);
 	mt_pool_destroy(pool, MT_DRAIN);
 	double secs = cli_now() - t0;
@@ -558,20 +580,29 @@ static void steps(struct demo *d, const char *uri)
 		       progress_group(n, d->n));
 }
 
+/* getopt code of --cluster, beside the common options' codes. */
+#define OPT_CLUSTER 0x4300
+
+/* *own: 0 --uri given, 1 a private server, 2 a private cluster. */
 static int parse_args(struct cli_opts *o, int argc, char **argv, size_t *n,
 		      int *own_server)
 {
 	static const struct option longopts[] = {
 		CLI_COMMON_LONGOPTS,
+		{"cluster", no_argument, NULL, OPT_CLUSTER},
 		{0, 0, 0, 0},
 	};
+	int uri = 0, own_cluster = 0;
 	int c;
 	uint64_t v;
 	optind = 1;
 	*own_server = 1;
 	while ((c = getopt_long(argc, argv, ":qhn:", longopts, NULL)) != -1) {
-		if (c == CLI_OPT_URI)
-			*own_server = 0;
+		uri |= c == CLI_OPT_URI;
+		if (c == OPT_CLUSTER) {
+			own_cluster = 1;
+			continue;
+		}
 		int rc = cli_common_option(o, c, optarg, argv);
 		if (rc < 0)
 			return -rc;
@@ -591,6 +622,10 @@ static int parse_args(struct cli_opts *o, int argc, char **argv, size_t *n,
 		return cli_usage(o->cmd, "unexpected argument '%s'",
 				 strstr(argv[optind], "://") ? "<a URI>" :
 							       argv[optind]);
+	if (uri && own_cluster)
+		return cli_usage(o->cmd, "--uri and --cluster exclude each "
+					 "other");
+	*own_server = uri ? 0 : own_cluster ? 2 : 1;
 	return 0;
 }
 
@@ -610,6 +645,24 @@ static int start_server(struct cli_opts *o)
 	return CLI_OK;
 }
 
+/* Starts the private cluster (main thread, as the server) and points
+ * o->uri at it. */
+static int start_cluster(struct cli_opts *o)
+{
+	char why[300];
+	if (cluster_start(&cluster, why, sizeof why) != 0) {
+		cli_error(o->cmd, "%s", why);
+		return CLI_FAILED;
+	}
+	o->uri = cluster.uri;
+	printf("mtredis demo: a Redis Cluster of 3 masters (pids %d %d %d) "
+	       "at %s\n",
+	       (int)cluster.node[0].pid, (int)cluster.node[1].pid,
+	       (int)cluster.node[2].pid, cluster.uri);
+	fflush(stdout);
+	return CLI_OK;
+}
+
 int cli_demo(int argc, char **argv)
 {
 	struct cli_opts o;
@@ -622,7 +675,9 @@ int cli_demo(int argc, char **argv)
 	d.o = &o;
 	cli_signals_install(on_signal);
 	install_crash_handlers();
-	rc = own ? start_server(&o) : CLI_OK;
+	rc = own == 1 ? start_server(&o) :
+	     own == 2 ? start_cluster(&o) :
+			CLI_OK;
 	if (rc == CLI_OK)
 		rc = cli_open(&o, &d.r);
 	cli_signals_unblock();
@@ -639,8 +694,10 @@ int cli_demo(int argc, char **argv)
 		rc = d.failed_steps ? CLI_FAILED : CLI_OK;
 	}
 	cli_close(&o, d.r);
-	if (own && server_stop(&server) != 0)
+	if (own == 1 && server_stop(&server) != 0)
 		cli_error(o.cmd, "could not remove %s", server.dir);
+	if (own == 2 && cluster_stop(&cluster) != 0)
+		cli_error(o.cmd, "could not remove a cluster node's folder");
 	free(d.keys);
 	free(d.vals);
 	free(d.arena);

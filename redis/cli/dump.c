@@ -164,8 +164,11 @@ struct dumper {
 	mt_redis *r;		   /* I */
 	const mt_redis_keys *keys; /* I */
 	int with_ttl;		   /* I: read PTTLs: some key has an expiry */
-	struct out out;		   /* W */
-	struct progress prog;	   /* counters atomic */
+	/* I: keys per MGET: CHUNK_KEYS, or 1 on a cluster, where the keys
+	 * found are in every slot and one MGET must stay in one. */
+	size_t chunk;
+	struct out out;			/* W */
+	struct progress prog;		/* counters atomic */
 	uint64_t written, failed, gone; /* W */
 	struct group slot[2];		/* M: ready; else per the legend */
 	pthread_mutex_t lock;
@@ -217,7 +220,7 @@ static int any_expiry(mt_redis *r)
 
 static int alloc_scratch(struct dumper *d)
 {
-	size_t chunks = GROUP_KEYS / CHUNK_KEYS + 1;
+	size_t chunks = GROUP_KEYS / d->chunk + 1;
 	/* Phase A: per chunk MGET + keys, PTTL pairs; phase B: 4 per key. */
 	size_t nargv = 4 * (size_t)GROUP_KEYS + chunks;
 	d->items = malloc(GROUP_KEYS * sizeof *d->items);
@@ -268,20 +271,21 @@ static void build_chunk(struct dumper *d, size_t lo, size_t hi,
 	*arg = a;
 }
 
-static size_t chunk_end(size_t at, size_t hi)
+static size_t chunk_end(const struct dumper *d, size_t at, size_t hi)
 {
-	return at + CHUNK_KEYS < hi ? at + CHUNK_KEYS : hi;
+	return at + d->chunk < hi ? at + d->chunk : hi;
 }
 
 /* The MGET reply of chunk i of g, or NULL when the chunk failed. */
-static const redisReply *chunk_values(const struct group *g, size_t i)
+static const redisReply *chunk_values(const struct dumper *d,
+				      const struct group *g, size_t i)
 {
 	const mt_redis_result *res = &g->a->results[i];
-	size_t lo = g->lo + i * CHUNK_KEYS;
+	size_t lo = g->lo + i * d->chunk;
 	const redisReply *v = res->status == MT_REDIS_DONE ? res->replies[0] :
 							     NULL;
 	return v && v->type == REDIS_REPLY_ARRAY &&
-			       v->elements == chunk_end(lo, g->hi) - lo ?
+			       v->elements == chunk_end(d, lo, g->hi) - lo ?
 		       v :
 		       NULL;
 }
@@ -293,15 +297,16 @@ static void phase_a(struct dumper *d, struct group *g)
 	mt_redis_cmd *c = d->cmds;
 	mt_redis_bytes *a = d->argv;
 	size_t n = 0;
-	for (size_t at = g->lo; at < g->hi; at += CHUNK_KEYS, n++)
-		build_chunk(d, at, chunk_end(at, g->hi), &d->items[n], &c, &a);
+	for (size_t at = g->lo; at < g->hi; at += d->chunk, n++)
+		build_chunk(d, at, chunk_end(d, at, g->hi), &d->items[n], &c,
+			    &a);
 	g->err_a = mt_redis_exec(d->r, d->items, n, &g->a);
 	for (size_t i = 0; g->err_a == 0 && i < n; i++) {
-		const redisReply *v = chunk_values(g, i);
+		const redisReply *v = chunk_values(d, g, i);
 		for (size_t k = 0; v != NULL && k < v->elements; k++)
 			if (v->element[k]->type != REDIS_REPLY_STRING)
 				g->later[g->nlater++] =
-					g->lo + i * CHUNK_KEYS + k;
+					g->lo + i * d->chunk + k;
 	}
 }
 
@@ -383,8 +388,8 @@ static void emit_chunk(struct dumper *d, const struct group *g, size_t i)
 {
 	const mt_redis_bytes *keys = d->keys->keys;
 	const mt_redis_result *res = &g->a->results[i];
-	const redisReply *mget = chunk_values(g, i);
-	size_t lo = g->lo + i * CHUNK_KEYS, hi = chunk_end(lo, g->hi);
+	const redisReply *mget = chunk_values(d, g, i);
+	size_t lo = g->lo + i * d->chunk, hi = chunk_end(d, lo, g->hi);
 	for (size_t k = lo; k < hi; k++) {
 		const redisReply *v = mget ? mget->element[k - lo] : NULL;
 		if (v == NULL) {
@@ -428,7 +433,7 @@ static void emit_group(struct dumper *d, const struct group *g)
 	for (size_t k = g->lo; g->err_a != 0 && k < g->hi; k++)
 		report_key(d, &keys[k], strerror(g->err_a));
 	for (size_t at = g->lo, i = 0; g->err_a == 0 && at < g->hi;
-	     at += CHUNK_KEYS, i++)
+	     at += d->chunk, i++)
 		emit_chunk(d, g, i);
 	for (size_t i = 0; i < g->nlater; i++)
 		if (g->err_b != 0)
@@ -543,7 +548,8 @@ static int run(struct dumper *d, char **patterns, size_t npatterns)
 	}
 	d->keys = keys;
 	progress_total(&d->prog, keys->n);
-	d->with_ttl = keys->n > 0 && any_expiry(d->r);
+	/* On a cluster INFO answers for one master only: read every TTL. */
+	d->with_ttl = keys->n > 0 && (d->chunk == 1 || any_expiry(d->r));
 	err = keys->n > 0 ? read_and_write(d) : 0;
 	if (err != 0)
 		cli_error(d->o->cmd, "cannot start a thread: %s",
@@ -565,6 +571,7 @@ int cli_dump(int argc, char **argv)
 	if (rc != 0)
 		return rc < 0 ? CLI_OK : rc;
 	d.o = &o;
+	d.chunk = strncmp(o.uri, "redis-cluster://", 16) == 0 ? 1 : CHUNK_KEYS;
 	d.out.buf = malloc(OUTBUF);
 	if (d.out.buf == NULL || alloc_scratch(&d) != 0) {
 		cli_error(o.cmd, "out of memory");

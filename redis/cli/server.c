@@ -69,6 +69,7 @@ static void remove_folder(const struct server *s)
 		return;
 	unlink(s->sock);
 	unlink(s->log);
+	unlink(s->conf); /* a cluster node's nodes.conf ("" otherwise) */
 	rmdir(s->dir);
 }
 
@@ -171,11 +172,37 @@ static int make_folder(struct server *s, char *why, size_t whylen)
 		 s->dir);
 	snprintf(s->log, sizeof s->log, "%.*s/redis.log", SERVER_DIRLEN - 1,
 		 s->dir);
+	snprintf(s->conf, sizeof s->conf, "%.*s/nodes.conf", SERVER_DIRLEN - 1,
+		 s->dir);
 	snprintf(s->uri, sizeof s->uri, "unix://%s", s->sock);
 	return 0;
 }
 
 int server_start(struct server *s, char *why, size_t whylen)
+{
+	return server_start_args(s, NULL, why, whylen);
+}
+
+/* The fixed arguments, then `extra`: a later option wins in redis.conf
+ * syntax, so extra may override (e.g. --port). */
+static void build_argv(struct server *s, char *exe, const char *const *extra,
+		       char **argv, size_t cap)
+{
+	const char *fixed[] = {
+		exe,	 "--port",	     "0",   "--unixsocket",
+		s->sock, "--unixsocketperm", "700", "--save",
+		"",	 "--appendonly",     "no",  "--dir",
+		s->dir,	 "--daemonize",	     "no"};
+	size_t n = 0;
+	for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++)
+		argv[n++] = (char *)fixed[i];
+	for (; extra && *extra && n + 1 < cap; extra++)
+		argv[n++] = (char *)*extra;
+	argv[n] = NULL;
+}
+
+int server_start_args(struct server *s, const char *const *extra, char *why,
+		      size_t whylen)
 {
 	memset(s, 0, sizeof *s);
 	const char *name = getenv("MTREDIS_SERVER");
@@ -190,11 +217,8 @@ int server_start(struct server *s, char *why, size_t whylen)
 	int err = make_folder(s, why, whylen);
 	if (err != 0)
 		return err;
-	char *const argv[] = {
-		exe,	 "--port",	     "0",   "--unixsocket",
-		s->sock, "--unixsocketperm", "700", "--save",
-		"",	 "--appendonly",     "no",  "--dir",
-		s->dir,	 "--daemonize",	     "no",  NULL};
+	char *argv[SERVER_MAX_EXTRA + 20];
+	build_argv(s, exe, extra, argv, sizeof argv / sizeof *argv);
 	pid_t parent = getpid();
 	s->pid = fork();
 	if (s->pid < 0) {

@@ -56,6 +56,7 @@ struct server {
 	char dir[SERVER_PATHLEN];     /* I: the mkdtemp folder */
 	char sock[SERVER_PATHLEN];    /* I: dir/redis.sock */
 	char log[SERVER_PATHLEN];     /* I: dir/redis.log (its output) */
+	char conf[SERVER_PATHLEN];    /* I: dir/nodes.conf of a cluster node */
 	char uri[SERVER_PATHLEN + 8]; /* I: unix://<sock> */
 };
 
@@ -69,6 +70,16 @@ struct server {
  * Main thread only (see the implementation notes).
  */
 int server_start(struct server *s, char *why /* OUT */, size_t whylen);
+
+/* Extra redis-server arguments server_start_args takes, at most. */
+#define SERVER_MAX_EXTRA 16
+
+/* As server_start, with `extra` (a NULL-terminated list of at most
+ * SERVER_MAX_EXTRA arguments; more are ignored) after the fixed ones, so
+ * they may override them: a cluster node (cluster.h) adds a TCP port and
+ * the cluster settings, its nodes.conf in the folder (s->conf). */
+int server_start_args(struct server *s, const char *const *extra,
+		      char *why /* OUT */, size_t whylen);
 
 /* Stops the server (SIGTERM; SIGKILL after 5 s) and removes its folder.
  * Returns 0 or the errno of removing the folder. s->pid 0 is fine. */

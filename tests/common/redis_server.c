@@ -77,9 +77,10 @@ static int free_port(void)
 	return ntohs(a.sin_port);
 }
 
-/* Fills argv (NULL-terminated) for the current port; `port` must outlive
- * argv. */
-static void build_argv(struct mt_test_redis *s, char *port, char **argv)
+/* Fills argv (NULL-terminated) for the current port; `port` and `bus`
+ * must outlive argv. */
+static void build_argv(struct mt_test_redis *s, char *port, char *bus,
+		       char **argv)
 {
 	int n = 0;
 	const char *fixed[] = {s->exe,
@@ -114,6 +115,13 @@ static void build_argv(struct mt_test_redis *s, char *port, char **argv)
 		argv[n++] = (char *)fixed[i];
 	for (int i = 0; i < s->nextra; i++)
 		argv[n++] = s->extra[i];
+	if (s->bus_port) {
+		const char *cluster[] = {"--cluster-enabled",	  "yes",
+					 "--cluster-config-file", "nodes.conf",
+					 "--cluster-port",	  bus};
+		for (size_t i = 0; i < sizeof cluster / sizeof *cluster; i++)
+			argv[n++] = (char *)cluster[i];
+	}
 	argv[n] = NULL;
 }
 
@@ -121,10 +129,11 @@ static void build_argv(struct mt_test_redis *s, char *port, char **argv)
  * async-signal-safe calls between fork and exec. */
 static pid_t spawn(struct mt_test_redis *s)
 {
-	char port[16];
+	char port[16], bus[16];
 	char *argv[MT_TEST_REDIS_MAX_ARGS + 40];
 	snprintf(port, sizeof port, "%d", s->port);
-	build_argv(s, port, argv);
+	snprintf(bus, sizeof bus, "%d", s->bus_port);
+	build_argv(s, port, bus, argv);
 	pid_t parent = getpid();
 	pid_t pid = fork();
 	cr_assert_geq(pid, 0, "fork: %s", strerror(errno));
@@ -242,6 +251,10 @@ static void launch(struct mt_test_redis *s, int fixed_port)
 	for (int attempt = 0; attempt < PORT_ATTEMPTS; attempt++) {
 		if (!fixed_port)
 			s->port = free_port();
+		/* A fresh bus port too, distinct from the client port. */
+		while (!fixed_port && s->bus_port &&
+		       (s->bus_port = free_port()) == s->port)
+			;
 		s->pid = spawn(s);
 		if (wait_ready(s) == READY) {
 			cr_assert(tcp_is_ours(s),
@@ -275,9 +288,11 @@ static void make_dir(struct mt_test_redis *s)
 	s->guard = mt_test_guard_start(rm);
 }
 
-void mt_test_redis_start(struct mt_test_redis *s, const char *const *extra)
+static void start(struct mt_test_redis *s, const char *const *extra,
+		  int cluster)
 {
 	memset(s, 0, sizeof *s);
+	s->bus_port = cluster; /* nonzero: launch picks the real one */
 	find_exe(s);
 	for (; extra && *extra; extra++) {
 		cr_assert_lt(s->nextra, MT_TEST_REDIS_MAX_ARGS);
@@ -288,6 +303,17 @@ void mt_test_redis_start(struct mt_test_redis *s, const char *const *extra)
 	launch(s, 0);
 	snprintf(s->tcp_uri, sizeof s->tcp_uri, "redis://127.0.0.1:%d",
 		 s->port);
+}
+
+void mt_test_redis_start(struct mt_test_redis *s, const char *const *extra)
+{
+	start(s, extra, 0);
+}
+
+void mt_test_redis_start_cluster_node(struct mt_test_redis *s,
+				      const char *const *extra)
+{
+	start(s, extra, 1);
 }
 
 static int remove_entry(const char *path, const struct stat *sb, int flag,

@@ -66,7 +66,8 @@ struct mt_test_redis {
 	char exe[256];	    /* redis-server's path, found on PATH */
 	char *extra[MT_TEST_REDIS_MAX_ARGS]; /* copies of the extra args */
 	int nextra;
-	pid_t guard; /* removes the folder if the test dies (mt_guard.h) */
+	int bus_port; /* cluster nodes: the cluster bus port; 0 otherwise */
+	pid_t guard;  /* removes the folder if the test dies (mt_guard.h) */
 };
 
 /* Starts a server; `extra` (may be NULL) is a NULL-terminated list of
@@ -74,6 +75,15 @@ struct mt_test_redis {
  * {"--user", "bob on >pw ~* &* +@all", NULL}; copied. Returns once the
  * server answers PING. */
 void mt_test_redis_start(struct mt_test_redis *s, const char *const *extra);
+
+/* As mt_test_redis_start, for a Redis Cluster node: adds
+ * --cluster-enabled yes --cluster-config-file nodes.conf (in the folder)
+ * and --cluster-port Q with Q a second free port (s->bus_port), since the
+ * default P + 10000 is out of range for most ephemeral ports P. Port and
+ * bus port are kept by mt_test_redis_restart, and nodes.conf with them, so
+ * a restarted node rejoins its cluster with the same identity. */
+void mt_test_redis_start_cluster_node(struct mt_test_redis *s,
+				      const char *const *extra);
 
 /* SIGTERM, waits (bounded), SIGKILL if needed, reaps; removes the folder
  * and frees the copies. Safe after mt_test_redis_kill (no server). */

@@ -267,12 +267,33 @@ MT_API int mt_redis_exec(mt_redis *r, const mt_redis_item *items, size_t n,
  * (may be NULL). Order as mt_map. Returns 0 when every item ran; else the
  * first connection error (ECONNREFUSED, ETIMEDOUT, EACCES, ...), or
  * EINVAL / ENOMEM / ESHUTDOWN / ECHILD before anything ran. Not for
- * cluster clients (EINVAL): a connection there belongs to one node.
+ * cluster clients (EINVAL): a connection there belongs to one node; use
+ * mt_redis_map_keyed.
  */
 MT_API int mt_redis_map(mt_redis *r,
 			void *(*fn)(redisContext *c, void *param, void *ctx),
 			void *const *params, void **results /* OUT */, size_t n,
 			void *ctx, size_t *not_run /* OUT */);
+
+/*
+ * mt_redis_map where item i names its key: on a cluster client, fn gets a
+ * connection to the master that serves keys[i] (its hash slot, as the
+ * client's slot map says), the items grouped per node so that each
+ * participant switches connections as rarely as it can, all nodes in
+ * parallel. On a single server the keys are ignored (this is
+ * mt_redis_map). fn sees the cluster's replies as they are: a MOVED or
+ * ASK (the slot moved since the map was read) is fn's to handle, and the
+ * client's bulk calls keep the map up to date. keys (borrowed for the
+ * call) may be NULL only when n is 0. Returns as mt_redis_map (EINVAL
+ * also for a bad key); an item whose node cannot be reached, or whose
+ * slot no master serves, is not run (NULL, counted in *not_run).
+ */
+MT_API int mt_redis_map_keyed(mt_redis *r,
+			      void *(*fn)(redisContext *c, void *param,
+					  void *ctx),
+			      void *const *params, const mt_redis_bytes *keys,
+			      void **results /* OUT */, size_t n, void *ctx,
+			      size_t *not_run /* OUT */);
 
 /* ------------------------------------------------------ bulk helpers */
 
@@ -423,6 +444,20 @@ MT_API int mt_redis_scan(mt_redis *r, const char *const *patterns,
  * server's rules (docs/redis.md), "*" alone matching every key, "" too.
  * Pure: any thread. */
 MT_API int mt_redis_glob_match(mt_redis_bytes pattern, mt_redis_bytes string);
+
+/* ------------------------------------------------------ cluster slots */
+
+/*
+ * The Redis Cluster hash slot of `key`, 0 .. 16383: CRC16 (XMODEM, the
+ * cluster specification's) of the key modulo 16384, or of its hash tag
+ * when it has a non-empty one (the bytes between the first '{' and the
+ * first '}' after it: "{user1000}.following" hashes "user1000";
+ * "foo{}{bar}" hashes the whole key). Keys with the same slot live on the
+ * same master, so a tool can group keys per slot (or per node) before
+ * multi-key commands. Pure function; any thread; key.data may be NULL
+ * when key.len is 0.
+ */
+MT_API unsigned mt_redis_key_slot(mt_redis_bytes key);
 
 /* ------------------------------------------------- background work */
 
