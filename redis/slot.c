@@ -60,7 +60,7 @@ unsigned mt__redis_slot(const void *p, size_t len)
 		size_t after = (size_t)(open - key) + 1;
 		const char *close = memchr(open + 1, '}', len - after);
 
-		/* An empty tag ("{}") does not count: the whole key is hashed. */
+		/* An empty tag ("{}") does not count: hash the whole key. */
 		if (close && close > open + 1)
 			return mt__redis_crc16(open + 1,
 					       (size_t)(close - open - 1)) &
