@@ -67,8 +67,8 @@ Test(park, task_submitted_before_the_announcement_is_found_by_the_recheck,
 	sem_post(&go_on);
 	cr_assert_eq(mt_quiesce(p), 0); /* hangs if the task was lost */
 	cr_assert_eq(atomic_load(&ran), 1);
-	mt__park_test_hook = NULL;
 	cr_assert_eq(mt_pool_destroy(p, MT_DRAIN), 0);
+	mt__park_test_hook = NULL; /* after the workers: they read it */
 }
 
 Test(park, worker_held_before_sleeping_still_takes_later_work, .timeout = 30)
@@ -87,8 +87,8 @@ Test(park, worker_held_before_sleeping_still_takes_later_work, .timeout = 30)
 		cr_assert_eq(mt_quiesce(p), 0);
 		cr_assert_eq(atomic_load(&ran), 1);
 	}
-	mt__park_test_hook = NULL;
 	cr_assert_eq(mt_pool_destroy(p, MT_DRAIN), 0);
+	mt__park_test_hook = NULL; /* after the workers: they read it */
 }
 
 /* Two tasks submitted while the only other worker sleeps and this one
