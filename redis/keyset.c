@@ -51,28 +51,40 @@ static uint64_t new_seed(const struct mt_redis_keyset *s)
 		   (uint64_t)(uintptr_t)s);
 }
 
+/* A slot: 0 when empty, else the key's number + 1 in the low 32 bits
+ * and the top 32 bits of its hash above them, so a probe that meets
+ * another key rejects it without loading keys[] or hashes[] (each a
+ * cache miss once the set outgrows the cache). */
+static uint64_t slot_of(uint64_t h, size_t k)
+{
+	return (h & 0xffffffff00000000ull) | (uint64_t)(k + 1);
+}
+
 /* The slot holding an equal key, or the empty slot where it would go. */
 static size_t find_slot(const struct mt_redis_keyset *s, uint64_t h,
 			const void *key, size_t len)
 {
 	size_t mask = s->nslots - 1;
+	uint64_t tag = h & 0xffffffff00000000ull;
 
 	for (size_t i = (size_t)h & mask;; i = (i + 1) & mask) {
-		size_t k = s->slots[i];
-		if (k == 0)
+		uint64_t v = s->slots[i];
+		if (v == 0)
 			return i;
-		k--;
+		if ((v & 0xffffffff00000000ull) != tag)
+			continue;
+		size_t k = (size_t)(v & 0xffffffffu) - 1;
 		if (s->hashes[k] == h && s->keys[k].len == len &&
 		    (len == 0 || memcmp(s->keys[k].data, key, len) == 0))
 			return i;
 	}
 }
 
-/* Doubles the index (at least 16 slots) and reinserts by stored hash. */
-static int grow_slots(struct mt_redis_keyset *s)
+/* Makes the index n slots (a power of two, at least 16) and reinserts
+ * every key by its stored hash. */
+static int resize_slots(struct mt_redis_keyset *s, size_t n)
 {
-	size_t n = s->nslots ? 2 * s->nslots : 16;
-	size_t *slots = calloc(n, sizeof *slots);
+	uint64_t *slots = calloc(n, sizeof *slots);
 
 	if (!slots)
 		return ENOMEM;
@@ -80,7 +92,7 @@ static int grow_slots(struct mt_redis_keyset *s)
 		size_t i = (size_t)s->hashes[k] & (n - 1);
 		while (slots[i] != 0)
 			i = (i + 1) & (n - 1);
-		slots[i] = k + 1;
+		slots[i] = slot_of(s->hashes[k], k);
 	}
 	free(s->slots);
 	s->slots = slots;
@@ -88,9 +100,11 @@ static int grow_slots(struct mt_redis_keyset *s)
 	return 0;
 }
 
-static int grow_keys(struct mt_redis_keyset *s)
+static int grow_keys(struct mt_redis_keyset *s, size_t want)
 {
 	size_t cap = s->cap ? 2 * s->cap : 64;
+	while (cap < want)
+		cap *= 2;
 	mt_redis_bytes *keys = realloc(s->keys, cap * sizeof *keys);
 
 	if (!keys)
@@ -132,25 +146,44 @@ int mt__redis_keyset_has(const struct mt_redis_keyset *s, const void *key,
 	       0;
 }
 
-int mt__redis_keyset_add(struct mt_redis_keyset *s, const void *key, size_t len,
-			 int *added)
+int mt__redis_keyset_reserve(struct mt_redis_keyset *s, size_t more)
 {
-	uint64_t h;
+	size_t want = s->n + more, n = s->nslots ? s->nslots : 16;
+
+	if (want < s->n || want > 0x7fffffffu)
+		return ENOMEM; /* the slots hold 32-bit key numbers */
+	if (s->nslots == 0)
+		s->seed = new_seed(s);
+	while (2 * want > n)
+		n *= 2;
+	if (n != s->nslots && resize_slots(s, n) != 0)
+		return ENOMEM;
+	if (want > s->cap && grow_keys(s, want) != 0)
+		return ENOMEM;
+	return 0;
+}
+
+uint64_t mt__redis_keyset_hash(const struct mt_redis_keyset *s, const void *key,
+			       size_t len)
+{
+	uint64_t h = hash_key(s->seed, key, len);
+
+	if (s->nslots > 0) /* a hint: no harm if the slot is far off */
+		__builtin_prefetch(&s->slots[(size_t)h & (s->nslots - 1)]);
+	return h;
+}
+
+int mt__redis_keyset_add_hashed(struct mt_redis_keyset *s, uint64_t h,
+				const void *key, size_t len, int *added)
+{
 	size_t slot;
 	unsigned char *copy;
 
 	if (added)
 		*added = 0;
-	if (s->nslots == 0)
-		s->seed = new_seed(s);
-	if (2 * (s->n + 1) > s->nslots && grow_slots(s) != 0)
-		return ENOMEM;
-	h = hash_key(s->seed, key, len);
 	slot = find_slot(s, h, key, len);
 	if (s->slots[slot] != 0)
 		return 0;
-	if (s->n == s->cap && grow_keys(s) != 0)
-		return ENOMEM;
 	copy = arena_take(s, len);
 	if (!copy)
 		return ENOMEM;
@@ -158,10 +191,22 @@ int mt__redis_keyset_add(struct mt_redis_keyset *s, const void *key, size_t len,
 		memcpy(copy, key, len);
 	s->keys[s->n] = (mt_redis_bytes){copy, len};
 	s->hashes[s->n] = h;
-	s->slots[slot] = ++s->n;
+	s->slots[slot] = slot_of(h, s->n);
+	s->n++;
 	if (added)
 		*added = 1;
 	return 0;
+}
+
+int mt__redis_keyset_add(struct mt_redis_keyset *s, const void *key, size_t len,
+			 int *added)
+{
+	if (added)
+		*added = 0;
+	if (mt__redis_keyset_reserve(s, 1) != 0)
+		return ENOMEM;
+	return mt__redis_keyset_add_hashed(
+		s, mt__redis_keyset_hash(s, key, len), key, len, added);
 }
 
 void mt__redis_keyset_free(struct mt_redis_keyset *s)

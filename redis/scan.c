@@ -39,8 +39,15 @@ void *mt__redis_scan_page_hook_arg;
 enum plan_kind {
 	PLAN_EXISTS,
 	PLAN_MATCH,
-	PLAN_WALK
+	PLAN_WALK,
+	PLAN_ALL /* a pattern is "*": every key, no matching anywhere */
 };
+
+/* Whether the walk sees every key, so literals need no EXISTS. */
+static int plan_walks_all(enum plan_kind kind)
+{
+	return kind == PLAN_WALK || kind == PLAN_ALL;
+}
 
 struct plan {
 	enum plan_kind kind;
@@ -81,6 +88,10 @@ static int plan_make(struct plan *p, const char *const *patterns, size_t n)
 	p->kind = p->nglob == 0 ? PLAN_EXISTS :
 		  p->nglob == 1 ? PLAN_MATCH :
 				  PLAN_WALK;
+	/* SCAN treats MATCH "*" as no MATCH, and so does the server's walk
+	 * cost: any other pattern beside it is redundant. */
+	if (mt__redis_keyset_has(&p->pats, "*", 1))
+		p->kind = PLAN_ALL;
 	return 0;
 }
 
@@ -181,10 +192,26 @@ static int attempt(struct scan *s, struct walker *w, size_t k, append_fn append,
 	return 0;
 }
 
-/* k pipelined commands and their replies, with the retry rule of scan.h:
- * a broken connection is dropped, and the request is sent once more on a
- * new one if retries are on and the broken one had answered before or
- * came from the cache. */
+/* After request number `retried` failed with rc on w->c: drops that
+ * connection and, under the retry rule of scan.h (retries on, the broken
+ * connection had answered before or came from the cache, not retried
+ * yet), opens a new one. Returns 0 when the request may be sent again
+ * there, else rc or the new connection's error. */
+static int recover(struct scan *s, struct walker *w, int rc, int retried)
+{
+	int may_retry = !retried && !(s->r->flags & MT_REDIS_NO_RETRY) &&
+			(w->progress > 0 || !w->fresh);
+
+	w->io_failed = 1;
+	mt__redis_node_release(s->node, w->c);
+	w->c = NULL;
+	if (!may_retry)
+		return rc;
+	s->retries++;
+	return walker_open(s, w, 1);
+}
+
+/* k pipelined commands and their replies, with the retry rule. */
 static int request(struct scan *s, struct walker *w, size_t k, append_fn append,
 		   const void *arg, redisReply **reps)
 {
@@ -194,16 +221,7 @@ static int request(struct scan *s, struct walker *w, size_t k, append_fn append,
 		rc = attempt(s, w, k, append, arg, reps);
 		if (rc == 0)
 			return 0;
-		int may_retry = !retried &&
-				!(s->r->flags & MT_REDIS_NO_RETRY) &&
-				(w->progress > 0 || !w->fresh);
-		w->io_failed = 1;
-		mt__redis_node_release(s->node, w->c);
-		w->c = NULL;
-		if (!may_retry)
-			return rc;
-		s->retries++;
-		rc = walker_open(s, w, 1);
+		rc = recover(s, w, rc, retried);
 	}
 	return rc;
 }
@@ -354,47 +372,119 @@ static int wanted(const struct scan *s, const redisReply *key)
 	return 0;
 }
 
-/* One SCAN reply: [next cursor, [key, ...]]. Anything else is EIO. */
-static int take_page(struct scan *s, const redisReply *rep,
-		     char *cursor /* OUT [CURSOR_MAX] */)
+/* The next cursor of a SCAN reply [next cursor, [key, ...]], whose
+ * shape is checked here. Anything else is EIO. */
+static int take_cursor(const redisReply *rep,
+		       char *cursor /* OUT [CURSOR_MAX] */)
 {
-	const redisReply *keys;
-
 	if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
 	    rep->element[0]->type != REDIS_REPLY_STRING ||
 	    rep->element[0]->len >= CURSOR_MAX ||
 	    rep->element[1]->type != REDIS_REPLY_ARRAY)
 		return EIO;
 	memcpy(cursor, rep->element[0]->str, rep->element[0]->len + 1);
-	keys = rep->element[1];
-	for (size_t i = 0; i < keys->elements; i++) {
-		const redisReply *k = keys->element[i];
-		int rc = 0;
-		if (k->type != REDIS_REPLY_STRING)
-			return EIO;
-		if (wanted(s, k))
-			rc = mt__redis_keyset_add(&s->keys, k->str, k->len,
-						  NULL);
-		if (rc != 0)
-			return rc;
-	}
 	return 0;
 }
 
+/* Files keys [lo, lo + n) of a page (n <= TAKE_BLOCK) in two passes:
+ * hash the wanted ones (prefetching their slots), then add them. */
+#define TAKE_BLOCK 256u
+static int take_block(struct scan *s, const redisReply *keys, size_t lo,
+		      size_t n)
+{
+	uint64_t h[TAKE_BLOCK];
+	unsigned char want[TAKE_BLOCK];
+	int rc = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		const redisReply *k = keys->element[lo + i];
+		if (k->type != REDIS_REPLY_STRING)
+			return EIO;
+		want[i] = (unsigned char)wanted(s, k);
+		if (want[i])
+			h[i] = mt__redis_keyset_hash(&s->keys, k->str, k->len);
+	}
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		const redisReply *k = keys->element[lo + i];
+		if (want[i])
+			rc = mt__redis_keyset_add_hashed(&s->keys, h[i], k->str,
+							 k->len, NULL);
+	}
+	return rc;
+}
+
+/* Files the keys of a SCAN reply whose shape take_cursor checked. */
+static int take_keys(struct scan *s, const redisReply *rep)
+{
+	const redisReply *keys = rep->element[1];
+	int rc = mt__redis_keyset_reserve(&s->keys, keys->elements);
+
+	for (size_t lo = 0; rc == 0 && lo < keys->elements; lo += TAKE_BLOCK) {
+		size_t n = keys->elements - lo;
+		rc = take_block(s, keys, lo, n < TAKE_BLOCK ? n : TAKE_BLOCK);
+	}
+	return rc;
+}
+
+/* Sends "SCAN cursor" on w->c without reading its reply. Returns 1 if
+ * it went out; 0 if the connection broke, which then shows on the next
+ * request() on it (and goes through the retry rule there). */
+static int send_scan(struct scan *s, struct walker *w, const char *cursor)
+{
+	int done = 0;
+
+	append_scan(s, w->c, 0, cursor);
+	s->commands++;
+	while (!done)
+		if (redisBufferWrite(w->c, &done) != REDIS_OK)
+			return 0;
+	return 1;
+}
+
+/* The reply to a SCAN that send_scan sent; on a broken connection, the
+ * same SCAN once more on a new one, under the retry rule. */
+static int receive_scan(struct scan *s, struct walker *w, const char *cursor,
+			redisReply **rep)
+{
+	int rc;
+
+	if (redisGetReply(w->c, (void **)rep) == REDIS_OK && *rep) {
+		w->progress++;
+		return 0;
+	}
+	rc = public_code(mt__redis_conn_error_code(w->c, errno));
+	for (int retried = 0; rc != 0; retried = 1) {
+		rc = recover(s, w, rc, retried);
+		if (rc == 0)
+			rc = attempt(s, w, 1, append_scan, cursor, rep);
+		if (rc == 0 || retried)
+			break;
+	}
+	return rc;
+}
+
 /* SCAN from cursor 0 until the server says 0 again, fetches queued as
- * keys arrive. */
+ * keys arrive. The next page is asked for as soon as its cursor is
+ * known, before this page's keys are filed: the server computes page
+ * k+1 while this thread hashes the keys of page k (one walk had the
+ * client and the server taking turns, each idle half the time). */
 static int walk(struct scan *s, struct walker *w)
 {
 	char cursor[CURSOR_MAX] = "0";
 	size_t page = 0;
-	int rc;
+	int rc, sent = 0;
 
 	do {
-		redisReply *rep;
-		rc = request(s, w, 1, append_scan, cursor, &rep);
+		redisReply *rep = NULL;
+		rc = sent ? receive_scan(s, w, cursor, &rep) :
+			    request(s, w, 1, append_scan, cursor, &rep);
 		if (rc != 0)
 			return rc;
-		rc = take_page(s, rep, cursor);
+		rc = take_cursor(rep, cursor);
+		sent = rc == 0 && strcmp(cursor, "0") != 0 &&
+		       send_scan(s, w, cursor);
+		if (rc == 0)
+			rc = take_keys(s, rep);
 		freeReplyObject(rep);
 		if (rc == 0)
 			rc = queue_fetches(s, 0);
@@ -402,6 +492,12 @@ static int walk(struct scan *s, struct walker *w)
 			mt__redis_scan_page_hook(++page,
 						 mt__redis_scan_page_hook_arg);
 	} while (rc == 0 && strcmp(cursor, "0") != 0);
+	if (rc != 0 && sent) {
+		/* A reply is still due on c: it must never reach the cache,
+		 * where the next user would read it as its own. */
+		redisFree(w->c);
+		w->c = NULL;
+	}
 	return rc;
 }
 
@@ -415,7 +511,7 @@ static int collect(struct scan *s)
 
 	mt__redis_sigpipe_block(&w.guard);
 	/* A walk without MATCH sees the literals' keys anyway. */
-	if (s->plan.lits.n > 0 && s->plan.kind != PLAN_WALK)
+	if (s->plan.lits.n > 0 && !plan_walks_all(s->plan.kind))
 		rc = exists_all(s, &w);
 	if (rc == 0 && s->plan.kind != PLAN_EXISTS)
 		rc = walk(s, &w);
@@ -562,7 +658,7 @@ static int collect_cluster(struct scan *s)
 {
 	int rc = 0;
 
-	if (s->plan.lits.n > 0 && s->plan.kind != PLAN_WALK)
+	if (s->plan.lits.n > 0 && !plan_walks_all(s->plan.kind))
 		rc = exists_routed(s);
 	if (rc == 0 && s->plan.kind != PLAN_EXISTS)
 		rc = walk_cluster(s);

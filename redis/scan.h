@@ -13,7 +13,9 @@
  *                     for the glob pattern, filtered by the server;
  *   two or more       one SCAN walk without MATCH, every key matched on
  *                     the client against every pattern (glob.c), since
- *                     each SCAN MATCH walks the whole keyspace again.
+ *                     each SCAN MATCH walks the whole keyspace again;
+ *   "*" among them    one SCAN walk without MATCH, no matching, no EXISTS:
+ *                     every key is wanted.
  * The keys found are de-duplicated (keyset.h: SCAN may return a key
  * twice, and patterns overlap) in the order found: the literals' keys
  * first, in pattern order, then the walk's.
@@ -40,7 +42,11 @@
  * engine's rule (engine.h), per request: retried once, only if retries are
  * on and the broken connection had answered before or came from the cache
  * (a connection made for it that breaks at once means a dead or stalled
- * server). When a request still fails, the call returns that error and
+ * server). The walk keeps one SCAN ahead: the next page is sent as soon
+ * as the current page's cursor is read, before its keys are filed, so the
+ * server and this thread work at once; a connection with that SCAN still
+ * unanswered when the walk fails is freed, never cached. When a request
+ * still fails, the call returns that error and
  * no result: a partial key list is never presented as complete.
  *
  * A fetch task gets a copy of its keys' (pointer, length) entries: the

@@ -110,3 +110,45 @@ Test(keyset, keys_larger_than_a_block_get_their_own)
 	free(k);
 	mt__redis_keyset_free(&s);
 }
+
+/* The page-at-a-time path scan uses: reserve, hash every key, add them.
+ * A page that repeats keys (its own and earlier pages') adds each once,
+ * and the reserve leaves room so that the index does not move under the
+ * hashes taken before the adds. */
+Test(keyset, batch_adds_dedupe_within_and_across_pages, .timeout = 30)
+{
+	struct mt_redis_keyset s = {0};
+	enum {
+		PAGE = 1000,
+		PAGES = 50
+	};
+	char key[PAGE][16];
+	uint64_t h[PAGE];
+	for (int p = 0; p < PAGES; p++) {
+		/* Page p holds keys p*500 .. p*500+999: half of them were
+		 * on the previous page. Key i appears twice in a page too. */
+		cr_assert_eq(mt__redis_keyset_reserve(&s, PAGE), 0);
+		size_t nslots = s.nslots;
+		for (int i = 0; i < PAGE; i++) {
+			int id = p * 500 + (i < PAGE - 1 ? i : 0);
+			snprintf(key[i], sizeof key[i], "k%d", id);
+			h[i] = mt__redis_keyset_hash(&s, key[i],
+						     strlen(key[i]));
+		}
+		for (int i = 0; i < PAGE; i++)
+			cr_assert_eq(mt__redis_keyset_add_hashed(
+					     &s, h[i], key[i], strlen(key[i]),
+					     NULL),
+				     0);
+		cr_assert_eq(s.nslots, nslots, "the index moved on page %d", p);
+	}
+	cr_assert_eq(s.n, (size_t)((PAGES - 1) * 500 + PAGE - 1));
+	for (size_t i = 0; i < s.n; i++) {
+		char want[32];
+		snprintf(want, sizeof want, "k%zu", i);
+		cr_assert_eq(s.keys[i].len, strlen(want));
+		cr_assert_eq(memcmp(s.keys[i].data, want, s.keys[i].len), 0);
+		cr_assert(mt__redis_keyset_has(&s, want, strlen(want)));
+	}
+	mt__redis_keyset_free(&s);
+}

@@ -343,6 +343,27 @@ Test(scan, several_glob_patterns_share_one_walk_without_match,
 	fx_close(&f);
 }
 
+/* "*" beside a literal: every key in one walk without MATCH (a lone glob
+ * pattern is otherwise sent as MATCH), and no EXISTS for the literal. */
+Test(scan, star_beside_a_literal_walks_once_without_match,
+     .timeout = MT_TEST_REDIS_TIMEOUT)
+{
+	struct fx f;
+	fx_open(&f, NULL);
+	const char *keys[] = {"a1", "b1", "lit", "zz"};
+	load_strs(f.adm, keys, N(keys));
+	slowlog_reset(f.adm);
+	const char *pats[] = {"lit", "*"};
+	mt_redis_keys *k = scan_ok(f.r, pats, N(pats), NULL);
+	struct seen s = slowlog(f.adm);
+	cr_assert_eq(s.scan_walks, 1, "%zu walks", s.scan_walks);
+	cr_assert_eq(s.scans_with_match, 0);
+	cr_assert_eq(s.exists, 0);
+	assert_keys(k, keys, N(keys));
+	mt_redis_keys_free(k);
+	fx_close(&f);
+}
+
 /* ---------------------------------------------------------- fetching */
 
 /* values[i] is GET keys[i], across many fetch tasks (MANY keys are
