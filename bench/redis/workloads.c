@@ -871,20 +871,25 @@ static int wl_get(rb_bench *b, struct rb_sample *s)
 	return 0;
 }
 
-/* The index of the data set's key k, or -1 if k is not one of them. */
+/* The index of the data set's key k, or -1 if k is not one of them. The
+ * library's keys are bytes, not NUL-terminated: the digits are read up to
+ * k->len only. */
 static long key_index(const struct rb_data *d, const mt_redis_bytes *k)
 {
-	const char *p;
-	long i;
+	const char *s = k->data, *p;
+	size_t i = 0;
 
-	if (k->len < 5 ||
-	    !(p = memchr((const char *)k->data + 3, ':', k->len - 3)))
+	if (k->len < 5 || !(p = memchr(s + 3, ':', k->len - 3)))
 		return -1;
-	i = strtol(p + 1, NULL, 10);
-	if (i < 0 || (size_t)i >= d->nkeys || d->keys[i].len != k->len ||
-	    memcmp(d->keys[i].data, k->data, k->len) != 0)
+	for (p++; p < s + k->len; p++) {
+		if (*p < '0' || *p > '9' || i > RB_MAX_ITEMS)
+			return -1;
+		i = i * 10 + (size_t)(*p - '0');
+	}
+	if (i >= d->nkeys || d->keys[i].len != k->len ||
+	    memcmp(d->keys[i].data, s, k->len) != 0)
 		return -1;
-	return i;
+	return (long)i;
 }
 
 /* Keys found that are not distinct matching keys of the data set, plus
