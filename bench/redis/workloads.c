@@ -1300,11 +1300,12 @@ int rb_run_table(rb_bench *b, int (*want)(const struct rb_workload *w),
 
 void rb_fmt_rate(char *buf, size_t len, double v)
 {
+	/* The bounds are where 3 digits round up to the next unit. */
 	if (isnan(v))
 		snprintf(buf, len, "-");
-	else if (v >= 1e6)
+	else if (v >= 999.5e3)
 		snprintf(buf, len, "%.3gM", v / 1e6);
-	else if (v >= 1e3)
+	else if (v >= 999.5)
 		snprintf(buf, len, "%.3gk", v / 1e3);
 	else
 		snprintf(buf, len, "%.3g", v);
