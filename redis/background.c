@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,13 +25,15 @@ struct mt__redis_bg_marker {
 };
 
 struct mt__redis_bg {
-	mt_redis *r;			     /* I */
-	pthread_mutex_t lock;		     /* guards every M field */
-	pthread_cond_t cond;		     /* markers done; drainer gone */
-	struct mt__redis_bg_op *head, *tail; /* M: FIFO queue */
-	size_t queued; /* M: ops in the queue (not markers) */
-	int active;    /* M: 0 no drainer, 1 spawned or running */
-	int closing;   /* M: enqueue refused */
+	mt_redis *r; /* I */
+	/* A: every pushed entry not yet taken, newest first (a Treiber
+	 * stack: pushers never lock; the drainer takes all at once). */
+	_Atomic(struct mt__redis_bg_op *) top;
+	_Atomic size_t queued; /* A: ops pushed, not yet taken */
+	_Atomic int active;    /* A: the drainer state, see the header */
+	_Atomic int closing;   /* A: enqueue refused */
+	pthread_mutex_t lock;  /* guards every M field */
+	pthread_cond_t cond;   /* markers done; drainer gone */
 	/* M: outcomes since the last flush */
 	uint64_t done, failed, unknown;
 	char last_error[MT_REDIS_ERRLEN];
@@ -136,36 +139,56 @@ static void run_lot(mt_redis *r, struct mt__redis_bg_op **ops, size_t n,
 	mt__redis_batch_destroy(b);
 }
 
-/* Takes up to MT__REDIS_BG_GRAB ops (and the markers among them) off
- * the queue, under the lock. Returns the lot's first entry. */
-static struct mt__redis_bg_op *grab(struct mt__redis_bg *bg, size_t *nops)
+/* Takes every pushed entry, oldest first; *nops counts the ops among
+ * them and is taken off `queued`. */
+static struct mt__redis_bg_op *take_all(struct mt__redis_bg *bg, size_t *nops)
 {
-	struct mt__redis_bg_op *first = bg->head, *last = NULL, *e = first;
+	/* Acquire: the entries' contents; pairs with the release of the
+	 * push's compare-exchange. */
+	struct mt__redis_bg_op *e =
+		atomic_exchange_explicit(&bg->top, NULL, memory_order_acquire);
+	struct mt__redis_bg_op *fifo = NULL;
+	size_t n = 0;
+	while (e) {
+		struct mt__redis_bg_op *next = e->next;
+		e->next = fifo;
+		fifo = e;
+		n += e->marker == NULL;
+		e = next;
+	}
+	/* Relaxed: `queued` is a bound, ordering nothing. */
+	atomic_fetch_sub_explicit(&bg->queued, n, memory_order_relaxed);
+	*nops = n;
+	return fifo;
+}
+
+/* Cuts the first lot (up to MT__REDIS_BG_GRAB ops, and the markers among
+ * them) off the list; returns it, leaves the rest in *rest. */
+static struct mt__redis_bg_op *cut_lot(struct mt__redis_bg_op **rest,
+				       size_t *nops)
+{
+	struct mt__redis_bg_op *first = *rest, *last = NULL, *e = first;
 	size_t n = 0;
 	while (e && n < MT__REDIS_BG_GRAB) {
 		n += e->marker == NULL;
 		last = e;
 		e = e->next;
 	}
-	if (last) {
+	if (last)
 		last->next = NULL;
-		bg->head = e;
-		if (!e)
-			bg->tail = NULL;
-	}
-	bg->queued -= n;
+	*rest = e;
 	*nops = n;
 	return first;
 }
 
-/* Sends a lot's ops (everything but markers), then frees them; the
- * markers stay in the list for finish_lot. */
+/* Sends a lot's ops (everything but markers) and frees them; the
+ * markers are moved to *markers for finish_lot. */
 static void send_lot(mt_redis *r, struct mt__redis_bg_op *lot, size_t n,
-		     struct tally *t)
+		     struct mt__redis_bg_op **markers, struct tally *t)
 {
 	struct mt__redis_bg_op **ops = n ? malloc(n * sizeof *ops) : NULL;
 	size_t k = 0;
-	for (struct mt__redis_bg_op *e = lot; e && n; e = e->next)
+	for (struct mt__redis_bg_op *e = lot; e; e = e->next)
 		if (!e->marker && ops)
 			ops[k++] = e;
 	if (n && !ops)
@@ -173,10 +196,22 @@ static void send_lot(mt_redis *r, struct mt__redis_bg_op *lot, size_t n,
 	else if (n)
 		run_lot(r, ops, n, t);
 	free(ops);
+	*markers = NULL;
+	while (lot) {
+		struct mt__redis_bg_op *next = lot->next;
+		if (lot->marker) {
+			lot->next = *markers;
+			*markers = lot;
+		} else {
+			free(lot);
+		}
+		lot = next;
+	}
 }
 
-/* Counts the lot, releases its markers' flushes, frees its entries. */
-static void finish_lot(struct mt__redis_bg *bg, struct mt__redis_bg_op *lot,
+/* Counts the lot and releases its markers' flushes: every op queued
+ * before them is in this lot or an earlier one, all finished. */
+static void finish_lot(struct mt__redis_bg *bg, struct mt__redis_bg_op *m,
 		       const struct tally *t)
 {
 	mt_redis *r = bg->r;
@@ -189,63 +224,92 @@ static void finish_lot(struct mt__redis_bg *bg, struct mt__redis_bg_op *lot,
 	bg->unknown += t->unknown;
 	if (t->last_error[0])
 		memcpy(bg->last_error, t->last_error, sizeof bg->last_error);
-	while (lot) {
-		struct mt__redis_bg_op *next = lot->next;
-		if (lot->marker)
-			lot->marker->done = 1;
-		else
-			free(lot);
-		lot = next;
+	while (m) {
+		struct mt__redis_bg_op *next = m->next;
+		m->marker->done = 1;
+		m = next;
 	}
 	pthread_cond_broadcast(&bg->cond);
 	pthread_mutex_unlock(&bg->lock);
 }
 
-/* The drainer: lots until the queue is empty, then state 0. The store
- * of active = 0 and the broadcast are under the lock, so a closing flush
- * that sees 0 knows this task no longer touches bg. */
+/* Runs everything taken, lot by lot, in queue order. */
+static void run_taken(struct mt__redis_bg *bg, struct mt__redis_bg_op *list)
+{
+	while (list) {
+		size_t n;
+		struct mt__redis_bg_op *lot = cut_lot(&list, &n), *markers;
+		struct tally t = {0};
+		send_lot(bg->r, lot, n, &markers, &t);
+		finish_lot(bg, markers, &t);
+	}
+}
+
+/* The queue looks empty: state 0, unless an entry arrived meanwhile and
+ * no one else started a drainer for it. Returns 1 to go on draining. The
+ * store of 0 comes before the re-check of `top` (seq_cst both), and a
+ * pusher pushes before it reads `active` (seq_cst both): in their single
+ * total order either the re-check sees the push or the pusher sees 0 and
+ * starts a drainer, so no entry is left without one. Under the lock, so
+ * that a closing flush that sees 0 knows this task is done with bg. */
+static int idle_or_resume(struct mt__redis_bg *bg)
+{
+	pthread_mutex_lock(&bg->lock);
+	atomic_store_explicit(&bg->active, 0, memory_order_seq_cst);
+	int resume = 0;
+	if (atomic_load_explicit(&bg->top, memory_order_seq_cst)) {
+		int idle = 0;
+		resume = atomic_compare_exchange_strong_explicit(
+			&bg->active, &idle, 1, memory_order_seq_cst,
+			memory_order_seq_cst);
+	}
+	if (!resume)
+		pthread_cond_broadcast(&bg->cond);
+	pthread_mutex_unlock(&bg->lock);
+	return resume;
+}
+
+/* The drainer: takes and runs everything, until the queue is empty. */
 static void drain(void *arg)
 {
 	struct mt__redis_bg *bg = arg;
 	for (;;) {
 		size_t n;
-		pthread_mutex_lock(&bg->lock);
-		struct mt__redis_bg_op *lot = grab(bg, &n);
-		if (!lot) {
-			bg->active = 0;
-			pthread_cond_broadcast(&bg->cond);
-			pthread_mutex_unlock(&bg->lock);
+		struct mt__redis_bg_op *list = take_all(bg, &n);
+		if (list)
+			run_taken(bg, list);
+		else if (!idle_or_resume(bg))
 			return;
-		}
-		pthread_mutex_unlock(&bg->lock);
-		struct tally t = {0};
-		send_lot(bg->r, lot, n, &t);
-		finish_lot(bg, lot, &t);
 	}
 }
 
 /* ----------------------------------------------------------- appending */
 
-/* Appends an entry under the lock; says whether a drainer must start. */
-static int append_locked(struct mt__redis_bg *bg, struct mt__redis_bg_op *e)
+/* Pushes an entry; lock-free. */
+static void push(struct mt__redis_bg *bg, struct mt__redis_bg_op *e)
 {
-	e->next = NULL;
-	if (bg->tail)
-		bg->tail->next = e;
-	else
-		bg->head = e;
-	bg->tail = e;
-	bg->queued += e->marker == NULL;
-	if (bg->active)
-		return 0;
-	bg->active = 1;
-	return 1;
+	struct mt__redis_bg_op *old =
+		atomic_load_explicit(&bg->top, memory_order_relaxed);
+	do
+		e->next = old;
+	/* seq_cst: publishes the entry (release, paired with take_all's
+	 * acquire) and orders the push before the load of `active` in
+	 * start_if_idle (see idle_or_resume). */
+	while (!atomic_compare_exchange_weak_explicit(
+		&bg->top, &old, e, memory_order_seq_cst, memory_order_relaxed));
 }
 
-/* Starts the drainer; when the pool refuses the task, this thread drains
- * (the ops must get their outcome; the call then takes that long). */
-static void start_drainer(struct mt__redis_bg *bg)
+/* Starts a drainer when none is running; when the pool refuses the task,
+ * this thread drains (the ops must get their outcome; the call then
+ * takes that long). */
+static void start_if_idle(struct mt__redis_bg *bg)
 {
+	int idle = 0;
+	if (atomic_load_explicit(&bg->active, memory_order_seq_cst) != 0 ||
+	    !atomic_compare_exchange_strong_explicit(&bg->active, &idle, 1,
+						     memory_order_seq_cst,
+						     memory_order_seq_cst))
+		return;
 	if (mt_spawn(bg->r->pool, drain, bg) != 0)
 		drain(bg);
 }
@@ -254,19 +318,24 @@ int mt__redis_bg_enqueue(mt_redis *r, struct mt__redis_bg_op *op)
 {
 	struct mt__redis_bg *bg = r->bg;
 	op->marker = NULL;
-	pthread_mutex_lock(&bg->lock);
-	int rc = bg->closing		     ? ESHUTDOWN :
-		 bg->queued >= r->max_queued ? EAGAIN :
-					       0;
-	int start = rc == 0 && append_locked(bg, op);
-	pthread_mutex_unlock(&bg->lock);
+	/* Relaxed: closing is set before close waits (no call may run
+	 * concurrently with close), and `queued` is only a bound. */
+	int rc = atomic_load_explicit(&bg->closing, memory_order_relaxed) ?
+			 ESHUTDOWN :
+			 0;
+	if (!rc &&
+	    atomic_fetch_add_explicit(&bg->queued, 1, memory_order_relaxed) >=
+		    r->max_queued) {
+		atomic_fetch_sub_explicit(&bg->queued, 1, memory_order_relaxed);
+		rc = EAGAIN;
+	}
 	if (rc) {
 		free(op);
 		return rc;
 	}
+	push(bg, op);
 	mt__redis_count(&r->stats.bg_queued, 1);
-	if (start)
-		start_drainer(bg);
+	start_if_idle(bg);
 	return 0;
 }
 
@@ -292,14 +361,14 @@ int mt__redis_bg_flush(mt_redis *r, mt_redis_flush_report *report, int closing)
 	struct mt__redis_bg_marker marker = {0};
 	/* A marker entry without data: queued like an op, sent never. */
 	struct mt__redis_bg_op entry = {.marker = &marker};
+	if (closing)
+		atomic_store_explicit(&bg->closing, 1, memory_order_relaxed);
+	push(bg, &entry);
+	start_if_idle(bg);
 	pthread_mutex_lock(&bg->lock);
-	bg->closing |= closing;
-	int start = append_locked(bg, &entry);
-	pthread_mutex_unlock(&bg->lock);
-	if (start)
-		start_drainer(bg);
-	pthread_mutex_lock(&bg->lock);
-	while (!marker.done || (closing && bg->active))
+	while (!marker.done ||
+	       (closing &&
+		atomic_load_explicit(&bg->active, memory_order_relaxed)))
 		pthread_cond_wait(&bg->cond, &bg->lock);
 	int rc = report_locked(bg, report);
 	pthread_mutex_unlock(&bg->lock);

@@ -5,7 +5,7 @@
  * Overview
  * ========
  * An _async call formats its commands (RESP, resp.h) into one allocation,
- * the op, appends it to the client's queue and returns. One drainer task
+ * the op, pushes it into the client's queue and returns. One drainer task
  * at a time runs on the client's pool: it takes everything queued (up to
  * MT__REDIS_BG_GRAB ops), runs it as ONE bulk call of the engine (so the
  * ops of many threads are pipelined together, split into shares across
@@ -14,13 +14,13 @@
  * automatic pipelining: 100k calls a second cost about what bulk calls of
  * the same items cost, not a round trip each.
  *
- * Flush: mt_redis_flush appends a marker to the queue and waits until the
- * drainer has finished the lot that holds it. Every op whose _async call
- * returned before the flush began was appended before the marker (both
- * append under the queue's mutex), so it is in the marker's lot or an
- * earlier one; lots run one after another, and a lot's markers are
- * signalled only after its whole engine call returned. So a flush waits
- * for everything queued before it, however the engine spread the lot.
+ * Flush: mt_redis_flush pushes a marker into the queue and waits until
+ * the drainer has finished the lot that holds it. Every op whose _async
+ * call returned before the flush began was pushed before the marker, so
+ * it comes before it in queue order: in the marker's lot or an earlier
+ * one. Lots run one after another, and a lot's markers are signalled only
+ * after its whole engine call returned. So a flush waits for everything
+ * queued before it, however the engine spread the lot over the workers.
  * Why one drainer and not several: with several, lots finish out of
  * order and a marker would need the watermark of every earlier lot; one
  * drainer already keeps every worker busy (its engine call fans out over
@@ -40,17 +40,30 @@
  *
  * Implementation notes
  * ====================
- * States of the drainer (`active`, under `lock`):
- *   0  none: the next append (op or marker) sets 1 and spawns one;
- *   1  spawned or running: appends just queue; the drainer, finding the
- *      queue empty under the lock, sets 0 and returns.
- * Because the check and the state change happen under the same lock as
- * the appends, an op can never be left in the queue with no drainer
- * coming. If mt_spawn fails (out of memory, pool being destroyed), the
- * caller drains the queue itself, so the ops still get their outcome.
+ * The queue is a Treiber stack (`top`): a pusher links its entry with one
+ * compare-exchange and never locks, so many threads queueing 100k ops a
+ * second do not convoy on a mutex; the drainer takes the whole stack with
+ * one exchange and reverses it into queue order (push order, which
+ * respects every push that finished before another began).
  *
- * Lock order: `lock` is taken alone; the engine (and its connection
- * cache lock) is only ever called with it released.
+ * States of the drainer (`active`):
+ *   0  none: the pusher that moves it 0 -> 1 (compare-exchange) spawns
+ *      one; other pushers just push;
+ *   1  spawned or running: it takes and runs lots until it finds the
+ *      stack empty, then stores 0 and looks at the stack once more; if
+ *      an entry arrived meanwhile it moves 0 -> 1 itself and goes on
+ *      (unless a pusher already did and spawned another).
+ * No lost entry: a pusher pushes, then reads `active`; the drainer
+ * stores 0, then reads `top`; all four are seq_cst, so in their single
+ * total order one of the two reads sees the other's write. If mt_spawn
+ * fails (out of memory, pool being destroyed), the pusher drains the
+ * queue itself, so the ops still get their outcome.
+ *
+ * The lock guards only the flush side: the counts since the last flush,
+ * the markers' `done`, and the drainer's move to 0 (so that a closing
+ * flush that sees 0 under the lock knows the drainer no longer touches
+ * the queue, which close then frees). It is a leaf: the engine is never
+ * called with it held.
  *
  * Field legend: I = set at create; M = under lock; A = atomic.
  */
@@ -88,8 +101,8 @@ void mt__redis_bg_destroy(struct mt__redis_bg *bg);
 /* Queues `op` (allocated with malloc; owned by the queue from now on,
  * also on failure, when it is freed). Returns 0, EAGAIN (max_queued ops
  * are waiting) or ESHUTDOWN (the client is closing).
- * CONTEXT: any thread; never waits for I/O (unless the drainer cannot be
- * spawned, see Implementation notes). */
+ * CONTEXT: any thread; lock-free; never waits for I/O (unless the
+ * drainer cannot be spawned, see Implementation notes). */
 int mt__redis_bg_enqueue(mt_redis *r, struct mt__redis_bg_op *op);
 
 /* mt_redis_flush without its argument checks. `closing` also refuses

@@ -93,23 +93,49 @@ static void conn_cfg(const mt_redis *r, const mt_redis_options *o,
 
 /* Frees what a (possibly partial) client holds; the parts not yet set
  * up are zero. */
-static void client_free(mt_redis *r, int node_ready)
+static void client_free(mt_redis *r)
 {
 	mt__redis_bg_destroy(r->bg);
-	if (node_ready)
+	if (r->node_ready)
 		mt__redis_node_destroy(&r->node);
 	mt__redis_uri_free(&r->uri);
 	free(r);
 }
 
+/* A connection that sent neither AUTH nor SELECT has not spoken yet: a
+ * PING shows that the server answers and takes commands without a
+ * password (NOAUTH is EACCES, as a refused AUTH). */
+static int ping(const struct mt__redis_conn_cfg *cfg, redisContext *c,
+		char *why, size_t len)
+{
+	redisReply *rep = redisCommand(c, "PING");
+	if (!rep) {
+		int code = mt__redis_conn_error_code(c, errno);
+		char text[160];
+		mt__redis_conn_error_text(cfg, c, code, text, sizeof text);
+		return say(code, why, len, "%s during PING on %s", text,
+			   cfg->label);
+	}
+	int code = 0;
+	if (rep->type == REDIS_REPLY_ERROR)
+		code = say(strncmp(rep->str, "NOAUTH", 6) == 0 ? EACCES : EIO,
+			   why, len, "PING refused by %s: %s", cfg->label,
+			   rep->str);
+	freeReplyObject(rep);
+	return code;
+}
+
 /* The first connection, made on the calling thread and kept. */
 static int first_connect(mt_redis *r, char *why, size_t len)
 {
+	const struct mt__redis_conn_cfg *cfg = &r->node.cfg;
 	struct mt__redis_sigpipe guard;
 	redisContext *c;
 	int fresh;
 	mt__redis_sigpipe_block(&guard);
 	int rc = mt__redis_node_acquire(&r->node, &c, &fresh, why, len);
+	if (rc == 0 && !cfg->password && !cfg->db)
+		rc = ping(cfg, c, why, len);
 	mt__redis_node_release(&r->node, c);
 	mt__redis_sigpipe_restore(&guard, rc != 0);
 	return rc;
@@ -128,19 +154,44 @@ static int resolve_pool(const mt_redis_options *o, mt_pool **pool, char *why,
 	return 0;
 }
 
+/* The checks before anything is allocated; *pool is resolved. */
+static int open_checks(const struct mt_redis_uri *uri,
+		       const mt_redis_options *o, mt_pool **pool, char *why,
+		       size_t len)
+{
+	int rc = check_options(o, why, len);
+	if (!rc && uri->kind == MT_REDIS_URI_CLUSTER)
+		rc = say(EINVAL, why, len,
+			 "redis-cluster:// is not supported yet");
+	return rc ? rc : resolve_pool(o, pool, why, len);
+}
+
+/* Sets up a zeroed client's parts; on failure client_free undoes them. */
+static int client_init(mt_redis *r, const mt_redis_options *o, char *why,
+		       size_t len)
+{
+	r->pid = getpid();
+	apply_options(r, o);
+	struct mt__redis_conn_cfg cfg;
+	conn_cfg(r, o, &cfg);
+	int rc = mt__redis_node_init(&r->node, &cfg, r->pool, &r->stats);
+	if (rc)
+		return say(rc, why, len, "out of memory");
+	r->node_ready = 1;
+	rc = mt__redis_bg_create(r, &r->bg);
+	if (rc)
+		return say(rc, why, len, "out of memory");
+	return r->flags & MT_REDIS_LAZY ? 0 : first_connect(r, why, len);
+}
+
 int mt__redis_open_parsed(mt_redis **out, struct mt_redis_uri *uri,
 			  const mt_redis_options *opts, char *why,
 			  size_t whylen)
 {
 	static const mt_redis_options defaults;
 	const mt_redis_options *o = opts ? opts : &defaults;
-	mt_pool *pool;
-	int rc = check_options(o, why, whylen);
-	if (!rc && uri->kind == MT_REDIS_URI_CLUSTER)
-		rc = say(EINVAL, why, whylen,
-			 "redis-cluster:// is not supported yet");
-	if (!rc)
-		rc = resolve_pool(o, &pool, why, whylen);
+	mt_pool *pool = NULL;
+	int rc = open_checks(uri, o, &pool, why, whylen);
 	mt_redis *r = rc ? NULL : calloc(1, sizeof *r);
 	if (!rc && !r)
 		rc = say(ENOMEM, why, whylen, "out of memory");
@@ -151,22 +202,9 @@ int mt__redis_open_parsed(mt_redis **out, struct mt_redis_uri *uri,
 	r->uri = *uri;
 	memset(uri, 0, sizeof *uri);
 	r->pool = pool;
-	r->pid = getpid();
-	apply_options(r, o);
-	struct mt__redis_conn_cfg cfg;
-	conn_cfg(r, o, &cfg);
-	rc = mt__redis_node_init(&r->node, &cfg, pool, &r->stats);
+	rc = client_init(r, o, why, whylen);
 	if (rc) {
-		client_free(r, 0);
-		return say(rc, why, whylen, "out of memory");
-	}
-	rc = mt__redis_bg_create(r, &r->bg);
-	if (!rc && !(r->flags & MT_REDIS_LAZY))
-		rc = first_connect(r, why, whylen);
-	else if (rc)
-		say(rc, why, whylen, "out of memory");
-	if (rc) {
-		client_free(r, 1);
+		client_free(r);
 		return rc;
 	}
 	*out = r;
@@ -200,7 +238,7 @@ int mt_redis_close(mt_redis *r)
 	 * pool: there is nothing to wait for here, only memory to free. */
 	if (mt__redis_usable(r) == 0)
 		mt__redis_bg_flush(r, NULL, 1);
-	client_free(r, 1);
+	client_free(r);
 	return 0;
 }
 

@@ -12,6 +12,11 @@
  * free list (under its mutex), the background queue (background.h) and
  * the counters (relaxed atomics).
  *
+ * Usage
+ * =====
+ *   int rc = mt__redis_usable(r);      first, in every public call
+ *   mt__redis_count(&r->stats.retries, n);
+ *
  * Implementation notes
  * ====================
  * Counters are relaxed atomics added once per share, not once per item,
@@ -75,6 +80,7 @@ struct mt_redis {
 	size_t max_queued;	    /* I: background queue bound */
 	struct mt_redis_uri uri;    /* I: parsed URI (owns its strings) */
 	struct mt__redis_node node; /* the server and its connections */
+	int node_ready;		    /* I: node set up (for the unwind) */
 	struct mt__redis_bg *bg;    /* the background queue, background.h */
 	struct mt__redis_counters stats; /* A */
 };

@@ -14,14 +14,16 @@
 #include "client.h"
 #include "sigpipe.h"
 
-/* Items per share at least: below this a share's fixed costs (a
- * connection check, two sigprocmask calls, the last window's round trip
- * that nothing overlaps) weigh more than the parallelism gains; a call of
- * fewer items runs on the calling thread alone, with no task hand-off. */
-#define MIN_SHARE_ITEMS 512u
+/* Windows per share at least: below two windows a share cannot overlap
+ * its writes with its reads, and its fixed costs (a connection check,
+ * three signal-mask system calls, the last window's round trip that
+ * nothing overlaps) weigh more than the parallelism gains; a call smaller
+ * than that runs on the calling thread alone, with no task hand-off. */
+#define MIN_SHARE_WINDOWS 2u
 /* Shares per participant: more, smaller shares let a participant that
  * started late (a helper woken after the caller began) still get work. */
 #define SHARES_PER_THREAD 4u
+#define SHARE_ALIGN 64
 
 static const char unsent_oom[] = "not sent: out of memory in the client";
 static const char reply_oom[] = "out of memory in the client: a reply "
@@ -39,9 +41,11 @@ struct run {
 	char why[MT_REDIS_ERRLEN]; /* written once, before down */
 };
 
+/* Cache-line aligned: the cursors change on every reply, and neighbouring
+ * shares run on other threads. */
 struct share {
 	/* I: set before the share runs */
-	struct run *run;
+	_Alignas(SHARE_ALIGN) struct run *run;
 	mt_redis *r;
 	const struct mt__redis_source *src;
 	mt_redis_result *res;
@@ -54,6 +58,7 @@ struct share {
 	size_t sent, recv;    /* item cursors */
 	size_t recv_cmd;      /* replies of item recv already read */
 	size_t inflight;      /* commands whose replies are unread */
+	size_t load;	      /* window units of the unfinished items */
 	size_t replayed_hi;   /* items below were sent on a broken conn */
 	const char *item_err; /* first error reply of item recv */
 	int item_oom;	      /* a reply of item recv could not be kept */
@@ -75,6 +80,14 @@ static size_t item_ncmds(const struct mt__redis_source *s, size_t i)
 static unsigned item_flags(const struct mt__redis_source *s, size_t i)
 {
 	return s->flags ? s->flags(s->ctx, i) : s->fixed_flags;
+}
+
+/* Window units of item i: its weight, or its commands on the wire. */
+static size_t item_weight(const struct mt__redis_source *s, size_t i,
+			  size_t wire)
+{
+	size_t w = s->weight ? s->weight(s->ctx, i) : s->fixed_weight;
+	return w > wire ? w : wire;
 }
 
 /* Commands on the wire for item i: MULTI and EXEC count. */
@@ -120,12 +133,14 @@ static void format_item(struct share *sh, size_t i, unsigned flags)
 }
 
 /* The buffer could not grow: the items formatted into it were not sent. */
-static void fail_unsent(struct share *sh, size_t first, size_t inflight)
+static void fail_unsent(struct share *sh, size_t first, size_t inflight,
+			size_t load)
 {
 	for (size_t i = first; i < sh->sent; i++)
 		if (!finished(&sh->res[i]))
 			finish(sh, i, MT_REDIS_FAILED, unsent_oom);
 	sh->inflight = inflight;
+	sh->load = load;
 	sh->buf.len = 0;
 	sh->buf.oom = 0;
 }
@@ -135,18 +150,20 @@ static void fail_unsent(struct share *sh, size_t first, size_t inflight)
 static int fill(struct share *sh)
 {
 	size_t two = 2 * (size_t)sh->r->window;
-	size_t first = sh->sent, before = sh->inflight;
+	size_t first = sh->sent, before = sh->inflight, load = sh->load;
 	sh->buf.len = 0;
-	while (sh->sent < sh->hi && sh->inflight < two) {
+	while (sh->sent < sh->hi && sh->load < two) {
 		size_t i = sh->sent++;
 		if (finished(&sh->res[i]))
 			continue;
 		unsigned flags = item_flags(sh->src, i);
+		size_t wire = wire_cmds(sh, i, flags);
 		format_item(sh, i, flags);
-		sh->inflight += wire_cmds(sh, i, flags);
+		sh->inflight += wire;
+		sh->load += item_weight(sh->src, i, wire);
 	}
 	if (sh->buf.oom) {
-		fail_unsent(sh, first, before);
+		fail_unsent(sh, first, before, load);
 		return 0;
 	}
 	if (sh->buf.len == 0)
@@ -281,17 +298,18 @@ static void take_reply(struct share *sh, redisReply *rep)
 		return;
 	if (!(flags & MT_REDIS_ATOMIC))
 		finish_plain(sh, i);
+	sh->load -= item_weight(sh->src, i, n);
 	sh->recv++;
 	sh->recv_cmd = 0;
 	sh->item_err = NULL;
 	sh->item_oom = 0;
 }
 
-/* Reads replies until at most `target` commands are in flight. Returns 0,
- * or -1 on a connection error. */
+/* Reads replies until at most `target` window units are in flight.
+ * Returns 0, or -1 on a connection error. */
 static int drain(struct share *sh, size_t target)
 {
-	while (sh->inflight > target) {
+	while (sh->load > target) {
 		redisReply *rep = NULL;
 		if (redisGetReply(sh->c, (void **)&rep) != REDIS_OK)
 			return -1;
@@ -376,6 +394,29 @@ static size_t settle_inflight(struct share *sh, int may_replay,
 /* After a connection error on sh->c: settles the in-flight items and
  * reconnects if the retry rule allows. Returns 1 to go on (sent rewound
  * to the first item to send again), 0 when the share is over. */
+/* Rewinds the share onto a new connection: the items reset for a replay
+ * go first. Returns 0, or 1 with the share given up (no connection). */
+static int reconnect(struct share *sh, size_t replay, const char *unknown)
+{
+	char why[MT_REDIS_ERRLEN];
+	/* Always a new connection: a cached one could be stalled too, and
+	 * each would cost a timeout. */
+	sh->fresh = 1;
+	if (mt__redis_node_connect(&sh->r->node, &sh->c, why, sizeof why)) {
+		/* The items reset for a replay were sent once: UNKNOWN. */
+		settle_inflight(sh, 0, unknown);
+		give_up(sh, why);
+		return 1;
+	}
+	sh->retries += replay;
+	sh->sent = sh->recv;
+	sh->recv_cmd = 0;
+	sh->inflight = 0;
+	sh->load = 0;
+	sh->progress = 0;
+	return 0;
+}
+
 static int recover(struct share *sh, int saved_errno)
 {
 	const struct mt__redis_conn_cfg *cfg = &sh->r->node.cfg;
@@ -394,30 +435,13 @@ static int recover(struct share *sh, int saved_errno)
 	size_t replay = settle_inflight(sh, may_reconnect, unknown);
 	if (sh->sent > sh->replayed_hi)
 		sh->replayed_hi = sh->sent;
-	if (!may_reconnect) {
-		char down[sizeof cfg->label + sizeof why + 40];
-		snprintf(down, sizeof down,
-			 "a new connection to %s failed too (%s)", cfg->label,
-			 why);
-		give_up(sh, down);
-		return 0;
-	}
-	char cwhy[MT_REDIS_ERRLEN];
-	/* Always a new connection: a cached one could be stalled too, and
-	 * each would cost a timeout. */
-	sh->fresh = 1;
-	if (mt__redis_node_connect(&sh->r->node, &sh->c, cwhy, sizeof cwhy)) {
-		/* The items reset for a replay were sent once: UNKNOWN. */
-		settle_inflight(sh, 0, unknown);
-		give_up(sh, cwhy);
-		return 0;
-	}
-	sh->retries += replay;
-	sh->sent = sh->recv;
-	sh->recv_cmd = 0;
-	sh->inflight = 0;
-	sh->progress = 0;
-	return 1;
+	if (may_reconnect)
+		return reconnect(sh, replay, unknown) == 0;
+	char down[sizeof cfg->label + sizeof why + 40];
+	snprintf(down, sizeof down, "a new connection to %s failed too (%s)",
+		 cfg->label, why);
+	give_up(sh, down);
+	return 0;
 }
 
 /* ----------------------------------------------------------- a share */
@@ -472,10 +496,31 @@ static void run_shares(size_t lo, size_t hi, void *ctx)
 	mt__redis_sigpipe_restore(&guard, io_failed);
 }
 
-static size_t plan_shares(const mt_redis *r, size_t n)
+/* Window units of the first items of a call, counted until `enough`:
+ * exact for a source with per-item counts, which a sum over n callbacks
+ * costs far less than the round trips it plans. */
+static size_t count_units(const struct mt__redis_source *s, size_t enough)
+{
+	size_t unit = s->fixed_weight ? s->fixed_weight : s->fixed_ncmds;
+	unit = unit ? unit : 1;
+	if (!s->weight && !s->ncmds)
+		return s->n > enough / unit ? enough : s->n * unit;
+	size_t units = 0;
+	for (size_t i = 0; i < s->n && units < enough; i++) {
+		unsigned f = item_flags(s, i);
+		size_t wire = item_ncmds(s, i) + (f & MT_REDIS_ATOMIC ? 2 : 0);
+		units += item_weight(s, i, wire);
+	}
+	return units;
+}
+
+/* Shares for a call: at least MIN_SHARE_WINDOWS windows each, at most
+ * SHARES_PER_THREAD per worker. */
+static size_t plan_shares(const mt_redis *r, const struct mt__redis_source *s)
 {
 	size_t most = (size_t)r->node.nslots * SHARES_PER_THREAD;
-	size_t by_size = n / MIN_SHARE_ITEMS;
+	size_t per = (size_t)r->window * MIN_SHARE_WINDOWS;
+	size_t by_size = count_units(s, most * per) / per;
 	size_t k = by_size < most ? by_size : most;
 	return k ? k : 1;
 }
@@ -502,8 +547,10 @@ int mt__redis_engine_run(mt_redis *r, const struct mt__redis_source *src,
 {
 	if (src->n == 0)
 		return 0;
-	size_t k = plan_shares(r, src->n);
-	struct share *sh = calloc(k, sizeof *sh);
+	size_t k = plan_shares(r, src);
+	struct share *sh = aligned_alloc(SHARE_ALIGN, k * sizeof *sh);
+	if (sh)
+		memset(sh, 0, k * sizeof *sh);
 	if (!sh || mt__redis_batch_stores(b, k) != 0) {
 		free(sh);
 		return ENOMEM;

@@ -10,9 +10,12 @@
  * parallel on the pool (mt_for_range over shares: the calling thread
  * takes part, and a worker that calls helps while it waits). A share runs
  * on one thread, on that thread's own connection to the node, and
- * pipelines its items in windows of `window` commands, two windows in
+ * pipelines its items in windows of `window` units, two windows in
  * flight: window k+1 is written before the replies of window k are read,
- * so the server works on one while the client reads the other.
+ * so the server works on one while the client reads the other. A unit is
+ * a command, or a key of a multi-key command (the item's weight): the
+ * server buffers a window's replies, and an MGET of 100 keys costs it
+ * about what 100 GETs do.
  *
  * Every item ends in exactly one state (mt_redis_status), in input order:
  *   DONE     every reply arrived and none was an error (atomic: EXEC
@@ -59,8 +62,8 @@
  *
  * The state of a share: `recv` <= `sent` are item cursors; the items in
  * [recv, sent) that are not finished are in flight, in order, with
- * `inflight` commands whose replies are unread, the first `recv_cmd`
- * replies of item `recv` already read. Items are finished (batch.h) once
+ * `inflight` commands whose replies are unread (and `load` window units),
+ * the first `recv_cmd` replies of item `recv` already read. Items are finished (batch.h) once
  * they have their outcome; finished items in that range (UNKNOWN after an
  * error, FAILED when out of memory) are skipped by both cursors, as they
  * were not resent.
@@ -91,6 +94,12 @@ struct mt__redis_source {
 	 * have fixed_flags. */
 	unsigned (*flags)(const void *ctx, size_t i);
 	unsigned fixed_flags;
+	/* Window units of item i (>= its commands; fewer are raised to
+	 * them); NULL: fixed_weight, or 0 for its commands. A multi-key
+	 * command weighs its keys, so a window of MGETs holds about as many
+	 * keys as a window of GETs, not 100 times more. */
+	size_t (*weight)(const void *ctx, size_t i);
+	size_t fixed_weight;
 	/* Appends item i's commands (without MULTI/EXEC) in RESP to b; on a
 	 * growth failure b->oom is set and the engine fails the item. */
 	void (*format)(const void *ctx, size_t i, struct mt__redis_buf *b);

@@ -16,7 +16,6 @@
 #include <mtpool/redis.h>
 
 #include <errno.h>
-#include <math.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -158,6 +157,7 @@ static int run_chunked(mt_redis *r, struct keys_src *s,
 				       .ctx = s,
 				       .fixed_ncmds = 1,
 				       .fixed_flags = MT_REDIS_IDEMPOTENT,
+				       .fixed_weight = s->chunk,
 				       .format = format_chunk};
 	return run(r, &src, s->n, expand, s->chunk, out);
 }

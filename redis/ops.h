@@ -1,7 +1,22 @@
 /*
  * redis/ops.h: the pieces of the bulk operations (ops.c) that the
- * background queue (background.c) shares, so that an operation queued
- * with an _async call is checked and written exactly as its bulk form.
+ * background queue (background.c) shares.
+ *
+ * Overview
+ * ========
+ * An operation queued with an _async call must be checked and written
+ * exactly as its bulk form (the same EINVAL cases, the same Popoto key
+ * layout), so both use these.
+ *
+ * Usage
+ * =====
+ *   if (!mt__redis_model_ok(m, 1)) return EINVAL;
+ *   mt__redis_format_save(m, &buf);    buf holds its commands in RESP
+ *
+ * Implementation notes
+ * ====================
+ * Formatting goes straight from the caller's structures into the buffer
+ * (resp.h): no argv is built.
  */
 #ifndef MTPOOL_REDIS_OPS_H
 #define MTPOOL_REDIS_OPS_H

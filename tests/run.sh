@@ -12,7 +12,8 @@
 #                                          poisoning and asserts)
 # 4. When plain was built: installs it to a temporary prefix and builds a
 #    consumer against it twice, with find_package(mtpool CONFIG) and with
-#    pkg-config, and runs both.
+#    pkg-config, and runs both; the same for libmtpool-redis (component
+#    redis / mtpool-redis.pc), against a redis-server it starts.
 # 5. fuzz: builds the libFuzzer targets (build/fuzz, clang, -DMTPOOL_FUZZ=ON)
 #    and runs each tests/fuzz/fuzz_<name>.c for a bounded time from its
 #    committed corpus; a crash, leak, sanitizer report or slow input fails
@@ -41,6 +42,7 @@ declare -a summary=()
 
 on_exit() {
 	local rc=$?
+	[[ -n ${redis_pid:-} ]] && kill "$redis_pid" 2>/dev/null
 	[[ -n $tmp ]] && rm -rf "$tmp"
 	if ((rc != 0)); then
 		echo "mtpool tests: FAILED at step '$step' (exit $rc)" >&2
@@ -179,6 +181,53 @@ install_check() {
 	summary+=("install: find_package and pkg-config consumers ran")
 }
 
+# libmtpool-redis from the same install: its exports, and a consumer
+# built with find_package(mtpool COMPONENTS redis) and with pkg-config
+# (mtpool-redis), run lazily and against a redis-server started here on a
+# unix socket in the temporary folder (stopped by PID).
+redis_pid=""
+install_check_redis() {
+	step="install check: redis"
+	local prefix=$tmp/prefix lib libdir sock=$tmp/redis.sock
+	lib=$(find "$prefix" -name 'libmtpool-redis.so.0' | head -n 1)
+	[[ -n $lib ]] || { echo "libmtpool-redis.so.0 not installed" >&2; return 1; }
+	libdir=$(dirname "$lib")
+	check_exports "$lib"
+	[[ -f $prefix/include/mtpool/redis.h ]] ||
+		{ echo "<mtpool/redis.h> not installed" >&2; return 1; }
+
+	redis-server --port 0 --unixsocket "$sock" --save "" --appendonly no \
+		--dir "$tmp" --daemonize no --logfile "$tmp/redis.log" &
+	redis_pid=$!
+	local i
+	for ((i = 0; i < 200; i++)); do
+		redis-cli -s "$sock" ping >/dev/null 2>&1 && break
+		sleep 0.05
+	done
+
+	step="install check: redis find_package consumer"
+	cmake -S tests/package -B "$tmp/consumer-redis-cmake" \
+		-DCMAKE_C_COMPILER=gcc -DCMAKE_PREFIX_PATH="$prefix" \
+		-DMTPOOL_CONSUMER_REDIS=ON
+	cmake --build "$tmp/consumer-redis-cmake"
+	LD_LIBRARY_PATH=$libdir "$tmp/consumer-redis-cmake/redis_consumer"
+	LD_LIBRARY_PATH=$libdir "$tmp/consumer-redis-cmake/redis_consumer" \
+		"unix://$sock"
+
+	step="install check: redis pkg-config consumer"
+	local -a pc
+	read -r -a pc <<<"$(PKG_CONFIG_PATH=$libdir/pkgconfig \
+		pkg-config --cflags --libs mtpool-redis)"
+	gcc -std=c11 -Wall -Wextra -Werror tests/package/redis_consumer.c \
+		"${pc[@]}" -o "$tmp/redis-consumer-pc"
+	LD_LIBRARY_PATH=$libdir "$tmp/redis-consumer-pc" "unix://$sock"
+
+	kill "$redis_pid"
+	wait "$redis_pid" || true
+	redis_pid=""
+	summary+=("install: mtpool-redis find_package and pkg-config consumers ran")
+}
+
 # One loop over whatever tests/fuzz/fuzz_*.c exist. libFuzzer writes what
 # it finds into the first corpus folder, a scratch one, so the committed
 # seeds (the second) stay as they are.
@@ -227,7 +276,10 @@ for c in $configs; do
 	[[ $c == fuzz ]] || build_and_test "$c"
 done
 case " $configs " in
-*" plain "*) install_check ;;
+*" plain "*)
+	install_check
+	install_check_redis
+	;;
 *) summary+=("install: skipped (needs the plain config)") ;;
 esac
 case " $configs " in

@@ -115,8 +115,9 @@ static long walk(redisContext *c, const char *match, const char *const *pats,
 	do {
 		redisReply *r =
 			match ? redisCommand(c, "SCAN %s MATCH %s COUNT %s",
-					     cursor, match, cnt)
-			      : redisCommand(c, "SCAN %s COUNT %s", cursor, cnt);
+					     cursor, match, cnt) :
+				redisCommand(c, "SCAN %s COUNT %s", cursor,
+					     cnt);
 		if (!r || r->type != REDIS_REPLY_ARRAY) {
 			fprintf(stderr, "SCAN failed\n");
 			exit(1);
@@ -150,7 +151,11 @@ static void *par_walk(void *arg)
 	return NULL;
 }
 
-enum strategy { WALK_CLIENT, MATCH_SEQ, MATCH_PAR };
+enum strategy {
+	WALK_CLIENT,
+	MATCH_SEQ,
+	MATCH_PAR
+};
 
 static long run(redisContext *c, enum strategy s, const char *const *pats,
 		int npats, long count)
@@ -201,18 +206,17 @@ static void measure(redisContext *c, const char *label, enum strategy s,
 	}
 	qsort(wall, (size_t)reps, sizeof *wall, cmp_double);
 	qsort(cpu, (size_t)reps, sizeof *cpu, cmp_double);
-	printf("%-34s %-12s %8ld keys  %7.3f s  server cpu %6.3f s%s\n",
-	       label,
-	       s == WALK_CLIENT ? "walk-client"
-	       : s == MATCH_SEQ ? "match-seq"
-				: "match-par",
+	printf("%-34s %-12s %8ld keys  %7.3f s  server cpu %6.3f s%s\n", label,
+	       s == WALK_CLIENT ? "walk-client" :
+	       s == MATCH_SEQ	? "match-seq" :
+				  "match-par",
 	       kept, wall[reps / 2], cpu[reps / 2],
 	       want >= 0 && kept != want ? "  WRONG COUNT" : "");
 	fflush(stdout);
 }
 
-static void compare(redisContext *c, const char *label,
-		    const char *const *pats, int npats, int reps)
+static void compare(redisContext *c, const char *label, const char *const *pats,
+		    int npats, int reps)
 {
 	long want = walk(c, NULL, pats, npats, 1000);
 	/* Disjoint families: the per-pattern sums equal the union. */

@@ -64,10 +64,13 @@ Test(open, password_in_the_uri_is_sent_percent_decoded,
 	snprintf(uri, sizeof uri, "redis://:wrong-Zq9@127.0.0.1:%d", s.port);
 	open_fails(uri, NULL, EACCES, why, sizeof why);
 	cr_assert(strstr(why, "AUTH"), "%s", why);
-	/* No password at all: the first command is refused (NOAUTH) only
-	 * when used, so open with a db to make it speak first. */
+	/* No password at all: refused (NOAUTH) at open too, with and
+	 * without a db to select. */
 	snprintf(uri, sizeof uri, "redis://127.0.0.1:%d/1", s.port);
 	open_fails(uri, NULL, EACCES, why, sizeof why);
+	snprintf(uri, sizeof uri, "redis://127.0.0.1:%d", s.port);
+	open_fails(uri, NULL, EACCES, why, sizeof why);
+	cr_assert(strstr(why, "NOAUTH"), "%s", why);
 	mt_test_redis_stop(&s);
 }
 

@@ -22,6 +22,7 @@
 #include "../common/redis_util.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <semaphore.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -113,14 +114,13 @@ Test(set_get, round_trip_binary_keys_in_input_order_around_the_window,
 {
 	struct fx f;
 	fx_open(&f, 0, NULL);
-	/* Items are chunks of CHUNK keys: sizes around one window of
-	 * chunks, one key, none, and many shares. */
-	const size_t sizes[] = {0,
-				1,
-				WINDOW * CHUNK - 1,
-				WINDOW * CHUNK,
-				WINDOW * CHUNK + 1,
-				2 * WINDOW * CHUNK + 1,
+	/* Items are chunks of CHUNK keys, and a window holds WINDOW keys:
+	 * sizes around one and two windows (two are in flight), one key,
+	 * none, and many shares. */
+	const size_t sizes[] = {0,	    1,
+				WINDOW - 1, WINDOW,
+				WINDOW + 1, 2 * WINDOW - 1,
+				2 * WINDOW, 2 * WINDOW + 1,
 				LARGE};
 	for (size_t s = 0; s < sizeof sizes / sizeof *sizes; s++) {
 		mt_test_redis_ok(f.adm, "FLUSHALL");
@@ -849,5 +849,79 @@ Test(pool, close_from_a_task_of_the_pool_is_edeadlk,
 	cr_assert_eq(mt_spawn(f.pool, close_from_worker, &t), 0);
 	mt_test_sem_wait(&t.done);
 	cr_assert_eq(t.set_rc, EDEADLK);
+	fx_close(&f);
+}
+
+/* Calls from outside threads and pool tasks at once, on one client: each
+ * needs connections of its own (TSan sees any context used by two
+ * threads), and every result is still the right one. */
+struct concurrent {
+	pthread_t tid;
+	struct fx *f;
+	const struct mt_test_kv *kv;
+	size_t ok;
+	sem_t *done;
+};
+
+static void concurrent_get(struct concurrent *c)
+{
+	for (int round = 0; round < 3; round++) {
+		mt_redis_batch *b;
+		if (mt_redis_get(c->f->r, c->kv->keys, c->kv->n, &b) != 0)
+			return;
+		for (size_t i = 0; i < c->kv->n; i++) {
+			const redisReply *r = b->results[i].reply;
+			c->ok += r && r->len == c->kv->values[i].len &&
+				 !memcmp(r->str, c->kv->values[i].data, r->len);
+		}
+		mt_redis_batch_free(b);
+	}
+}
+
+static void *concurrent_thread(void *arg)
+{
+	concurrent_get(arg);
+	return NULL;
+}
+
+static void concurrent_task(void *arg)
+{
+	struct concurrent *c = arg;
+	concurrent_get(c);
+	sem_post(c->done);
+}
+
+Test(pool, concurrent_calls_from_threads_and_tasks_share_no_connection,
+     .timeout = MT_TEST_REDIS_TIMEOUT)
+{
+	struct fx f;
+	fx_open(&f, 0, NULL);
+	struct mt_test_kv kv;
+	mt_test_kv_make(&kv, "cc", LARGE / 4, 16);
+	mt_redis_batch *b;
+	cr_assert_eq(mt_redis_set(f.r, kv.keys, kv.values, kv.n, NULL, &b), 0);
+	mt_redis_batch_free(b);
+	sem_t done;
+	cr_assert_eq(sem_init(&done, 0, 0), 0);
+	enum {
+		THREADS = 3,
+		TASKS = 2
+	};
+	struct concurrent c[THREADS + TASKS];
+	for (int i = 0; i < THREADS + TASKS; i++)
+		c[i] = (struct concurrent){.f = &f, .kv = &kv, .done = &done};
+	for (int i = 0; i < THREADS; i++)
+		cr_assert_eq(pthread_create(&c[i].tid, NULL, concurrent_thread,
+					    &c[i]),
+			     0);
+	for (int i = THREADS; i < THREADS + TASKS; i++)
+		cr_assert_eq(mt_spawn(f.pool, concurrent_task, &c[i]), 0);
+	for (int i = 0; i < THREADS; i++)
+		cr_assert_eq(pthread_join(c[i].tid, NULL), 0);
+	for (int i = 0; i < TASKS; i++)
+		mt_test_sem_wait(&done);
+	for (int i = 0; i < THREADS + TASKS; i++)
+		cr_assert_eq(c[i].ok, 3 * kv.n, "caller %d", i);
+	mt_test_kv_free(&kv);
 	fx_close(&f);
 }

@@ -134,8 +134,9 @@ typedef struct mt_redis_options {
 	unsigned command_timeout_ms; /* 0 = 5000: a reply later than this
 					ends the connection (item UNKNOWN) */
 	/* Commands a connection sends before it reads their replies (a
-	 * pipeline window); 0 = 1024. The server buffers a window's replies,
-	 * so this bounds its memory per connection. */
+	 * pipeline window; a multi-key command of the bulk SET/GET/DEL
+	 * counts once per key); 0 = 1024. The server buffers a window's
+	 * replies, so this bounds its memory per connection. */
 	unsigned window;
 	/* Keys per multi-key command (MGET, MSET, DEL); 0 = 100. */
 	unsigned chunk_keys;
