@@ -3,11 +3,12 @@
 # mt_redis_scan (docs/redis.md, "Key collection") against a redis-server
 # of its own, on a unix socket in a temporary folder, stopped by PID.
 #
-#   bash bench/redis/scan_strategy.sh [NKEYS] [REPS]     (1000000 3)
+#   bash bench/redis/scan_strategy.sh [NKEYS] [REPS]     (1000000 5)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 source .ci/packages.sh
-packages=(build-essential pkg-config libhiredis-dev redis-server)
+packages=(build-essential pkg-config libck-dev libhiredis-dev liburiparser-dev
+	  redis-server)
 mt_install_packages scan_strategy "${packages[@]}"
 
 dir=$(mktemp -d "${TMPDIR:-/tmp}/mtpool-scan.XXXXXX")
@@ -18,10 +19,13 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# The library is compiled in from its sources (pool and redis), so the
+# script needs no CMake tree.
 # shellcheck disable=SC2046
-gcc -std=gnu11 -O2 -Wall -Wextra -Iredis -Iapi/include \
-	bench/redis/scan_strategy.c redis/glob.c \
-	$(pkg-config --cflags --libs hiredis) -lpthread -o "$dir/scan_strategy"
+gcc -std=gnu11 -O2 -Wall -Wextra -Ipool -Iredis -Iapi/include \
+	bench/redis/scan_strategy.c pool/*.c api/*.c redis/*.c \
+	$(pkg-config --cflags --libs ck hiredis liburiparser) -lpthread \
+	-o "$dir/scan_strategy"
 redis-server --port 0 --unixsocket "$dir/redis.sock" --dir "$dir" \
 	--save "" --appendonly no >"$dir/redis.log" 2>&1 &
 pid=$!
@@ -32,4 +36,4 @@ done
 echo "redis-server $(redis-server --version | sed 's/.*v=\([^ ]*\).*/\1/');" \
 	"$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //');" \
 	"$(nproc) cpus"
-"$dir/scan_strategy" "$dir/redis.sock" "${1:-1000000}" "${2:-3}"
+"$dir/scan_strategy" "$dir/redis.sock" "${1:-1000000}" "${2:-5}"
