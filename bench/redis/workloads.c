@@ -757,6 +757,13 @@ static void *sub_thread(void *arg)
 	return NULL;
 }
 
+static void sub_free(struct rb_sub *s)
+{
+	pthread_mutex_destroy(&s->mu);
+	pthread_cond_destroy(&s->cv);
+	free(s);
+}
+
 int rb_sub_start(rb_bench *b, struct rb_sub **out)
 {
 	struct rb_sub *s;
@@ -772,7 +779,7 @@ int rb_sub_start(rb_bench *b, struct rb_sub **out)
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_cond_init(&s->cv, NULL);
 	if ((err = pthread_create(&s->thread, NULL, sub_thread, s)) != 0) {
-		free(s);
+		sub_free(s);
 		return err;
 	}
 	pthread_mutex_lock(&s->mu);
@@ -782,7 +789,7 @@ int rb_sub_start(rb_bench *b, struct rb_sub **out)
 	pthread_mutex_unlock(&s->mu);
 	if (err != 0) {
 		pthread_join(s->thread, NULL);
-		free(s);
+		sub_free(s);
 		return err;
 	}
 	*out = s;
@@ -801,9 +808,7 @@ size_t rb_sub_finish(rb_bench *b, struct rb_sub *s)
 		mt_redis_batch_free(bt);
 	pthread_join(s->thread, NULL);
 	count = s->count;
-	pthread_mutex_destroy(&s->mu);
-	pthread_cond_destroy(&s->cv);
-	free(s);
+	sub_free(s);
 	return count;
 }
 
