@@ -451,7 +451,7 @@ static void target(const char *what, double have, double other, double factor,
 	}
 	if (have < factor * other)
 		missed = 1;
-	printf("%s (%s/s vs %s/s%s%s: %.2fx)\n",
+	printf("%s (%s/s vs %s/s%s%s: %.3gx)\n",
 	       have >= factor * other ? "MET" : "MISSED", h, o,
 	       whom ? " of " : "", whom ? whom : "", have / other);
 }

@@ -770,6 +770,13 @@ static void *sub_thread(void *arg)
 	return NULL;
 }
 
+static void sub_free(struct rb_sub *s)
+{
+	pthread_mutex_destroy(&s->mu);
+	pthread_cond_destroy(&s->cv);
+	free(s);
+}
+
 int rb_sub_start(rb_bench *b, struct rb_sub **out)
 {
 	struct rb_sub *s;
@@ -785,7 +792,7 @@ int rb_sub_start(rb_bench *b, struct rb_sub **out)
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_cond_init(&s->cv, NULL);
 	if ((err = pthread_create(&s->thread, NULL, sub_thread, s)) != 0) {
-		free(s);
+		sub_free(s);
 		return err;
 	}
 	pthread_mutex_lock(&s->mu);
@@ -795,7 +802,7 @@ int rb_sub_start(rb_bench *b, struct rb_sub **out)
 	pthread_mutex_unlock(&s->mu);
 	if (err != 0) {
 		pthread_join(s->thread, NULL);
-		free(s);
+		sub_free(s);
 		return err;
 	}
 	*out = s;
@@ -814,9 +821,7 @@ size_t rb_sub_finish(rb_bench *b, struct rb_sub *s)
 		mt_redis_batch_free(bt);
 	pthread_join(s->thread, NULL);
 	count = s->count;
-	pthread_mutex_destroy(&s->mu);
-	pthread_cond_destroy(&s->cv);
-	free(s);
+	sub_free(s);
 	return count;
 }
 
@@ -884,20 +889,25 @@ static int wl_get(rb_bench *b, struct rb_sample *s)
 	return 0;
 }
 
-/* The index of the data set's key k, or -1 if k is not one of them. */
+/* The index of the data set's key k, or -1 if k is not one of them. The
+ * library's keys are bytes, not NUL-terminated: the digits are read up to
+ * k->len only. */
 static long key_index(const struct rb_data *d, const mt_redis_bytes *k)
 {
-	const char *p;
-	long i;
+	const char *s = k->data, *p;
+	size_t i = 0;
 
-	if (k->len < 5 ||
-	    !(p = memchr((const char *)k->data + 3, ':', k->len - 3)))
+	if (k->len < 5 || !(p = memchr(s + 3, ':', k->len - 3)))
 		return -1;
-	i = strtol(p + 1, NULL, 10);
-	if (i < 0 || (size_t)i >= d->nkeys || d->keys[i].len != k->len ||
-	    memcmp(d->keys[i].data, k->data, k->len) != 0)
+	for (p++; p < s + k->len; p++) {
+		if (*p < '0' || *p > '9' || i > RB_MAX_ITEMS)
+			return -1;
+		i = i * 10 + (size_t)(*p - '0');
+	}
+	if (i >= d->nkeys || d->keys[i].len != k->len ||
+	    memcmp(d->keys[i].data, s, k->len) != 0)
 		return -1;
-	return i;
+	return (long)i;
 }
 
 /* Keys found that are not distinct matching keys of the data set, plus
@@ -1322,11 +1332,12 @@ int rb_run_table(rb_bench *b, int (*want)(const struct rb_workload *w),
 
 void rb_fmt_rate(char *buf, size_t len, double v)
 {
+	/* The bounds are where 3 digits round up to the next unit. */
 	if (isnan(v))
 		snprintf(buf, len, "-");
-	else if (v >= 1e6)
+	else if (v >= 999.5e3)
 		snprintf(buf, len, "%.3gM", v / 1e6);
-	else if (v >= 1e3)
+	else if (v >= 999.5)
 		snprintf(buf, len, "%.3gk", v / 1e3);
 	else
 		snprintf(buf, len, "%.3g", v);

@@ -271,8 +271,11 @@ double rb_now(void);
  * message is already queued to it) or a dead connection.
  */
 struct rb_sub;
-/* Starts it and waits until it is subscribed. Returns 0, ENOSYS (no
- * mt_redis_map yet), or an error. */
+/* Starts it and waits until it is subscribed: a client of its own on a
+ * one-worker pool (opened on first use, kept until rb_bench_close), whose
+ * mt_redis_map runs the subscription on a thread of its own. Returns 0,
+ * an error of mt_pool_create, mt_redis_open or pthread_create, or EIO
+ * (SUBSCRIBE refused). */
 int rb_sub_start(rb_bench *b, struct rb_sub **out /* OUT */);
 /* Publishes the end marker through the measured client, joins the
  * subscriber and returns how many messages it counted. */
