@@ -51,14 +51,29 @@
  *
  * Implementation notes
  * ====================
- * The hot path allocates nothing per command beyond hiredis's own reply
- * objects: a share formats each window of commands into one reusable
- * buffer (resp.h) and hands it to hiredis in one copy; replies are kept
- * in the share's store (batch.h), whose blocks and arena are per share;
- * a one-command item that is DONE points `replies` at its own `reply`
- * field instead of allocating an array. Counters are added to the client
- * once per share. SIGPIPE is blocked around each participant's run of
- * shares (sigpipe.h), not per command.
+ * The hot path calls malloc for nothing per command or per reply: a
+ * share formats each window of commands into one reusable buffer
+ * (resp.h) and hands it to hiredis in one copy; while it holds a
+ * connection, that connection's reader builds every reply straight into
+ * the share's store, an arena (arena.h, batch.h: one bump allocation per
+ * reply object, a string's bytes inside it), so keeping a reply for the
+ * batch costs nothing more, and freeing the batch frees blocks, not
+ * replies; a one-command item that is DONE points `replies` at its own
+ * `reply` field instead of allocating an array. Counters are added to
+ * the client once per share. SIGPIPE is blocked around each
+ * participant's run of shares (sigpipe.h), not per command.
+ *
+ * The arena hook, per connection: hooked when the share acquires or
+ * makes it, unhooked just before it goes back to the node (cached, or
+ * freed when broken), on every path. So a reply read by a share is
+ * always in the share's own store, owned by the batch until
+ * mt_redis_batch_free (never passed to freeReplyObject: MULTI's and
+ * QUEUED replies that an atomic item does not keep go back with
+ * mt__redis_arena_undo), and a connection anyone else gets from the cache
+ * (scan's walk, the map's function, another call) reads ordinary heap
+ * replies again. A connection error in the middle of a reply leaves the
+ * reply's objects in the arena, unreferenced; unhook takes the partial
+ * reply back from the reader, so redisFree never frees it.
  *
  * The state of a share: `recv` <= `sent` are item cursors; the items in
  * [recv, sent) that are not finished are in flight, in order, with
