@@ -110,6 +110,8 @@ static void finish(struct share *sh, size_t i, mt_redis_status st,
 	sh->done += st == MT_REDIS_DONE;
 	sh->failed += st == MT_REDIS_FAILED;
 	sh->unknown += st == MT_REDIS_UNKNOWN;
+	if (sh->src->settled)
+		sh->src->settled(sh->src->ctx, i, res);
 }
 
 /* Every unfinished item in [from, hi) FAILED with `text`. */

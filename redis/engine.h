@@ -125,6 +125,14 @@ struct mt__redis_source {
 	/* Cluster only (router.h): the key that routes item i; NULL: the
 	 * first argument of the item's first command. */
 	void (*key)(const void *ctx, size_t i, mt_redis_bytes *key);
+	/* Called once per item as soon as its outcome res is final, before
+	 * the run returns: on one server by the share that finished it (on
+	 * that share's thread, in parallel with other shares), in a cluster
+	 * by the router on the calling thread after the last round (rounds
+	 * are not final). The op layer maps a chunk's reply onto its keys
+	 * here, on the thread that just read it, instead of in one serial
+	 * pass after the call. NULL: none. */
+	void (*settled)(const void *ctx, size_t i, const mt_redis_result *res);
 };
 
 /* An internal item flag (beside MT_REDIS_ATOMIC / _IDEMPOTENT, ignored
