@@ -84,6 +84,7 @@ struct keys_src {
 	const mt_redis_bytes *keys, *values;
 	size_t n, chunk;
 	size_t *perm, *start; /* cluster only, else NULL */
+	int elements;	      /* MGET: each key its own element */
 	mt_redis_result *out; /* the keys' results (the batch's) */
 };
 
@@ -129,6 +130,19 @@ static void settle_shared(const void *ctx, size_t c, const mt_redis_result *cr)
 		from_chunk(&s->out[key_at(s, k)], cr);
 }
 
+/* What every key of chunk [lo, hi) gets: the chunk's status, except
+ * for an MGET whose reply is not an array of one element per key. */
+static mt_redis_status key_status(const struct keys_src *s, size_t lo,
+				  size_t hi, const mt_redis_result *cr)
+{
+	if (!s->elements || cr->status != MT_REDIS_DONE)
+		return cr->status;
+	return cr->reply->type == REDIS_REPLY_ARRAY &&
+			       cr->reply->elements == hi - lo ?
+		       MT_REDIS_DONE :
+		       MT_REDIS_FAILED;
+}
+
 /* MGET: each key of chunk c gets its own element of the chunk's array. */
 static void settle_elements(const void *ctx, size_t c,
 			    const mt_redis_result *cr)
@@ -138,20 +152,34 @@ static void settle_elements(const void *ctx, size_t c,
 	size_t lo, hi;
 
 	chunk_range(s, c, &lo, &hi);
-	int ok = cr->status != MT_REDIS_DONE ||
-		 (cr->reply->type == REDIS_REPLY_ARRAY &&
-		  cr->reply->elements == hi - lo);
+	mt_redis_status st = key_status(s, lo, hi, cr);
 	for (size_t k = lo; k < hi; k++) {
 		mt_redis_result *key = &s->out[key_at(s, k)];
 		from_chunk(key, cr);
-		if (!ok) {
-			key->status = MT_REDIS_FAILED;
+		if (st != cr->status) {
+			key->status = st;
 			key->error = bad;
 			key->reply = NULL;
-		} else if (cr->status == MT_REDIS_DONE) {
+		} else if (st == MT_REDIS_DONE) {
 			key->reply = cr->reply->element[k - lo];
 		}
 	}
+}
+
+/* The batch's counts from its chunks, each counted once per key: what
+ * mt__redis_batch_count finds, without a pass over every key's result
+ * on the calling thread after the call. */
+static void count_chunks(struct mt__redis_batch *b, const struct keys_src *s)
+{
+	size_t n[3] = {0, 0, 0};
+
+	for (size_t c = 0, lo, hi; c < b->ninner; c++) {
+		chunk_range(s, c, &lo, &hi);
+		n[key_status(s, lo, hi, &b->inner[c])] += hi - lo;
+	}
+	b->pub.done = n[MT_REDIS_DONE];
+	b->pub.failed = n[MT_REDIS_FAILED];
+	b->pub.unknown = n[MT_REDIS_UNKNOWN];
 }
 
 static void format_chunk(const void *ctx, size_t c, struct mt__redis_buf *b)
@@ -225,7 +253,10 @@ static int run(mt_redis *r, const struct mt__redis_source *src, size_t n,
 		mt__redis_batch_destroy(b);
 		return rc;
 	}
-	mt__redis_batch_count(b);
+	if (ks)
+		count_chunks(b, ks);
+	else
+		mt__redis_batch_count(b);
 	*out = &b->pub;
 	return 0;
 }
@@ -301,7 +332,8 @@ int mt_redis_get(mt_redis *r, const mt_redis_bytes *keys, size_t n,
 		return rc;
 	if (!array_ok(keys, n))
 		return EINVAL;
-	struct keys_src s = {.cmd = "MGET", .keys = keys, .n = n};
+	struct keys_src s = {
+		.cmd = "MGET", .keys = keys, .n = n, .elements = 1};
 	return run_chunked(r, &s, settle_elements, out);
 }
 

@@ -92,6 +92,18 @@ static void assert_all_done(const mt_redis_batch *b, size_t n)
 		     n && b->results[0].error ? b->results[0].error : "");
 }
 
+/* The batch's counts are its results' statuses (for the chunked calls
+ * they are counted per chunk, not per result). */
+static void assert_counts(const mt_redis_batch *b)
+{
+	size_t n[3] = {0, 0, 0};
+	for (size_t i = 0; i < b->n; i++)
+		n[b->results[i].status]++;
+	cr_assert_eq(b->done, n[MT_REDIS_DONE]);
+	cr_assert_eq(b->failed, n[MT_REDIS_FAILED]);
+	cr_assert_eq(b->unknown, n[MT_REDIS_UNKNOWN]);
+}
+
 /* Keys "<prefix>:<i>" and values of the given sizes (sizes[i % nsizes]),
  * with bytes from mt_test_value_byte, in one allocation. */
 struct kv {
@@ -144,6 +156,7 @@ static void set_all(struct fx *f, const struct kv *kv)
 static void check_get(const mt_redis_batch *b, const struct kv *kv)
 {
 	assert_all_done(b, kv->n);
+	assert_counts(b);
 	for (size_t i = 0; i < kv->n; i++)
 		mt_test_assert_bytes(b->results[i].reply, kv->values[i], i);
 }
@@ -429,6 +442,7 @@ Test(replies, a_connection_killed_mid_reply_leaves_the_chunk_unknown,
 	mt_redis_batch *b = get_killed_mid_reply(&f, &kv);
 	cr_assert_eq(b->unknown, kv.n, "done %zu failed %zu", b->done,
 		     b->failed);
+	assert_counts(b);
 	for (size_t i = 0; i < kv.n; i++) {
 		const mt_redis_result *res = &b->results[i];
 		cr_assert_eq(res->status, MT_REDIS_UNKNOWN);
