@@ -82,7 +82,9 @@ void *mt__redis_arena_alloc(struct mt__redis_arena *a, size_t size)
 {
 	if (size > MT__REDIS_ARENA_OWN)
 		return alloc_own(a, size);
-	size = (size + ALIGN - 1) & ~(size_t)(ALIGN - 1);
+	/* At least ALIGN: even a 0-byte allocation needs a block (an empty
+	 * arena's cur is NULL, the out-of-memory answer). */
+	size = size ? (size + ALIGN - 1) & ~(size_t)(ALIGN - 1) : ALIGN;
 	if (size > a->left && bump_block(a) != 0)
 		return NULL;
 	void *p = a->cur;

@@ -64,7 +64,7 @@ struct share {
 	size_t load;	      /* window units of the unfinished items */
 	size_t replayed_hi;   /* items below were sent on a broken conn */
 	const char *item_err; /* first error reply of item recv */
-	int item_oom;	      /* a reply of item recv could not be kept */
+	int item_oom;	      /* item recv's reply array: out of memory */
 	int io_failed;	      /* any connection error (for SIGPIPE) */
 	struct mt__redis_buf buf;
 	uint64_t commands, retries, done, failed, unknown;

@@ -153,6 +153,16 @@ Test(arena, undo_gives_back_only_the_latest_bump_allocation)
 	mt__redis_arena_free(&a);
 }
 
+Test(arena, a_zero_byte_allocation_in_an_empty_arena_is_not_null)
+{
+	struct mt__redis_arena a = {0};
+	char *p = mt__redis_arena_alloc(&a, 0);
+
+	cr_assert_not_null(p, "0 bytes read as out of memory");
+	cr_assert_neq(mt__redis_arena_alloc(&a, 0), p);
+	mt__redis_arena_free(&a);
+}
+
 /* ------------------------------------------------------ reply objects */
 
 Test(arena, every_reply_shape_is_a_real_redisreply_in_the_arena)
