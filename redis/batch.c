@@ -4,22 +4,11 @@
 #include "batch.h"
 
 #include <errno.h>
-#include <stdalign.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* Arena chunks of 64 KiB: a share of a large call stores at most a few
- * texts and multi-command reply arrays per window, so a chunk lasts many
- * windows; a larger request gets a chunk of its own. */
-#define CHUNK_BYTES (64u * 1024u)
-
-struct mt__redis_arena_chunk {
-	struct mt__redis_arena_chunk *next;
-	alignas(max_align_t) char data[];
-};
 
 static const char oom_text[] = "out of memory in the client";
 
@@ -87,39 +76,9 @@ void mt_redis_batch_free(mt_redis_batch *b)
 		mt__redis_batch_destroy(b->impl);
 }
 
-int mt__redis_store_keep(struct mt__redis_store *s, redisReply *r)
-{
-	struct mt__redis_keep_block *k = s->keep;
-	if (!k || k->n == MT__REDIS_KEEP_BLOCK) {
-		k = malloc(sizeof *k);
-		if (!k)
-			return ENOMEM;
-		k->n = 0;
-		k->next = s->keep;
-		s->keep = k;
-	}
-	k->r[k->n++] = r;
-	return 0;
-}
-
 void *mt__redis_store_alloc(struct mt__redis_store *s, size_t size)
 {
-	size = (size + alignof(max_align_t) - 1) &
-	       ~(size_t)(alignof(max_align_t) - 1);
-	if (size > s->left) {
-		size_t cap = size > CHUNK_BYTES ? size : CHUNK_BYTES;
-		struct mt__redis_arena_chunk *c = malloc(sizeof *c + cap);
-		if (!c)
-			return NULL;
-		c->next = s->chunks;
-		s->chunks = c;
-		s->cur = c->data;
-		s->left = cap;
-	}
-	void *p = s->cur;
-	s->cur += size;
-	s->left -= size;
-	return p;
+	return mt__redis_arena_alloc(&s->arena, size);
 }
 
 const char *mt__redis_store_text(struct mt__redis_store *s, const char *fmt,
@@ -140,18 +99,5 @@ const char *mt__redis_store_text(struct mt__redis_store *s, const char *fmt,
 
 void mt__redis_store_release(struct mt__redis_store *s)
 {
-	while (s->keep) {
-		struct mt__redis_keep_block *k = s->keep;
-		s->keep = k->next;
-		for (size_t i = 0; i < k->n; i++)
-			freeReplyObject(k->r[i]);
-		free(k);
-	}
-	while (s->chunks) {
-		struct mt__redis_arena_chunk *c = s->chunks;
-		s->chunks = c->next;
-		free(c);
-	}
-	s->cur = NULL;
-	s->left = 0;
+	mt__redis_arena_free(&s->arena);
 }

@@ -5,16 +5,30 @@
  * Overview
  * ========
  * A batch holds one mt_redis_result per item, in input order, and owns
- * everything they point to: hiredis replies (kept as hiredis returned
- * them, never copied) and client-side texts. mt_redis_batch_free() frees
- * all of it.
+ * everything they point to: hiredis replies (kept as hiredis built them,
+ * never copied) and client-side texts. mt_redis_batch_free() frees all
+ * of it.
  *
  * Each share of a call (engine.h) writes the results of its own items
  * (disjoint ranges of the array, so no locking) and keeps what they point
- * to in its own store: a list of the replies to free and an arena for
- * small allocations (reply arrays of multi-command items, error texts).
- * Stores are per share so that shares running in parallel never contend
- * on an allocator lock of ours, and the batch frees them all at the end.
+ * to in its own store, an arena (arena.h): the replies themselves, which
+ * hiredis builds straight into it while the share reads its connection,
+ * the reply arrays of multi-command items, and error texts. Stores are
+ * per share so that shares running in parallel never contend on an
+ * allocator lock of ours, and the batch frees them all at the end.
+ *
+ * Ownership and lifetime: everything a result points to lives in some
+ * store of its batch (a reply that an engine round kept and a later
+ * round, or the op layer, points to is still in the store of the share
+ * that read it), from the moment the share reads it until
+ * mt_redis_batch_free(). Nothing in a store is ever freed on its own:
+ * not with freeReplyObject (the replies are not hiredis's heap objects),
+ * and not earlier (a partial reply cut by an error, or the replies of an
+ * item that is replayed, stay until the end, unreferenced). Freeing a
+ * batch is therefore a free per arena block (about one per MiB of
+ * replies), plus the result arrays, whatever the number of replies:
+ * malloc and free of two objects per reply were a quarter of the
+ * client's time in a bulk GET (docs/benchmarks.md).
  *
  * When an operation maps engine items onto user-visible results (bulk
  * GET: one MGET item answers up to chunk_keys keys), the engine's results
@@ -41,22 +55,11 @@
 
 #include <stddef.h>
 
-/* Replies to free, in blocks, so keeping one is a store, not a realloc. */
-#define MT__REDIS_KEEP_BLOCK 510
-struct mt__redis_keep_block {
-	struct mt__redis_keep_block *next;
-	size_t n;
-	redisReply *r[MT__REDIS_KEEP_BLOCK];
-};
-
-struct mt__redis_arena_chunk;
+#include "arena.h"
 
 /* One share's storage: written only by the thread running the share. */
 struct mt__redis_store {
-	struct mt__redis_keep_block *keep;
-	struct mt__redis_arena_chunk *chunks;
-	char *cur;   /* bump pointer into chunks */
-	size_t left; /* bytes left at cur */
+	struct mt__redis_arena arena; /* replies, reply arrays, texts */
 };
 
 struct mt__redis_batch {
@@ -83,10 +86,6 @@ void mt__redis_batch_count(struct mt__redis_batch *b);
 
 /* Frees the stores' replies and arenas and the batch itself. */
 void mt__redis_batch_destroy(struct mt__redis_batch *b);
-
-/* Keeps a reply for the batch's lifetime. 0, or ENOMEM (then the caller
- * still owns the reply). */
-int mt__redis_store_keep(struct mt__redis_store *s, redisReply *r);
 
 /* size bytes, pointer-aligned, valid for the batch's lifetime; NULL when
  * out of memory. */

@@ -54,16 +54,17 @@ struct share {
 	struct mt__redis_store *store;
 	size_t lo, hi;
 	/* O: the running thread's state (engine.h, Implementation notes) */
-	redisContext *c;
-	int fresh;	      /* c was made for this share */
-	uint64_t progress;    /* replies read on c */
-	size_t sent, recv;    /* item cursors */
+	redisContext *c;		    /* hooked to store's arena */
+	struct mt__redis_arena_saved saved; /* c's own reply functions */
+	int fresh;			    /* c was made for this share */
+	uint64_t progress;		    /* replies read on c */
+	size_t sent, recv;		    /* item cursors */
 	size_t recv_cmd;      /* replies of item recv already read */
 	size_t inflight;      /* commands whose replies are unread */
 	size_t load;	      /* window units of the unfinished items */
 	size_t replayed_hi;   /* items below were sent on a broken conn */
 	const char *item_err; /* first error reply of item recv */
-	int item_oom;	      /* a reply of item recv could not be kept */
+	int item_oom;	      /* item recv's reply array: out of memory */
 	int io_failed;	      /* any connection error (for SIGPIPE) */
 	struct mt__redis_buf buf;
 	uint64_t commands, retries, done, failed, unknown;
@@ -109,6 +110,8 @@ static void finish(struct share *sh, size_t i, mt_redis_status st,
 	sh->done += st == MT_REDIS_DONE;
 	sh->failed += st == MT_REDIS_FAILED;
 	sh->unknown += st == MT_REDIS_UNKNOWN;
+	if (sh->src->settled)
+		sh->src->settled(sh->src->ctx, i, res);
 }
 
 /* Every unfinished item in [from, hi) FAILED with `text`. */
@@ -183,23 +186,11 @@ static int fill(struct share *sh)
 
 /* ----------------------------------------------------------- receiving */
 
-/* Keeps rep for the batch; NULL (rep freed) when out of memory. */
-static redisReply *hold(struct share *sh, redisReply *rep)
-{
-	if (mt__redis_store_keep(sh->store, rep) == 0)
-		return rep;
-	freeReplyObject(rep);
-	sh->item_oom = 1;
-	return NULL;
-}
-
 /* The k-th reply of a non-atomic item of n commands. */
 static void plain_reply(struct share *sh, size_t i, size_t k, size_t n,
 			redisReply *rep)
 {
 	mt_redis_result *res = &sh->res[i];
-	if (!hold(sh, rep))
-		return;
 	if (rep->type == REDIS_REPLY_ERROR && !sh->item_err)
 		sh->item_err = rep->str;
 	if (n == 1 && rep->type != REDIS_REPLY_ERROR) {
@@ -252,9 +243,7 @@ static void exec_array(struct share *sh, size_t i, redisReply *rep)
 
 static void exec_reply(struct share *sh, size_t i, redisReply *rep)
 {
-	if (!hold(sh, rep)) {
-		finish(sh, i, MT_REDIS_FAILED, reply_oom);
-	} else if (rep->type == REDIS_REPLY_ARRAY) {
+	if (rep->type == REDIS_REPLY_ARRAY) {
 		exec_array(sh, i, rep);
 	} else if (rep->type == REDIS_REPLY_ERROR) {
 		const char *t = rep->str;
@@ -269,18 +258,17 @@ static void exec_reply(struct share *sh, size_t i, redisReply *rep)
 }
 
 /* The k-th reply of an atomic item: MULTI's, a QUEUED or queuing error
- * (kept only when it is the first error), or EXEC's. */
+ * (kept only when it is the first error), or EXEC's. A reply not kept
+ * goes back to the arena, so +OK and +QUEUED cost no memory. */
 static void atomic_reply(struct share *sh, size_t i, size_t k, size_t n,
 			 redisReply *rep)
 {
-	if (k + 1 == n) {
+	if (k + 1 == n)
 		exec_reply(sh, i, rep);
-	} else if (rep->type == REDIS_REPLY_ERROR && !sh->item_err) {
-		if (hold(sh, rep))
-			sh->item_err = rep->str;
-	} else {
-		freeReplyObject(rep);
-	}
+	else if (rep->type == REDIS_REPLY_ERROR && !sh->item_err)
+		sh->item_err = rep->str;
+	else
+		mt__redis_arena_undo(&sh->store->arena, rep);
 }
 
 /* Gives one reply to the item it answers. */
@@ -320,6 +308,38 @@ static int drain(struct share *sh, size_t target)
 		take_reply(sh, rep);
 	}
 	return 0;
+}
+
+/* ------------------------------------------------------ connections */
+
+/* The share's connections are hooked to its store's arena while it holds
+ * them, so hiredis builds every reply read on them there (arena.h), and
+ * unhooked before anyone else may see them: the cache's next user (a
+ * walk, a map function) expects hiredis's own heap replies. */
+static int share_acquire(struct share *sh, char *why, size_t len)
+{
+	int rc = mt__redis_node_acquire(sh->node, &sh->c, &sh->fresh, why, len);
+	if (rc == 0)
+		mt__redis_arena_hook(&sh->store->arena, sh->c, &sh->saved);
+	return rc;
+}
+
+/* As share_acquire, always a new connection (after an error). */
+static int share_connect(struct share *sh, char *why, size_t len)
+{
+	int rc = mt__redis_node_connect(sh->node, &sh->c, why, len);
+	sh->fresh = 1;
+	if (rc == 0)
+		mt__redis_arena_hook(&sh->store->arena, sh->c, &sh->saved);
+	return rc;
+}
+
+/* Back to the node (kept, or freed if broken), unhooked first. */
+static void share_release(struct share *sh)
+{
+	mt__redis_arena_unhook(sh->c, &sh->saved);
+	mt__redis_node_release(sh->node, sh->c);
+	sh->c = NULL;
 }
 
 /* -------------------------------------------------------- recovering */
@@ -394,9 +414,6 @@ static size_t settle_inflight(struct share *sh, int may_replay,
 	return replay;
 }
 
-/* After a connection error on sh->c: settles the in-flight items and
- * reconnects if the retry rule allows. Returns 1 to go on (sent rewound
- * to the first item to send again), 0 when the share is over. */
 /* Rewinds the share onto a new connection: the items reset for a replay
  * go first. Returns 0, or 1 with the share given up (no connection). */
 static int reconnect(struct share *sh, size_t replay, const char *unknown)
@@ -404,8 +421,7 @@ static int reconnect(struct share *sh, size_t replay, const char *unknown)
 	char why[MT_REDIS_ERRLEN];
 	/* Always a new connection: a cached one could be stalled too, and
 	 * each would cost a timeout. */
-	sh->fresh = 1;
-	if (mt__redis_node_connect(sh->node, &sh->c, why, sizeof why)) {
+	if (share_connect(sh, why, sizeof why)) {
 		/* The items reset for a replay were sent once: UNKNOWN. */
 		settle_inflight(sh, 0, unknown);
 		give_up(sh, why);
@@ -420,6 +436,9 @@ static int reconnect(struct share *sh, size_t replay, const char *unknown)
 	return 0;
 }
 
+/* After a connection error on sh->c: settles the in-flight items and
+ * reconnects if the retry rule allows. Returns 1 to go on (sent rewound
+ * to the first item to send again), 0 when the share is over. */
 static int recover(struct share *sh, int saved_errno)
 {
 	const struct mt__redis_conn_cfg *cfg = &sh->node->cfg;
@@ -433,8 +452,7 @@ static int recover(struct share *sh, int saved_errno)
 		cfg->label, why);
 	int may_reconnect = sh->progress > 0 || !sh->fresh;
 	sh->io_failed = 1;
-	mt__redis_node_release(sh->node, sh->c);
-	sh->c = NULL;
+	share_release(sh);
 	size_t replay = settle_inflight(sh, may_reconnect, unknown);
 	if (sh->sent > sh->replayed_hi)
 		sh->replayed_hi = sh->sent;
@@ -460,8 +478,7 @@ static void run_share(struct share *sh)
 					       MT__REDIS_NOT_SENT "%s", down));
 		return;
 	}
-	if (mt__redis_node_acquire(sh->node, &sh->c, &sh->fresh, why,
-				   sizeof why) != 0) {
+	if (share_acquire(sh, why, sizeof why) != 0) {
 		give_up(sh, why);
 		return;
 	}
@@ -478,8 +495,7 @@ static void run_share(struct share *sh)
 		if (!recover(sh, err))
 			break;
 	}
-	mt__redis_node_release(sh->node, sh->c);
-	sh->c = NULL;
+	share_release(sh);
 	mt__redis_buf_free(&sh->buf);
 }
 

@@ -51,14 +51,29 @@
  *
  * Implementation notes
  * ====================
- * The hot path allocates nothing per command beyond hiredis's own reply
- * objects: a share formats each window of commands into one reusable
- * buffer (resp.h) and hands it to hiredis in one copy; replies are kept
- * in the share's store (batch.h), whose blocks and arena are per share;
- * a one-command item that is DONE points `replies` at its own `reply`
- * field instead of allocating an array. Counters are added to the client
- * once per share. SIGPIPE is blocked around each participant's run of
- * shares (sigpipe.h), not per command.
+ * The hot path calls malloc for nothing per command or per reply: a
+ * share formats each window of commands into one reusable buffer
+ * (resp.h) and hands it to hiredis in one copy; while it holds a
+ * connection, that connection's reader builds every reply straight into
+ * the share's store, an arena (arena.h, batch.h: one bump allocation per
+ * reply object, a string's bytes inside it), so keeping a reply for the
+ * batch costs nothing more, and freeing the batch frees blocks, not
+ * replies; a one-command item that is DONE points `replies` at its own
+ * `reply` field instead of allocating an array. Counters are added to
+ * the client once per share. SIGPIPE is blocked around each
+ * participant's run of shares (sigpipe.h), not per command.
+ *
+ * The arena hook, per connection: hooked when the share acquires or
+ * makes it, unhooked just before it goes back to the node (cached, or
+ * freed when broken), on every path. So a reply read by a share is
+ * always in the share's own store, owned by the batch until
+ * mt_redis_batch_free (never passed to freeReplyObject: MULTI's and
+ * QUEUED replies that an atomic item does not keep go back with
+ * mt__redis_arena_undo), and a connection anyone else gets from the cache
+ * (scan's walk, the map's function, another call) reads ordinary heap
+ * replies again. A connection error in the middle of a reply leaves the
+ * reply's objects in the arena, unreferenced; unhook takes the partial
+ * reply back from the reader, so redisFree never frees it.
  *
  * The state of a share: `recv` <= `sent` are item cursors; the items in
  * [recv, sent) that are not finished are in flight, in order, with
@@ -110,6 +125,14 @@ struct mt__redis_source {
 	/* Cluster only (router.h): the key that routes item i; NULL: the
 	 * first argument of the item's first command. */
 	void (*key)(const void *ctx, size_t i, mt_redis_bytes *key);
+	/* Called once per item as soon as its outcome res is final, before
+	 * the run returns: on one server by the share that finished it (on
+	 * that share's thread, in parallel with other shares), in a cluster
+	 * by the router on the calling thread after the last round (rounds
+	 * are not final). The op layer maps a chunk's reply onto its keys
+	 * here, on the thread that just read it, instead of in one serial
+	 * pass after the call. NULL: none. */
+	void (*settled)(const void *ctx, size_t i, const mt_redis_result *res);
 };
 
 /* An internal item flag (beside MT_REDIS_ATOMIC / _IDEMPOTENT, ignored

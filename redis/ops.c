@@ -10,7 +10,12 @@
  *   MSET / MGET / DEL of chunk_keys keys: engine item c carries keys
  *   [c * chunk, (c + 1) * chunk); key j's result points into item
  *   j / chunk's reply (MGET: its own element; MSET, DEL: the shared
- *   reply), with the chunk's status and error.
+ *   reply), with the chunk's status and error. The mapping is the
+ *   source's settled callback (engine.h): each chunk's keys are filled
+ *   by the share that read its reply, right after reading it, so the
+ *   work (and the first touch of the result array's pages) is spread
+ *   over the shares and overlaps the server's, instead of being a
+ *   serial pass over every key after the call.
  * The Popoto model layout is written out in the header (mt_redis_model).
  */
 #include <mtpool/redis.h>
@@ -54,31 +59,14 @@ static int begin(mt_redis *r, mt_redis_batch **out)
 	return r ? mt__redis_usable(r) : EINVAL;
 }
 
-/* Runs src into a new batch of n results; `ninner` > 0 when the engine's
- * items are chunks that `expand` maps onto the n results. */
+/* Runs src into a new batch of n results. With ks (the chunked calls),
+ * the engine's items are chunks: their results go to the batch's inner
+ * array and the source's settled callback maps each onto its keys'
+ * results (ks->out) as the chunk finishes. */
 struct keys_src;
 
 static int run(mt_redis *r, const struct mt__redis_source *src, size_t n,
-	       void (*expand)(struct mt__redis_batch *,
-			      const struct keys_src *),
-	       const struct keys_src *ks, mt_redis_batch **out)
-{
-	struct mt__redis_batch *b;
-	int rc = mt__redis_batch_new(n, expand ? src->n : 0, &b);
-	if (rc)
-		return rc;
-	rc = mt__redis_engine_run(r, src, expand ? b->inner : b->pub.results,
-				  b);
-	if (rc) {
-		mt__redis_batch_destroy(b);
-		return rc;
-	}
-	if (expand)
-		expand(b, ks);
-	mt__redis_batch_count(b);
-	*out = &b->pub;
-	return 0;
-}
+	       struct keys_src *ks, mt_redis_batch **out);
 
 /* --------------------------------------------------- chunked keys */
 
@@ -96,6 +84,8 @@ struct keys_src {
 	const mt_redis_bytes *keys, *values;
 	size_t n, chunk;
 	size_t *perm, *start; /* cluster only, else NULL */
+	int elements;	      /* MGET: each key its own element */
+	mt_redis_result *out; /* the keys' results (the batch's) */
 };
 
 /* Chunk c's positions [*lo, *hi); key_at maps a position to a key. */
@@ -127,45 +117,69 @@ static void from_chunk(mt_redis_result *key, const mt_redis_result *c)
 	key->reply = c->status == MT_REDIS_DONE ? c->reply : NULL;
 }
 
-/* MSET, DEL: every key of a chunk shares its reply. */
-static void expand_shared(struct mt__redis_batch *b, const struct keys_src *s)
+/* MSET, DEL: every key of chunk c shares its result. Runs on the thread
+ * that finished the chunk (engine.h, settled); chunks have disjoint keys,
+ * so shares write disjoint results. */
+static void settle_shared(const void *ctx, size_t c, const mt_redis_result *cr)
 {
-	for (size_t c = 0, lo, hi; c < b->ninner; c++) {
-		chunk_range(s, c, &lo, &hi);
-		for (size_t k = lo; k < hi; k++)
-			from_chunk(&b->pub.results[key_at(s, k)], &b->inner[c]);
-	}
-}
-
-/* MGET: each key gets its own element of its chunk's array. */
-static void expand_chunk_elements(struct mt__redis_batch *b,
-				  const struct keys_src *s, size_t c)
-{
-	static const char bad[] = "unexpected reply to MGET";
-	const mt_redis_result *cr = &b->inner[c];
+	const struct keys_src *s = ctx;
 	size_t lo, hi;
 
 	chunk_range(s, c, &lo, &hi);
+	for (size_t k = lo; k < hi; k++)
+		from_chunk(&s->out[key_at(s, k)], cr);
+}
+
+/* What every key of chunk [lo, hi) gets: the chunk's status, except
+ * for an MGET whose reply is not an array of one element per key. */
+static mt_redis_status key_status(const struct keys_src *s, size_t lo,
+				  size_t hi, const mt_redis_result *cr)
+{
+	if (!s->elements || cr->status != MT_REDIS_DONE)
+		return cr->status;
+	return cr->reply->type == REDIS_REPLY_ARRAY &&
+			       cr->reply->elements == hi - lo ?
+		       MT_REDIS_DONE :
+		       MT_REDIS_FAILED;
+}
+
+/* MGET: each key of chunk c gets its own element of the chunk's array. */
+static void settle_elements(const void *ctx, size_t c,
+			    const mt_redis_result *cr)
+{
+	static const char bad[] = "unexpected reply to MGET";
+	const struct keys_src *s = ctx;
+	size_t lo, hi;
+
+	chunk_range(s, c, &lo, &hi);
+	mt_redis_status st = key_status(s, lo, hi, cr);
 	for (size_t k = lo; k < hi; k++) {
-		mt_redis_result *key = &b->pub.results[key_at(s, k)];
+		mt_redis_result *key = &s->out[key_at(s, k)];
 		from_chunk(key, cr);
-		if (cr->status != MT_REDIS_DONE)
-			continue;
-		if (cr->reply->type != REDIS_REPLY_ARRAY ||
-		    cr->reply->elements != hi - lo) {
-			key->status = MT_REDIS_FAILED;
+		if (st != cr->status) {
+			key->status = st;
 			key->error = bad;
 			key->reply = NULL;
-			continue;
+		} else if (st == MT_REDIS_DONE) {
+			key->reply = cr->reply->element[k - lo];
 		}
-		key->reply = cr->reply->element[k - lo];
 	}
 }
 
-static void expand_elements(struct mt__redis_batch *b, const struct keys_src *s)
+/* The batch's counts from its chunks, each counted once per key: what
+ * mt__redis_batch_count finds, without a pass over every key's result
+ * on the calling thread after the call. */
+static void count_chunks(struct mt__redis_batch *b, const struct keys_src *s)
 {
-	for (size_t c = 0; c < b->ninner; c++)
-		expand_chunk_elements(b, s, c);
+	size_t n[3] = {0, 0, 0};
+
+	for (size_t c = 0, lo, hi; c < b->ninner; c++) {
+		chunk_range(s, c, &lo, &hi);
+		n[key_status(s, lo, hi, &b->inner[c])] += hi - lo;
+	}
+	b->pub.done = n[MT_REDIS_DONE];
+	b->pub.failed = n[MT_REDIS_FAILED];
+	b->pub.unknown = n[MT_REDIS_UNKNOWN];
 }
 
 static void format_chunk(const void *ctx, size_t c, struct mt__redis_buf *b)
@@ -199,8 +213,8 @@ static void chunk_key(const void *ctx, size_t c, mt_redis_bytes *key)
 }
 
 static int run_chunked(mt_redis *r, struct keys_src *s,
-		       void (*expand)(struct mt__redis_batch *,
-				      const struct keys_src *),
+		       void (*settle)(const void *, size_t,
+				      const mt_redis_result *),
 		       mt_redis_batch **out)
 {
 	s->chunk = r->chunk_keys;
@@ -209,7 +223,8 @@ static int run_chunked(mt_redis *r, struct keys_src *s,
 				       .fixed_ncmds = 1,
 				       .fixed_flags = MT_REDIS_IDEMPOTENT,
 				       .fixed_weight = s->chunk,
-				       .format = format_chunk};
+				       .format = format_chunk,
+				       .settled = settle};
 	if (r->router && s->n) {
 		int rc = mt__redis_router_chunks(s->keys, s->n, s->chunk,
 						 &s->perm, &s->start, &src.n);
@@ -218,10 +233,32 @@ static int run_chunked(mt_redis *r, struct keys_src *s,
 		src.weight = chunk_weight;
 		src.key = chunk_key;
 	}
-	int rc = run(r, &src, s->n, expand, s, out);
+	int rc = run(r, &src, s->n, s, out);
 	free(s->perm);
 	free(s->start);
 	return rc;
+}
+
+static int run(mt_redis *r, const struct mt__redis_source *src, size_t n,
+	       struct keys_src *ks, mt_redis_batch **out)
+{
+	struct mt__redis_batch *b;
+	int rc = mt__redis_batch_new(n, ks ? src->n : 0, &b);
+	if (rc)
+		return rc;
+	if (ks)
+		ks->out = b->pub.results;
+	rc = mt__redis_engine_run(r, src, ks ? b->inner : b->pub.results, b);
+	if (rc) {
+		mt__redis_batch_destroy(b);
+		return rc;
+	}
+	if (ks)
+		count_chunks(b, ks);
+	else
+		mt__redis_batch_count(b);
+	*out = &b->pub;
+	return 0;
 }
 
 /* --------------------------------------------------------- SET */
@@ -271,7 +308,7 @@ int mt_redis_set(mt_redis *r, const mt_redis_bytes *keys,
 	if (!opts || (opts->ttl_ms == 0 && opts->mode == 0)) {
 		struct keys_src s = {
 			.cmd = "MSET", .keys = keys, .values = values, .n = n};
-		return run_chunked(r, &s, expand_shared, out);
+		return run_chunked(r, &s, settle_shared, out);
 	}
 	struct set_src s = {.keys = keys, .values = values};
 	if (opts->ttl_ms > 0)
@@ -284,7 +321,7 @@ int mt_redis_set(mt_redis *r, const mt_redis_bytes *keys,
 				       .fixed_flags = MT_REDIS_IDEMPOTENT,
 				       .format = format_set,
 				       .key = set_key};
-	return run(r, &src, n, NULL, 0, out);
+	return run(r, &src, n, NULL, out);
 }
 
 int mt_redis_get(mt_redis *r, const mt_redis_bytes *keys, size_t n,
@@ -295,8 +332,9 @@ int mt_redis_get(mt_redis *r, const mt_redis_bytes *keys, size_t n,
 		return rc;
 	if (!array_ok(keys, n))
 		return EINVAL;
-	struct keys_src s = {.cmd = "MGET", .keys = keys, .n = n};
-	return run_chunked(r, &s, expand_elements, out);
+	struct keys_src s = {
+		.cmd = "MGET", .keys = keys, .n = n, .elements = 1};
+	return run_chunked(r, &s, settle_elements, out);
 }
 
 int mt_redis_del(mt_redis *r, const mt_redis_bytes *keys, size_t n,
@@ -308,7 +346,7 @@ int mt_redis_del(mt_redis *r, const mt_redis_bytes *keys, size_t n,
 	if (!array_ok(keys, n))
 		return EINVAL;
 	struct keys_src s = {.cmd = "DEL", .keys = keys, .n = n};
-	return run_chunked(r, &s, expand_shared, out);
+	return run_chunked(r, &s, settle_shared, out);
 }
 
 /* ------------------------------------------------------ PUBLISH */
@@ -350,7 +388,7 @@ int mt_redis_publish(mt_redis *r, const mt_redis_bytes *channels,
 				       .fixed_flags = 0,
 				       .format = format_publish,
 				       .key = publish_key};
-	return run(r, &src, n, NULL, 0, out);
+	return run(r, &src, n, NULL, out);
 }
 
 /* --------------------------------------------------------- exec */
@@ -426,7 +464,7 @@ int mt_redis_exec(mt_redis *r, const mt_redis_item *items, size_t n,
 				       .flags = items_flags,
 				       .format = format_item,
 				       .key = item_key};
-	return run(r, &src, n, NULL, 0, out);
+	return run(r, &src, n, NULL, out);
 }
 
 /* ------------------------------------------------------- models */
@@ -603,7 +641,7 @@ int mt_redis_model_save(mt_redis *r, const mt_redis_model *models, size_t n,
 		.ncmds = save_ncmds,
 		.fixed_flags = flags | MT_REDIS_IDEMPOTENT | MT__REDIS_KEYED,
 		.format = format_save};
-	return run(r, &src, n, NULL, 0, out);
+	return run(r, &src, n, NULL, out);
 }
 
 int mt_redis_model_delete(mt_redis *r, const mt_redis_model *models, size_t n,
@@ -620,7 +658,7 @@ int mt_redis_model_delete(mt_redis *r, const mt_redis_model *models, size_t n,
 		.ncmds = delete_ncmds,
 		.fixed_flags = flags | MT_REDIS_IDEMPOTENT | MT__REDIS_KEYED,
 		.format = format_delete};
-	return run(r, &src, n, NULL, 0, out);
+	return run(r, &src, n, NULL, out);
 }
 
 struct load_src {
@@ -653,7 +691,7 @@ int mt_redis_model_load(mt_redis *r, mt_redis_bytes model,
 				       .fixed_ncmds = 1,
 				       .fixed_flags = MT_REDIS_IDEMPOTENT,
 				       .format = format_load};
-	return run(r, &src, n, NULL, 0, out);
+	return run(r, &src, n, NULL, out);
 }
 
 /* ---------------------------------------------------------- map */

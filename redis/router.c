@@ -1317,6 +1317,13 @@ static void count_items(struct call *c)
 	mt__redis_count(&c->r->stats.items_unknown, n[MT_REDIS_UNKNOWN]);
 }
 
+/* Every item's outcome is final: the source's settled, in item order. */
+static void settle_all(struct call *c)
+{
+	for (size_t i = 0; c->src->settled && i < c->src->n; i++)
+		c->src->settled(c->src->ctx, i, &c->res[i]);
+}
+
 /* Every item FAILED, never sent: the map could not be read. */
 static void fail_all(struct call *c, const char *why)
 {
@@ -1406,6 +1413,7 @@ int mt__redis_router_run(mt_redis *r, const struct mt__redis_source *src,
 	    mt__redis_slotmap_generation(c.rt->map) == 0) {
 		fail_all(&c, why);
 		count_items(&c);
+		settle_all(&c);
 		return 0;
 	}
 	rc = plan(&c);
@@ -1414,6 +1422,7 @@ int mt__redis_router_run(mt_redis *r, const struct mt__redis_source *src,
 	if (rc == 0) {
 		assemble_all(&c);
 		count_items(&c);
+		settle_all(&c);
 	}
 	call_free(&c);
 	return rc;
