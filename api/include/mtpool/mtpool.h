@@ -330,6 +330,64 @@ MT_API int mt_for_range(mt_pool *pool, size_t n,
 			void *ctx);
 
 /*
+ * Inline fast paths
+ * =================
+ * In C with GCC or Clang, some calls are also defined in this header as
+ * GNU `extern inline` functions (gnu_inline): a call is compiled into the
+ * caller's binary, and the exported function of the same name (same
+ * symbol, same ABI) is what a function pointer, C++, another compiler, or
+ * `-DMTPOOL_NO_INLINE` gets. Both behave exactly alike.
+ *
+ * mt_for: the per-index loop runs in the caller's binary over the chunks
+ * of mt_for_range. Called from inside libmtpool, each index was a far
+ * indirect call into the program, about twice the cost of a near one on
+ * the AMD EPYC of docs/benchmarks.md; from here it is a near one, as in
+ * the code OpenMP, oneTBB, GLib or libuv users compile.
+ */
+#if defined(__GNUC__) && !defined(__cplusplus) && !defined(MTPOOL_NO_INLINE)
+#define MT_INLINE_FAST_PATHS 1
+#define MT_EXTERN_INLINE \
+	extern __inline __attribute__((__gnu_inline__, __always_inline__))
+#else
+#define MT_INLINE_FAST_PATHS 0
+#endif
+
+#if MT_INLINE_FAST_PATHS
+/* private: what mt_for's chunks need to call the per-index body. */
+struct mt__for_closure {
+	void (*body)(size_t i, void *ctx);
+	void *ctx;
+};
+
+/* private: one chunk of mt_for, in the caller's binary. Weak and hidden,
+ * not static: an inline definition may only name functions with external
+ * linkage (C11 6.7.4p3), so every file that uses mt_for emits a copy and
+ * the linker keeps one per binary, invisible outside it. The fields are
+ * copied first: the body could write *c, as far as the compiler knows,
+ * so it would reload them after every call. */
+void mt__for_chunk(size_t lo, size_t hi, void *closure);
+__attribute__((__weak__, __visibility__("hidden"))) void
+mt__for_chunk(size_t lo, size_t hi, void *closure)
+{
+	const struct mt__for_closure *c =
+		(const struct mt__for_closure *)closure;
+	void (*body)(size_t, void *) = c->body;
+	void *ctx = c->ctx;
+	for (size_t i = lo; i < hi; i++)
+		body(i, ctx);
+}
+
+MT_EXTERN_INLINE int mt_for(mt_pool *pool, size_t n,
+			    void (*body)(size_t i, void *ctx), void *ctx)
+{
+	struct mt__for_closure c = {body, ctx};
+	/* A NULL body: mt_for_range's own check returns EINVAL, as
+	 * mt_for's does, before it looks at anything else. */
+	return mt_for_range(pool, n, body != NULL ? mt__for_chunk : NULL, &c);
+}
+#endif
+
+/*
  * Fork-join group, allocated by the caller (usually on the stack): no
  * malloc per group. The fields are private.
  *
