@@ -86,10 +86,11 @@ struct mt_pool {
 
 	struct mt_inject inject; /* A: external submissions */
 
-	/* Sleep bookkeeping, written on every park and wake. */
-	_Alignas(MT_CACHELINE) _Atomic uint32_t n_sleeping; /* A */
-	_Atomic uint32_t n_searching;			    /* A */
-	_Atomic uint64_t n_wakes; /* A: relaxed counter */
+	/* Sleep bookkeeping, written on every park and wake, read by every
+	 * spawn: `idle` holds the n_sleeping and n_searching of park.c
+	 * (park.h, MT_IDLE_SLEEPER). */
+	_Alignas(MT_CACHELINE) struct mt_idle idle; /* A */
+	_Atomic uint64_t n_wakes;		    /* A: relaxed counter */
 
 	/* Life cycle and pending work: see pending.h. */
 	struct mt_pending pending;

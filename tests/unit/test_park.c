@@ -13,6 +13,7 @@
 #include <criterion/criterion.h>
 #include <semaphore.h>
 #include <stdatomic.h>
+#include <stdint.h>
 
 #include "park.h"
 #include "pool.h"
@@ -207,4 +208,77 @@ Test(park, a_worker_asleep_in_a_wait_is_woken_for_new_work, .timeout = 30)
 	cr_assert_eq(mt_group_wait(&g), 0);
 	cr_assert_eq(mt_pool_destroy(p, MT_DRAIN), 0);
 	mt__park_test_hook = NULL; /* after the workers */
+}
+
+/* Where membarrier is not available (old kernel, seccomp), no deque may
+ * hold private frames (pool/deque.c, note 5) and local pushes fence:
+ * fork-join still runs every task once, and a group child of a task that
+ * then blocks outside the pool is still run by the other worker. */
+static mt_pool *nb_pool;
+static sem_t nb_child_ran;
+
+struct nb_fib {
+	unsigned n;
+	uint64_t value;
+};
+
+static void nb_fib_task(void *arg)
+{
+	struct nb_fib *f = arg;
+	if (f->n < 2) {
+		f->value = f->n;
+		return;
+	}
+	struct nb_fib a = {f->n - 1, 0}, b = {f->n - 2, 0};
+	mt_group g;
+	if (mt_group_init(&g, nb_pool) == 0 &&
+	    mt_group_spawn(&g, nb_fib_task, &a) == 0) {
+		nb_fib_task(&b);
+		mt_group_wait(&g);
+	}
+	f->value = a.value + b.value;
+}
+
+static void nb_child(void *arg)
+{
+	(void)arg;
+	sem_post(&nb_child_ran);
+}
+
+static void nb_spawn_then_block(void *arg)
+{
+	(void)arg;
+	mt_group g;
+	if (mt_group_init(&g, nb_pool) != 0 ||
+	    mt_group_spawn(&g, nb_child, NULL) != 0)
+		return;
+	while (sem_wait(&nb_child_ran) != 0)
+		;
+	mt_group_wait(&g);
+}
+
+Test(park, without_the_heavy_barrier_groups_share_every_task, .timeout = 30)
+{
+	mt_config cfg = {.threads = 1};
+	mt_pool *first = mt_pool_create(&cfg); /* registers the barrier */
+	cr_assert_not_null(first);
+	cr_assert_eq(mt_pool_destroy(first, MT_DRAIN), 0);
+	mt__park_test_without_heavy_barrier();
+	cfg.threads = 2;
+	nb_pool = mt_pool_create(&cfg);
+	cr_assert_not_null(nb_pool);
+	for (unsigned i = 0; i < nb_pool->nworkers; i++)
+		cr_assert_not(nb_pool->workers[i].deque.private_ok);
+	struct nb_fib root = {20, 0};
+	mt_group g;
+	cr_assert_eq(mt_group_init(&g, nb_pool), 0);
+	cr_assert_eq(mt_group_spawn(&g, nb_fib_task, &root), 0);
+	cr_assert_eq(mt_group_wait(&g), 0);
+	cr_assert_eq(root.value, 6765);
+	sem_init(&nb_child_ran, 0, 0);
+	for (int i = 0; i < 200; i++) {
+		cr_assert_eq(mt_spawn(nb_pool, nb_spawn_then_block, NULL), 0);
+		cr_assert_eq(mt_quiesce(nb_pool), 0); /* hangs if lost */
+	}
+	cr_assert_eq(mt_pool_destroy(nb_pool, MT_DRAIN), 0);
 }

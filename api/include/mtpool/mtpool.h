@@ -399,15 +399,40 @@ MT_EXTERN_INLINE int mt_for(mt_pool *pool, size_t n,
  * The group's storage must stay valid until mt_group_wait() has returned;
  * after that it may be reused (init again) or go out of scope. A group
  * has one waiter; tasks of the group may spawn more tasks into it.
+ *
+ * On a worker of the group's pool, init, spawn and wait are compiled into
+ * the caller (below, "Inline fork-join"): a spawn writes the task into the
+ * worker's own deque and a wait runs it back with no atomic
+ * read-modify-write and no fence, unless another worker took it. A task
+ * spawned that way is stealable at once when other workers are idle;
+ * otherwise the spawning worker shares it when one of them runs out of
+ * work (at its next spawn or wait), or the idle worker takes it itself on
+ * its way to sleep, so a task is never left behind while a worker sleeps.
+ *
+ * Version 0.1.0 kept 32 opaque bytes here; the layout below has the same
+ * size and alignment.
  */
+struct mt_lane;
+
+#ifdef __cplusplus
+#define MT_ATOMIC_U32 uint32_t /* C++ only allocates groups */
+#else
+#define MT_ATOMIC_U32 _Atomic uint32_t
+#endif
+
 typedef struct mt_group {
-	/* private: */
-	union {
-		void *align_ptr;
-		uint64_t align_u64;
-		unsigned char bytes[32];
-	} opaque;
+	/* private: pool/group.h has the protocol. */
+	struct mt_lane *lane; /* the initialising worker's deque, or NULL */
+	mt_pool *pool;
+	MT_ATOMIC_U32 pending; /* count << 1 | waiter flag (signed count) */
+	uint32_t local;	       /* tasks on `lane` its owner still counts */
+	uint32_t magic;	       /* MT_GROUP_MAGIC once initialised */
+	uint32_t admitted;     /* counted as an outside call (destroy) */
 } mt_group;
+
+#define MT_GROUP_MAGIC 0x6d744750u /* private: "mtGP" */
+/* private: the inline spawn leaves `local` below this (pool/group.h). */
+#define MT_GROUP_LOCAL_MAX ((uint32_t)1 << 16)
 
 /* Returns 0, or EINVAL (group NULL), or the errors of mt_default_pool()
  * when pool is NULL. */
@@ -420,12 +445,14 @@ MT_API int mt_group_init(mt_group *group, mt_pool *pool);
  *   EINVAL     group or fn NULL, or the group was not initialised;
  *   ENOMEM     no memory for the task (fn not called);
  *   ESHUTDOWN  the pool is being destroyed;
- *   EOVERFLOW  more than 2^30 tasks of the group are pending;
+ *   EOVERFLOW  2^30 - 2^17 tasks of the group are pending already;
  *   ECHILD     the group's pool was created before fork() (in the child).
  * A group that has accepted a task from a thread outside the pool keeps
  * accepting until mt_group_wait() returns, even if destroy starts
  * meanwhile: in-flight fork-join work completes.
  * CONTEXT: the waiting thread, or a task of this group before it returns.
+ * On the waiting worker: wait-free, no atomic read-modify-write, unless the
+ * worker's deque must grow (one allocation).
  */
 MT_API int mt_group_spawn(mt_group *group, void (*fn)(void *arg), void *arg);
 
@@ -437,6 +464,174 @@ MT_API int mt_group_spawn(mt_group *group, void (*fn)(void *arg), void *arg);
  * tasks are visible to the caller on return.
  */
 MT_API int mt_group_wait(mt_group *group);
+
+#ifndef __cplusplus
+#include <stdatomic.h>
+#include <stdlib.h> /* exit: a fork() inside an inlined wait */
+
+/*
+ * Inline fork-join
+ * ================
+ * private, C only: the layouts the inline group functions below share
+ * with the library (pool/deque.h holds the protocol and its proof).
+ */
+
+/* A task in a worker's deque: fn(arg) for `group`, or with group NULL a
+ * library task (arg). Atomics: thieves may read a slot being rewritten.
+ * 32 bytes, so that a slot's offset is a shift. */
+struct mt_frame {
+	_Alignas(32) _Atomic(void (*)(void *)) fn;
+	_Atomic(void *) arg;
+	_Atomic(struct mt_group *) group;
+};
+
+/* The pool's counts of workers asleep (low 32 bits) and of workers
+ * looking for work (high 32 bits), in one word that a spawn reads at once. */
+struct mt_idle {
+	_Atomic uint64_t word;
+};
+
+/* A worker's deque as its owner sees it. The first line is written by the
+ * owner only (bottom is read by others); `split` has a line of its own. */
+struct mt_lane {
+	struct mt_frame *slots;	    /* the current ring */
+	int64_t mask;		    /* capacity - 1 */
+	_Atomic int64_t bottom;	    /* next push index */
+	int64_t limit;		    /* a push below needs no look at top */
+	const struct mt_idle *idle; /* the pool's */
+	mt_pool *pool;
+	_Atomic uint64_t runs; /* tasks its inlined waits ran (statistics) */
+	_Alignas(64) _Atomic int64_t split; /* shared below: split<<1|flag */
+};
+
+/* The calling thread's lane if it is a worker, else NULL. */
+MT_API extern _Thread_local struct mt_lane *mt_fast_lane
+	__attribute__((__tls_model__("initial-exec")));
+
+/* The inline spawn's slow half: shares frames with idle workers and wakes
+ * one if any sleeps. Called by the lane's owner only. */
+MT_API void mt_lane_share(struct mt_lane *lane);
+#endif
+
+#if MT_INLINE_FAST_PATHS
+/*
+ * The inline paths are static functions behind function-like macros, so
+ * that their slow paths can call the exported functions of the same name:
+ * `(mt_group_spawn)(...)` or a pointer to it reaches the library directly.
+ * Each does the common case, on the worker that initialised the group,
+ * and otherwise calls the library, which does everything.
+ */
+static __inline __attribute__((__always_inline__)) int
+mt__group_init_inline(mt_group *group, mt_pool *pool)
+{
+	struct mt_lane *l = mt_fast_lane;
+	if (group == NULL || l == NULL || l->pool != pool)
+		return mt_group_init(group, pool);
+	/* One plain assignment: the group is not shared before a spawn
+	 * publishes it, and an atomic store of pending would keep the
+	 * compiler from merging the stores. */
+	*group = (mt_group){.lane = l, .pool = pool, .magic = MT_GROUP_MAGIC};
+	return 0;
+}
+
+/* A private push (pool/deque.c, note 2), then, if some worker is idle,
+ * the library shares and wakes. The idle counts are read after the push,
+ * behind a compiler barrier only: a worker going to sleep runs a heavy
+ * barrier before it re-checks the deques (pool/park.c), so either it sees
+ * this frame or this load sees it asleep. */
+static __inline __attribute__((__always_inline__)) int
+mt__group_spawn_inline(mt_group *group, void (*fn)(void *), void *arg)
+{
+	struct mt_lane *l = mt_fast_lane;
+	if (l != NULL && group != NULL && fn != NULL && group->lane == l &&
+	    group->local < MT_GROUP_LOCAL_MAX) {
+		/* Relaxed: only the owner writes bottom. */
+		int64_t b =
+			atomic_load_explicit(&l->bottom, memory_order_relaxed);
+		if (b < l->limit) {
+			struct mt_frame *f = &l->slots[b & l->mask];
+			/* Relaxed: published by the store of bottom. */
+			atomic_store_explicit(&f->fn, fn, memory_order_relaxed);
+			atomic_store_explicit(&f->arg, arg,
+					      memory_order_relaxed);
+			atomic_store_explicit(&f->group, group,
+					      memory_order_relaxed);
+			/* Release: publishes the frame (deque.c, note 3). */
+			atomic_store_explicit(&l->bottom, b + 1,
+					      memory_order_release);
+			group->local++;
+			atomic_signal_fence(memory_order_seq_cst);
+			/* Relaxed: ordered after the push by the barrier
+			 * above and the sleeper's heavy barrier. */
+			if (atomic_load_explicit(&l->idle->word,
+						 memory_order_relaxed) != 0)
+				mt_lane_share(l);
+			return 0;
+		}
+	}
+	return mt_group_spawn(group, fn, arg);
+}
+
+/* Runs the group's own frames from the top of the lane while they are
+ * private (a private pop: deque.c, note 3), then returns if nothing else
+ * of the group is pending; anything else is the library's. */
+static __inline __attribute__((__always_inline__)) int
+mt__group_wait_inline(mt_group *group)
+{
+	struct mt_lane *l = mt_fast_lane;
+	if (l == NULL || group == NULL || group->lane != l)
+		return mt_group_wait(group);
+	while (group->local != 0) {
+		/* Relaxed: the owner's own fields and frames. */
+		int64_t b =
+			atomic_load_explicit(&l->bottom, memory_order_relaxed) -
+			1;
+		struct mt_frame *f = &l->slots[b & l->mask];
+		if (atomic_load_explicit(&f->group, memory_order_relaxed) !=
+		    group)
+			break;
+		/* The owner's pop: store bottom, compiler barrier, load
+		 * split (deque.c, note 3). */
+		atomic_store_explicit(&l->bottom, b, memory_order_relaxed);
+		atomic_signal_fence(memory_order_seq_cst);
+		if (2 * b <
+		    atomic_load_explicit(&l->split, memory_order_relaxed)) {
+			/* Shared, or a thief is looking at it: give it back
+			 * (release, as every store of bottom that others may
+			 * read) and let the library take it. */
+			atomic_store_explicit(&l->bottom, b + 1,
+					      memory_order_release);
+			break;
+		}
+		void (*fn)(void *) =
+			atomic_load_explicit(&f->fn, memory_order_relaxed);
+		void *arg = atomic_load_explicit(&f->arg, memory_order_relaxed);
+		group->local--;
+		atomic_store_explicit(
+			&l->runs,
+			atomic_load_explicit(&l->runs, memory_order_relaxed) +
+				1,
+			memory_order_relaxed);
+		fn(arg);
+		/* fn forked and returned in the child, which is no worker:
+		 * it ends as the library's loops end it (the header's Fork
+		 * paragraph), before it could run an inherited task. */
+		if (mt_fast_lane != l)
+			exit(0);
+	}
+	/* Acquire: pairs with the release count-downs of tasks that ran
+	 * elsewhere (pool/group.h). With local at 0 none of the group's
+	 * count is owed by this thread, so 0 means nothing is pending. */
+	if (group->local == 0 &&
+	    atomic_load_explicit(&group->pending, memory_order_acquire) == 0)
+		return 0;
+	return mt_group_wait(group);
+}
+
+#define mt_group_init(group, pool) mt__group_init_inline(group, pool)
+#define mt_group_spawn(group, fn, arg) mt__group_spawn_inline(group, fn, arg)
+#define mt_group_wait(group) mt__group_wait_inline(group)
+#endif
 
 /* Fills *out with the pool's counters. Returns 0, or EINVAL (out NULL),
  * or the errors of mt_default_pool() when pool is NULL.
