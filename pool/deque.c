@@ -396,6 +396,20 @@ bool mt__deque_take_owner(struct mt_deque *d, struct mt_item *out)
 		frame_read(&d->lane.slots[b & d->lane.mask], out);
 		return true;
 	}
+	/* Nothing private; if nothing is shared either, give the index back
+	 * without take_shared's CAS (every search round of an idle worker
+	 * pops its empty deque). Relaxed: top only grows, so a value at or
+	 * past split proves the shared part empty; a stale smaller one only
+	 * sends us down the CAS path. b < split: frame b is not the flagged
+	 * private frame of a marker (take_shared withdraws that one), and no
+	 * marker can share anything here: with no private frame its resolve
+	 * withdraws (note 3). */
+	int64_t s = w >> 1;
+	if (b < s && atomic_load_explicit(&d->top, memory_order_relaxed) >= s) {
+		atomic_store_explicit(&d->lane.bottom, b + 1,
+				      memory_order_release);
+		return false;
+	}
 	return take_shared(d, b, out);
 }
 
