@@ -503,13 +503,25 @@ static int park_in_wait(struct mt_worker *w, struct mt_latch *latch,
  * spinning, or after a wake-up for work) or once the latch is open, not
  * counted as searching either way. Kept out of line so that the common
  * wait (take the newest own task, run it, the latch opens) carries none
- * of this state: fib's instruction count per spawn showed it. */
+ * of this state: fib's instruction count per spawn showed it.
+ *
+ * Within the depth bound the waiter may take any work, so it counts as a
+ * searcher while it spins: owners of private frames then share them with
+ * it (mt_lane_share), and outside submitters rely on it as on any
+ * searcher. Not counted, a waiter on a stolen fib subtree span its rounds
+ * while the thief kept every frame private, then slept until the thief's
+ * next spawn saw it asleep: fib(32) on two workers ran no faster than on
+ * one (2-3 steals a run). */
 static MT_COLD void help_idle(struct mt_worker *w, struct mt_latch *latch)
 {
 	struct mt_pool *pool = w->pool;
 	unsigned idle = 0, backoff = MT_SPIN_BACKOFF_START;
-	int searching = 0; /* counted in n_searching (woken for work) */
+	int searching = 0; /* counted in n_searching */
 	publish(w);
+	if (w->help_depth <= MT_HELP_STEAL_MAX_DEPTH) {
+		start_searching(pool);
+		searching = 1;
+	}
 	while (!mt__latch_is_open(latch)) {
 		struct mt_item it;
 		if (find_help_task(w, &it)) {
