@@ -143,7 +143,7 @@ static const char *volatile stage = "start-up";
 /* Row names that carry the sizes in use, built once by make_labels(). */
 static struct {
 	char fill[64], fill_sp[64], fill_pt[64], fill_rg[64];
-	char fib[64], fib_sp[64], fib1[64];
+	char fib[64], fib_sp[64], fib_ov[64], fib1[64];
 	char over_fib[64], over_fill[64];
 } lbl;
 
@@ -991,16 +991,31 @@ static void wl_fill_range(const struct bench_runtime *rt, struct figures *f)
 	emit(rt, &r);
 }
 
+/* The issue's overhead on all workers: the work (workers x time) beyond
+ * the sequential time, per spawn. A perfect runtime with o ns of overhead
+ * per spawn takes (seq + spawns * o) / W. */
+static void fib_overhead_row(const struct bench_runtime *rt, struct row *ov,
+			     const struct figures *f)
+{
+	ov->value = ((double)opt.threads * f->fib_par - f->fib_seq) * 1e6 /
+		    (double)fib_spawns(sz.fib_n);
+	snprintf(ov->baseline, sizeof ov->baseline, "%uw x %.2f - seq %.2f ms",
+		 opt.threads, f->fib_par, f->fib_seq);
+	emit(rt, ov);
+}
+
 static void wl_fib(const struct bench_runtime *rt, struct figures *f)
 {
 	struct row r = row_new(lbl.fib, "ms", NAN);
 	struct row sp = row_new(lbl.fib_sp, "x", NAN);
+	struct row ov = row_new(lbl.fib_ov, "ns/spawn", 5);
 	int err;
 
 	f->fib_par = NAN;
 	if (!rt->fib) {
 		emit_na(rt, &r, rt->why_no_fib);
 		emit_na(rt, &sp, rt->why_no_fib);
+		emit_na(rt, &ov, rt->why_no_fib);
 		return;
 	}
 	err = median_of(&bench_rt_seq, fib_once, NULL, &f->fib_seq);
@@ -1009,6 +1024,7 @@ static void wl_fib(const struct bench_runtime *rt, struct figures *f)
 	if (err != 0) {
 		row_fail(rt, &r, err);
 		row_fail(rt, &sp, err);
+		row_fail(rt, &ov, err);
 		f->fib_par = NAN;
 	} else {
 		r.value = f->fib_par;
@@ -1019,6 +1035,10 @@ static void wl_fib(const struct bench_runtime *rt, struct figures *f)
 	}
 	emit(rt, &r);
 	emit(rt, &sp);
+	if (err == 0)
+		fib_overhead_row(rt, &ov, f);
+	else
+		emit(rt, &ov);
 }
 
 /* Starts rt with `threads` workers; on failure marks `r` and returns the
@@ -1294,6 +1314,8 @@ static void make_labels(void)
 		 "oversub %uw: for %s ratio", opt.oversub, n);
 	snprintf(lbl.fib, sizeof lbl.fib, "fib(%u) all workers", sz.fib_n);
 	snprintf(lbl.fib_sp, sizeof lbl.fib_sp, "fib(%u) speedup", sz.fib_n);
+	snprintf(lbl.fib_ov, sizeof lbl.fib_ov, "fib(%u) all workers: overhead",
+		 sz.fib_n);
 	snprintf(lbl.fib1, sizeof lbl.fib1, "fib(%u) 1 worker: overhead",
 		 sz.fib_n);
 	snprintf(lbl.over_fib, sizeof lbl.over_fib,
