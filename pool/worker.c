@@ -1,12 +1,21 @@
 /*
- * pool/worker.c: the worker loop, task execution, and helping waits.
+ * pool/worker.c: the worker loop, task execution, submission to a worker's
+ * own deque (and sharing with idle workers), and helping waits.
  *
  * Overview
  * ========
- * A worker looks for a task in this order: its own deque (LIFO, no atomic
- * RMW on the fast path), the injection queue, then the deques of the other
- * workers starting at a random victim (FIFO steal). Finding nothing, it
- * spins for a bounded number of backoff rounds, then parks (park.c).
+ * A worker looks for a task in this order: its own deque (LIFO; a private
+ * frame costs no atomic RMW and no fence, deque.h), the injection queue,
+ * then the shared parts of the other workers' deques starting at a random
+ * victim (FIFO steal). Finding nothing, it spins for a bounded number of
+ * backoff rounds, then parks (park.c), taking a private frame of another
+ * worker on the way if one is left (the private steal).
+ *
+ * What a worker pushes: a library task (detached, join) is shared at once
+ * (mt__submit); a group frame stays private unless other workers are idle,
+ * in which case the older half of the private frames is shared and a
+ * sleeper woken (mt__push_frame, mt_lane_share; the inline spawn of
+ * mtpool.h does the same in the caller's binary).
  *
  * A thread that waits for a fork-join latch (mt_map, mt_for, mt_group_wait)
  * on a worker keeps running tasks while it waits: first its own deque (the
