@@ -227,6 +227,15 @@ static int spawn_from_outside(mt_group *g, void (*fn)(void *), void *arg)
 	return 0;
 }
 
+/* Adds one to an owner-written statistic (as worker.c's stat_inc). */
+static void stat_inc(_Atomic uint64_t *c)
+{
+	/* relaxed: readers in mt_pool_stats only need some recent value. */
+	atomic_store_explicit(c,
+			      atomic_load_explicit(c, memory_order_relaxed) + 1,
+			      memory_order_relaxed);
+}
+
 /* On a worker: a frame in its own deque. Counted in local when the worker
  * is the group's (its waiter), else in pending (group.h). A deque that
  * cannot grow runs the task here, as mt__submit does. */
@@ -247,11 +256,9 @@ static int spawn_on_worker(struct mt_worker *w, mt_group *g, void (*fn)(void *),
 			g->local++;
 		return 0;
 	}
-	atomic_store_explicit(
-		&w->n_inline,
-		atomic_load_explicit(&w->n_inline, memory_order_relaxed) + 1,
-		memory_order_relaxed);
-	if (own) {
+	stat_inc(&w->n_inline);
+	if (own) { /* counted nowhere: as if the wait had run it back */
+		stat_inc(&w->deque.lane.runs);
 		fn(arg);
 		return 0;
 	}

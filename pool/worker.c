@@ -136,7 +136,10 @@ static bool steal_one(struct mt_worker *victim, struct mt_item *out)
 	return false;
 }
 
-static bool steal_from_others(struct mt_worker *w, struct mt_item *out)
+/* Out of line: the loops' common cases (own deque, injection queue) stay
+ * small enough to inline. */
+static MT_NOINLINE bool steal_from_others(struct mt_worker *w,
+					  struct mt_item *out)
 {
 	struct mt_pool *pool = w->pool;
 	unsigned n = pool->nworkers;
@@ -155,7 +158,7 @@ static bool steal_from_others(struct mt_worker *w, struct mt_item *out)
 	return false;
 }
 
-static bool take_injected(struct mt_worker *w, struct mt_item *out)
+static inline bool take_injected(struct mt_worker *w, struct mt_item *out)
 {
 	struct mt_task *t = mt__inject_pop_mc(&w->pool->inject);
 	if (t == NULL)
@@ -166,7 +169,7 @@ static bool take_injected(struct mt_worker *w, struct mt_item *out)
 }
 
 /* The injection queue, then the other workers. */
-static bool find_shared_task(struct mt_worker *w, struct mt_item *out)
+static inline bool find_shared_task(struct mt_worker *w, struct mt_item *out)
 {
 	return take_injected(w, out) || steal_from_others(w, out);
 }
@@ -174,7 +177,7 @@ static bool find_shared_task(struct mt_worker *w, struct mt_item *out)
 /* Every MT_INJECT_POLL_EVERY-th look for a task starts at the injection
  * queue: a worker whose own deque never runs dry would otherwise leave
  * outside submissions waiting for as long as its local work lasts. */
-static bool poll_injected(struct mt_worker *w, struct mt_item *out)
+static inline bool poll_injected(struct mt_worker *w, struct mt_item *out)
 {
 	if (--w->poll_countdown != 0)
 		return false;
@@ -182,7 +185,7 @@ static bool poll_injected(struct mt_worker *w, struct mt_item *out)
 	return take_injected(w, out);
 }
 
-static bool find_task(struct mt_worker *w, struct mt_item *out)
+static inline bool find_task(struct mt_worker *w, struct mt_item *out)
 {
 	return poll_injected(w, out) || mt__deque_take_owner(&w->deque, out) ||
 	       find_shared_task(w, out);
@@ -251,13 +254,19 @@ static void run_group_frame(struct mt_pool *pool, struct mt_worker *w,
 		mt__wake_latch_waiter(pool, key);
 }
 
-void mt__run_item(struct mt_pool *pool, struct mt_worker *w,
-		  const struct mt_item *it)
+static inline void run_item(struct mt_pool *pool, struct mt_worker *w,
+			    const struct mt_item *it)
 {
 	if (it->group == NULL)
 		mt__run_task(pool, w, it->arg);
 	else
 		run_group_frame(pool, w, it);
+}
+
+void mt__run_item(struct mt_pool *pool, struct mt_worker *w,
+		  const struct mt_item *it)
+{
+	run_item(pool, w, it);
 }
 
 void mt__submit(struct mt_pool *pool, struct mt_task *t)
@@ -356,7 +365,7 @@ static void leave_if_fork_child(struct mt_pool *pool)
 static void run_from_loop(struct mt_pool *pool, struct mt_worker *w,
 			  const struct mt_item *it)
 {
-	mt__run_item(pool, w, it);
+	run_item(pool, w, it);
 	leave_if_fork_child(pool);
 }
 
