@@ -26,6 +26,7 @@
  * =====
  *   mtbench [--runtime NAME[,NAME...]|all] [--threads N] [--reps N]
  *           [--quick] [--csv FILE] [--oversub N] [--timeout SEC] [--strict]
+ *           [--only WORKLOAD[,WORKLOAD...]]
  *
  * The default runtime is mtpool; `all` runs every compiled-in runtime in
  * turn, `seq` runs the sequential baselines as if they were a runtime (a
@@ -122,6 +123,7 @@ static const struct sizes quick_sizes = {
 
 struct options {
 	const char *runtime; /* NULL: all */
+	const char *only;    /* NULL: every workload; else a comma list */
 	unsigned threads;
 	unsigned reps;
 	unsigned oversub;
@@ -1070,20 +1072,45 @@ static void stop(const struct bench_runtime *rt)
 	}
 }
 
+/* Nonzero if --only names `name` (or --only is not given). */
+static int want(const char *name)
+{
+	size_t len = strlen(name);
+
+	if (!opt.only)
+		return 1;
+	for (const char *s = opt.only; *s != '\0';) {
+		size_t n = strcspn(s, ",");
+
+		if (n == len && strncmp(s, name, len) == 0)
+			return 1;
+		s += n + (s[n] == ',');
+	}
+	return 0;
+}
+
 static void run_full_size(const struct bench_runtime *rt, struct figures *f)
 {
 	struct row r = row_new("init", "-", NAN);
 
 	if (start(rt, opt.threads, &r) != 0)
 		return;
-	wl_detached(rt);
-	wl_fill(rt, f);
-	wl_fill_range(rt, f);
-	wl_small_maps(rt);
-	wl_fib(rt, f);
-	wl_unbalanced(rt);
-	wl_wake(rt);
-	wl_idle(rt);
+	if (want("detached"))
+		wl_detached(rt);
+	if (want("for")) {
+		wl_fill(rt, f);
+		wl_fill_range(rt, f);
+	}
+	if (want("map"))
+		wl_small_maps(rt);
+	if (want("fib"))
+		wl_fib(rt, f);
+	if (want("unbalanced"))
+		wl_unbalanced(rt);
+	if (want("wake"))
+		wl_wake(rt);
+	if (want("idle"))
+		wl_idle(rt);
 	stop(rt);
 }
 
@@ -1147,11 +1174,15 @@ static void run_oversubscribed(const struct bench_runtime *rt,
 	if (rt->parallel_for && !isnan(f->fill_par))
 		err_fill = fill_median(rt, 0, &fill);
 	stop(rt);
-	if (isnan(fib) && err_fib == 0)
+	if (!want("fib"))
+		; /* --only without fib: no row */
+	else if (isnan(fib) && err_fib == 0)
 		emit_na(rt, &rf, rt->fib ? NULL : rt->why_no_fib);
 	else
 		oversub_row(rt, &rf, err_fib, fib, f->fib_par);
-	if (isnan(fill) && err_fill == 0)
+	if (!want("for"))
+		; /* --only without for: no row */
+	else if (isnan(fill) && err_fill == 0)
 		emit_na(rt, &rm, rt->parallel_for ? NULL : rt->why_no_for);
 	else
 		oversub_row(rt, &rm, err_fill, fill, f->fill_par);
@@ -1171,8 +1202,10 @@ static void run_runtime(const struct bench_runtime *rt)
 	print_header();
 	wl_capacity(rt, "machine: free cpus, start");
 	run_full_size(rt, &f);
-	run_one_worker(rt, &f);
-	run_oversubscribed(rt, &f);
+	if (want("fib"))
+		run_one_worker(rt, &f);
+	if (want("fib") || want("for"))
+		run_oversubscribed(rt, &f);
 	wl_capacity(rt, "machine: free cpus, end");
 }
 
@@ -1185,6 +1218,7 @@ static void usage(FILE *to)
 		"[--reps N]\n"
 		"               [--quick] [--csv FILE] [--oversub N] "
 		"[--timeout SEC] [--strict]\n"
+		"               [--only WORKLOAD[,WORKLOAD...]]\n"
 		"  --runtime LIST  runtimes to run, in that order (default "
 		"mtpool);\n"
 		"                  `all` = every compiled-in one:");
@@ -1202,7 +1236,11 @@ static void usage(FILE *to)
 		"  --oversub N     workers of the oversubscribed run "
 		"(default 8)\n"
 		"  --timeout SEC   watchdog, 0 = off (default 300, quick 60)\n"
-		"  --strict        exit 3 when a target is missed\n",
+		"  --strict        exit 3 when a target is missed\n"
+		"  --only LIST     only these workloads (comma list of detached,"
+		"\n                  for, map, fib, unbalanced, wake, idle; fib\n"
+		"                  and for bring their one-worker and\n"
+		"                  oversubscribed rows)\n",
 		MAX_REPS);
 }
 
@@ -1243,6 +1281,8 @@ static int parse_args(int argc, char **argv)
 			opt.runtime = argv[++i];
 		else if (strcmp(a, "--csv") == 0)
 			opt.csv = argv[++i];
+		else if (strcmp(a, "--only") == 0)
+			opt.only = argv[++i];
 		else if (strcmp(a, "--threads") == 0)
 			err = parse_uint(argv[++i], 1, 1024, &opt.threads);
 		else if (strcmp(a, "--oversub") == 0)
