@@ -129,6 +129,7 @@ static void init_worker(struct mt_pool *p, unsigned i)
 	w->help_depth = 0;
 	w->stopped = 0;
 	w->poll_countdown = 1; /* a fresh worker looks at the queue first */
+	atomic_init(&w->spin_rounds, MT_SPIN_ROUNDS);
 	ck_ec32_init(&w->park_ec, 0);
 	atomic_init(&w->asleep, 0);
 	atomic_init(&w->last_cpu, -1);

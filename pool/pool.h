@@ -42,7 +42,10 @@ struct mt_worker {
 	int stopped; /* O: left its loop: on_worker_stop runs, no more tasks */
 	unsigned poll_countdown; /* O: looks for a task until the next poll
 				  * of the injection queue (worker.c) */
-	pthread_t thread;	 /* I (set by the creator before start) */
+	/* S: search rounds before parking, adapted to how long parks last
+	 * (worker.c); atomic only so that tests may read it. */
+	_Atomic unsigned spin_rounds;
+	pthread_t thread; /* I (set by the creator before start) */
 	/* The parking line: wakers write it, the owner sleeps on it. */
 	_Alignas(MT_CACHELINE) struct ck_ec32 park_ec; /* A: see park.c */
 	_Atomic uint32_t asleep; /* A: 1 = parked, not yet claimed */

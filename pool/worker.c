@@ -42,7 +42,16 @@
  *   then sched_yield(). That is roughly 50-100 us of searching: long enough
  *   that back-to-back 64-item maps and fib never park between calls, short
  *   enough that an idle pool's CPU stays under the noise floor of the idle
- *   row (0.06 ms/s). The yield was worth, in one back-to-back run of
+ *   row (0.06 ms/s). The rounds adapt (adapt_search): a search that finds
+ *   work, or a park that a wake ends within MT_SPIN_PAYOFF_NS (200 us,
+ *   about what the full search spends, twice), restores 64; each park
+ *   that lasts longer halves them, down to MT_SPIN_ROUNDS_MIN (4). A pool
+ *   whose work comes in bursts far apart stops spinning for nothing: its
+ *   idle CPU after a burst falls, and, on this VM's scheduler (EEVDF), a
+ *   worker that has not just burnt its share wakes sooner
+ *   (docs/benchmarks.md, issue 10: futex_floor's sleeper that spins 100 us
+ *   after each wake wakes 2.6x slower than one that sleeps at once). The
+ *   yield was worth, in one back-to-back run of
  *   `build/release/mtbench` on the 2-CPU machine, 58 -> 43 ns per detached
  *   task and 0.69 -> 0.29 us per 64-item map: without it a worker woken
  *   onto the submitter's CPU spins there while the submitter waits.
@@ -75,7 +84,6 @@
 #include "park.h"
 #include "pending.h"
 
-#define MT_SPIN_ROUNDS 64u
 #define MT_SPIN_BACKOFF_START 16u
 #define MT_SPIN_BACKOFF_CAP 512u
 #define MT_LATCH_SPIN_ROUNDS 128u
@@ -416,12 +424,43 @@ static void pause_round(unsigned *backoff)
 static bool spin_for_task(struct mt_worker *w, struct mt_item *out)
 {
 	unsigned backoff = MT_SPIN_BACKOFF_START;
-	for (unsigned round = 0; round < MT_SPIN_ROUNDS; round++) {
+	/* relaxed: owner-written; atomic for readers in tests only. */
+	unsigned rounds =
+		atomic_load_explicit(&w->spin_rounds, memory_order_relaxed);
+	for (unsigned round = 0; round < rounds; round++) {
 		pause_round(&backoff);
-		if (find_task(w, out))
+		if (find_task(w, out)) {
+			/* relaxed: as above. Searching pays: keep it long. */
+			atomic_store_explicit(&w->spin_rounds, MT_SPIN_ROUNDS,
+					      memory_order_relaxed);
 			return true;
+		}
 	}
 	return false;
+}
+
+static uint64_t monotonic_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts); /* vDSO: no system call */
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* After a park of `slept` ns (tunables above): work that came back
+ * within the payoff time would have been found by a full search; a
+ * longer park means the search spun for nothing. */
+static void adapt_search(struct mt_worker *w, uint64_t slept)
+{
+	/* relaxed: owner-written; atomic for readers in tests only. */
+	unsigned rounds =
+		atomic_load_explicit(&w->spin_rounds, memory_order_relaxed);
+	if (slept < MT_SPIN_PAYOFF_NS)
+		rounds = MT_SPIN_ROUNDS;
+	else if (rounds / 2 >= MT_SPIN_ROUNDS_MIN)
+		rounds /= 2;
+	else
+		rounds = MT_SPIN_ROUNDS_MIN;
+	atomic_store_explicit(&w->spin_rounds, rounds, memory_order_relaxed);
 }
 
 /* "<prefix>-<index>", within the kernel's 15 bytes: the prefix is cut
@@ -462,7 +501,9 @@ static int worker_step(struct mt_worker *w, int *searching)
 	}
 	if (mt__pending_may_exit(&pool->pending))
 		return 0;
+	uint64_t parked = monotonic_ns();
 	*searching = mt__park(w, NULL, MT_PARK_SEARCHING | MT_PARK_FOR_WORK);
+	adapt_search(w, monotonic_ns() - parked);
 	return 1;
 }
 

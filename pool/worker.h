@@ -10,6 +10,13 @@
 #include "pool.h"
 #include "task.h"
 
+/* Search rounds before a worker parks: at most MT_SPIN_ROUNDS, halved
+ * down to MT_SPIN_ROUNDS_MIN while parks outlast MT_SPIN_PAYOFF_NS (worker.c
+ * explains the rule). */
+#define MT_SPIN_ROUNDS 64u
+#define MT_SPIN_ROUNDS_MIN 4u
+#define MT_SPIN_PAYOFF_NS 200000u
+
 /* The calling thread's worker (any pool), or NULL; mt_fast_lane
  * (mtpool.h) is its deque's lane. Inline: every
  * submission and wait asks, and a call per question showed in the

@@ -14,6 +14,7 @@
 #include <semaphore.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "park.h"
 #include "pool.h"
@@ -281,4 +282,54 @@ Test(park, without_the_heavy_barrier_groups_share_every_task, .timeout = 30)
 		cr_assert_eq(mt_quiesce(nb_pool), 0); /* hangs if lost */
 	}
 	cr_assert_eq(mt_pool_destroy(nb_pool, MT_DRAIN), 0);
+}
+
+/* The search before parking adapts (worker.c, adapt_search): parks that
+ * outlast MT_SPIN_PAYOFF_NS halve it down to MT_SPIN_ROUNDS_MIN, and a
+ * search that finds work restores MT_SPIN_ROUNDS. The worker is parked
+ * before each pause (a state, polled), so each pause is a park of at
+ * least its length; nothing else runs in the one-worker pool to wake it
+ * early. */
+static unsigned rounds_of(mt_pool *p)
+{
+	/* relaxed: a statistic-like field, read while the worker is parked */
+	return atomic_load_explicit(&p->workers[0].spin_rounds,
+				    memory_order_relaxed);
+}
+
+static void wait_parked(mt_pool *p)
+{
+	mt_stats s;
+	do
+		cr_assert_eq(mt_pool_stats(p, &s), 0);
+	while (s.workers_parked != s.workers);
+}
+
+static void nothing(void *arg)
+{
+	(void)arg;
+}
+
+Test(park, long_parks_shorten_the_search_and_found_work_restores_it,
+     .timeout = 30)
+{
+	const struct timespec pause = {0, 5 * (long)MT_SPIN_PAYOFF_NS};
+	mt_pool *p = one_worker_pool();
+	cr_assert_eq(rounds_of(p), MT_SPIN_ROUNDS);
+	for (int i = 0; i < 8; i++) { /* 64 -> 32 -> ... -> 4 -> 4 */
+		wait_parked(p);
+		nanosleep(&pause, NULL); /* the park outlasts the payoff */
+		cr_assert_eq(mt_spawn(p, nothing, NULL), 0);
+		cr_assert_eq(mt_quiesce(p), 0);
+	}
+	wait_parked(p);
+	cr_assert_eq(rounds_of(p), MT_SPIN_ROUNDS_MIN);
+	/* Work that keeps coming while the worker searches: it finds some
+	 * in its search, which restores the full search. */
+	for (int i = 0; i < 20000; i++)
+		cr_assert_eq(mt_spawn(p, nothing, NULL), 0);
+	cr_assert_eq(mt_quiesce(p), 0);
+	wait_parked(p);
+	cr_assert_eq(rounds_of(p), MT_SPIN_ROUNDS);
+	cr_assert_eq(mt_pool_destroy(p, MT_DRAIN), 0);
 }
