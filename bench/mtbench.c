@@ -1237,10 +1237,10 @@ static void usage(FILE *to)
 		"(default 8)\n"
 		"  --timeout SEC   watchdog, 0 = off (default 300, quick 60)\n"
 		"  --strict        exit 3 when a target is missed\n"
-		"  --only LIST     only these workloads (comma list of detached,"
-		"\n                  for, map, fib, unbalanced, wake, idle; fib\n"
-		"                  and for bring their one-worker and\n"
-		"                  oversubscribed rows)\n",
+		"  --only LIST     only these workloads, a comma list of:\n"
+		"                  detached, for, map, fib, unbalanced, wake,\n"
+		"                  idle (fib and for bring their one-worker\n"
+		"                  and oversubscribed rows)\n",
 		MAX_REPS);
 }
 
