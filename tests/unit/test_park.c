@@ -286,10 +286,10 @@ Test(park, without_the_heavy_barrier_groups_share_every_task, .timeout = 30)
 
 /* The search before parking adapts (worker.c, adapt_search): parks that
  * outlast MT_SPIN_PAYOFF_NS halve it down to MT_SPIN_ROUNDS_MIN, and a
- * search that finds work restores MT_SPIN_ROUNDS. The worker is parked
- * before each pause (a state, polled), so each pause is a park of at
- * least its length; nothing else runs in the one-worker pool to wake it
- * early. */
+ * shorter park (or a search that finds work) restores MT_SPIN_ROUNDS.
+ * The worker is parked before each pause (a state, polled), so each pause
+ * is a park of at least its length; nothing else runs in the one-worker
+ * pool to wake it early. */
 static unsigned rounds_of(mt_pool *p)
 {
 	/* relaxed: a statistic-like field, read while the worker is parked */
@@ -324,12 +324,17 @@ Test(park, long_parks_shorten_the_search_and_found_work_restores_it,
 	}
 	wait_parked(p);
 	cr_assert_eq(rounds_of(p), MT_SPIN_ROUNDS_MIN);
-	/* Work that keeps coming while the worker searches: it finds some
-	 * in its search, which restores the full search. */
-	for (int i = 0; i < 20000; i++)
+	/* A task the moment the worker is parked: a park far shorter than
+	 * the payoff, which restores the full search. A few tries, so that
+	 * a preemption of this thread (a long park after all) cannot fail
+	 * the test. */
+	int tries = 0;
+	do {
+		wait_parked(p);
 		cr_assert_eq(mt_spawn(p, nothing, NULL), 0);
-	cr_assert_eq(mt_quiesce(p), 0);
-	wait_parked(p);
+		cr_assert_eq(mt_quiesce(p), 0);
+		wait_parked(p);
+	} while (rounds_of(p) != MT_SPIN_ROUNDS && ++tries < 20);
 	cr_assert_eq(rounds_of(p), MT_SPIN_ROUNDS);
 	cr_assert_eq(mt_pool_destroy(p, MT_DRAIN), 0);
 }
