@@ -162,9 +162,10 @@ int mt_for_range(mt_pool *pool, size_t n,
 
 /* ---- groups ---- */
 
-/* The header's inline paths (mtpool.h) do init, spawn and wait on the
- * worker that initialised the group; these are the whole functions, for
- * every other caller and case. The counting is group.h's. */
+/* The header's fast halves (mtpool.h) do init, spawn and wait on the
+ * worker that initialised the group, inline in C callers and first thing
+ * here for everyone else; the rest of each function handles every other
+ * caller and case. The counting is group.h's. */
 
 static mt_group *group_of(mt_group *g)
 {
@@ -174,6 +175,8 @@ static mt_group *group_of(mt_group *g)
 int mt_group_init(mt_group *group, mt_pool *pool)
 {
 	int err = 0;
+	if (mt__group_init_fast(group, pool)) /* the header's fast half */
+		return 0;
 	if (group == NULL)
 		return EINVAL;
 	memset(group, 0, sizeof(*group));
@@ -268,6 +271,8 @@ static int spawn_on_worker(struct mt_worker *w, mt_group *g, void (*fn)(void *),
 
 int mt_group_spawn(mt_group *group, void (*fn)(void *arg), void *arg)
 {
+	if (mt__group_spawn_fast(group, fn, arg)) /* the header's fast half */
+		return 0;
 	mt_group *g = group_of(group);
 	if (g == NULL || fn == NULL)
 		return EINVAL;
@@ -278,6 +283,8 @@ int mt_group_spawn(mt_group *group, void (*fn)(void *arg), void *arg)
 
 int mt_group_wait(mt_group *group)
 {
+	if (mt__group_wait_fast(group)) /* the header's fast half */
+		return 0;
 	mt_group *g = group_of(group);
 	int err = 0;
 	if (g == NULL)

@@ -504,34 +504,37 @@ struct mt_lane {
 	_Alignas(64) _Atomic int64_t split; /* shared below: split<<1|flag */
 };
 
+#if defined(__GNUC__)
+#define MT_TLS_INITIAL_EXEC __attribute__((__tls_model__("initial-exec")))
+#else
+#define MT_TLS_INITIAL_EXEC
+#endif
+
 /* The calling thread's lane if it is a worker, else NULL. */
-MT_API extern _Thread_local struct mt_lane *mt_fast_lane
-	__attribute__((__tls_model__("initial-exec")));
+MT_API extern _Thread_local struct mt_lane *mt_fast_lane MT_TLS_INITIAL_EXEC;
 
 /* The inline spawn's slow half: shares frames with idle workers and wakes
  * one if any sleeps. Called by the lane's owner only. */
 MT_API void mt_lane_share(struct mt_lane *lane);
-#endif
 
-#if MT_INLINE_FAST_PATHS
+#if defined(__GNUC__)
 /*
- * The inline paths are static functions behind function-like macros, so
- * that their slow paths can call the exported functions of the same name:
- * `(mt_group_spawn)(...)` or a pointer to it reaches the library directly.
- * Each does the common case, on the worker that initialised the group,
- * and otherwise calls the library, which does everything.
+ * The fast halves of init, spawn and wait: the common case, on the worker
+ * that initialised the group. Each returns nonzero if it did the whole
+ * call (the call's result is then 0); the exported functions start with
+ * them too, so C++ and pointer callers get the same fast path.
  */
 static __inline __attribute__((__always_inline__)) int
-mt__group_init_inline(mt_group *group, mt_pool *pool)
+mt__group_init_fast(mt_group *group, mt_pool *pool)
 {
 	struct mt_lane *l = mt_fast_lane;
 	if (group == NULL || l == NULL || l->pool != pool)
-		return mt_group_init(group, pool);
+		return 0;
 	/* One plain assignment: the group is not shared before a spawn
 	 * publishes it, and an atomic store of pending would keep the
 	 * compiler from merging the stores. */
 	*group = (mt_group){.lane = l, .pool = pool, .magic = MT_GROUP_MAGIC};
-	return 0;
+	return 1;
 }
 
 /* A private push (pool/deque.c, note 2), then, if some worker is idle,
@@ -540,47 +543,41 @@ mt__group_init_inline(mt_group *group, mt_pool *pool)
  * barrier before it re-checks the deques (pool/park.c), so either it sees
  * this frame or this load sees it asleep. */
 static __inline __attribute__((__always_inline__)) int
-mt__group_spawn_inline(mt_group *group, void (*fn)(void *), void *arg)
+mt__group_spawn_fast(mt_group *group, void (*fn)(void *), void *arg)
 {
 	struct mt_lane *l = mt_fast_lane;
-	if (l != NULL && group != NULL && fn != NULL && group->lane == l &&
-	    group->local < MT_GROUP_LOCAL_MAX) {
-		/* Relaxed: only the owner writes bottom. */
-		int64_t b =
-			atomic_load_explicit(&l->bottom, memory_order_relaxed);
-		if (b < l->limit) {
-			struct mt_frame *f = &l->slots[b & l->mask];
-			/* Relaxed: published by the store of bottom. */
-			atomic_store_explicit(&f->fn, fn, memory_order_relaxed);
-			atomic_store_explicit(&f->arg, arg,
-					      memory_order_relaxed);
-			atomic_store_explicit(&f->group, group,
-					      memory_order_relaxed);
-			/* Release: publishes the frame (deque.c, note 3). */
-			atomic_store_explicit(&l->bottom, b + 1,
-					      memory_order_release);
-			group->local++;
-			atomic_signal_fence(memory_order_seq_cst);
-			/* Relaxed: ordered after the push by the barrier
-			 * above and the sleeper's heavy barrier. */
-			if (atomic_load_explicit(&l->idle->word,
-						 memory_order_relaxed) != 0)
-				mt_lane_share(l);
-			return 0;
-		}
-	}
-	return mt_group_spawn(group, fn, arg);
+	if (l == NULL || group == NULL || fn == NULL || group->lane != l ||
+	    group->local >= MT_GROUP_LOCAL_MAX)
+		return 0;
+	/* Relaxed: only the owner writes bottom. */
+	int64_t b = atomic_load_explicit(&l->bottom, memory_order_relaxed);
+	if (b >= l->limit) /* full, or no private frames in this process */
+		return 0;
+	struct mt_frame *f = &l->slots[b & l->mask];
+	/* Relaxed: published by the store of bottom. */
+	atomic_store_explicit(&f->fn, fn, memory_order_relaxed);
+	atomic_store_explicit(&f->arg, arg, memory_order_relaxed);
+	atomic_store_explicit(&f->group, group, memory_order_relaxed);
+	/* Release: publishes the frame (deque.c, note 3). */
+	atomic_store_explicit(&l->bottom, b + 1, memory_order_release);
+	group->local++;
+	atomic_signal_fence(memory_order_seq_cst);
+	/* Relaxed: ordered after the push by the barrier above and the
+	 * sleeper's heavy barrier. */
+	if (atomic_load_explicit(&l->idle->word, memory_order_relaxed) != 0)
+		mt_lane_share(l);
+	return 1;
 }
 
 /* Runs the group's own frames from the top of the lane while they are
- * private (a private pop: deque.c, note 3), then returns if nothing else
- * of the group is pending; anything else is the library's. */
+ * private (a private pop: deque.c, note 3), then returns nonzero if
+ * nothing else of the group is pending; anything else is the library's. */
 static __inline __attribute__((__always_inline__)) int
-mt__group_wait_inline(mt_group *group)
+mt__group_wait_fast(mt_group *group)
 {
 	struct mt_lane *l = mt_fast_lane;
 	if (l == NULL || group == NULL || group->lane != l)
-		return mt_group_wait(group);
+		return 0;
 	while (group->local != 0) {
 		/* Relaxed: the owner's own fields and frames. */
 		int64_t b =
@@ -622,16 +619,43 @@ mt__group_wait_inline(mt_group *group)
 	/* Acquire: pairs with the release count-downs of tasks that ran
 	 * elsewhere (pool/group.h). With local at 0 none of the group's
 	 * count is owed by this thread, so 0 means nothing is pending. */
-	if (group->local == 0 &&
-	    atomic_load_explicit(&group->pending, memory_order_acquire) == 0)
-		return 0;
-	return mt_group_wait(group);
+	return group->local == 0 &&
+	       atomic_load_explicit(&group->pending, memory_order_acquire) == 0;
+}
+
+#if MT_INLINE_FAST_PATHS
+/*
+ * In C the three calls are static functions behind function-like macros,
+ * so that their slow halves can call the exported functions of the same
+ * name: `(mt_group_spawn)(...)` or a pointer to it reaches the library.
+ */
+static __inline __attribute__((__always_inline__)) int
+mt__group_init_inline(mt_group *group, mt_pool *pool)
+{
+	return mt__group_init_fast(group, pool) ? 0 :
+						  mt_group_init(group, pool);
+}
+
+static __inline __attribute__((__always_inline__)) int
+mt__group_spawn_inline(mt_group *group, void (*fn)(void *), void *arg)
+{
+	return mt__group_spawn_fast(group, fn, arg) ?
+		       0 :
+		       mt_group_spawn(group, fn, arg);
+}
+
+static __inline __attribute__((__always_inline__)) int
+mt__group_wait_inline(mt_group *group)
+{
+	return mt__group_wait_fast(group) ? 0 : mt_group_wait(group);
 }
 
 #define mt_group_init(group, pool) mt__group_init_inline(group, pool)
 #define mt_group_spawn(group, fn, arg) mt__group_spawn_inline(group, fn, arg)
 #define mt_group_wait(group) mt__group_wait_inline(group)
-#endif
+#endif /* MT_INLINE_FAST_PATHS */
+#endif /* __GNUC__ */
+#endif /* !__cplusplus */
 
 /* Fills *out with the pool's counters. Returns 0, or EINVAL (out NULL),
  * or the errors of mt_default_pool() when pool is NULL.
