@@ -344,7 +344,7 @@ static void sum_workers(struct mt_pool *p, mt_stats *out)
 		out->discarded += load_stat(&w->n_discarded);
 		out->injected += load_stat(&w->n_injected_taken);
 		out->workers_parked +=
-			atomic_load_explicit(&w->asleep, memory_order_relaxed);
+			atomic_load_explicit(&w->parked, memory_order_relaxed);
 	}
 }
 

@@ -491,8 +491,12 @@ static int park_once(struct mt_worker *w, struct mt_latch *latch, int for_work)
 	enum recheck r = recheck(w, latch, for_work, stolen);
 	if (r == MT_RECHECK_SLEEP) {
 		count_park(w);
+		/* relaxed: a statistic (workers_parked), owner-written. */
+		atomic_store_explicit(&w->parked, (uint32_t)for_work,
+				      memory_order_relaxed);
 		while (ck_ec32_value(&w->park_ec) == snap)
 			ck_ec32_wait(&w->park_ec, &mt__ck_ec_mode, snap, NULL);
+		atomic_store_explicit(&w->parked, 0, memory_order_relaxed);
 	}
 	if (latch != NULL)
 		stop_waiting_on(w);

@@ -140,6 +140,7 @@ static void init_worker(struct mt_pool *p, unsigned i)
 	atomic_init(&w->n_inline, 0);
 	atomic_init(&w->n_discarded, 0);
 	atomic_init(&w->n_injected_taken, 0);
+	atomic_init(&w->parked, 0);
 	mt__pending_worker_init(&w->pending);
 }
 

@@ -60,7 +60,12 @@ struct mt_worker {
 	_Atomic uint64_t n_inline;		       /* S */
 	_Atomic uint64_t n_discarded;		       /* S */
 	_Atomic uint64_t n_injected_taken; /* S: tasks taken from inject */
-	struct mt_pending_worker pending;  /* A/O: see pending.h */
+	/* S: 1 while asleep as an announced sleeper past its re-check
+	 * (park.c): mt_stats.workers_parked. `asleep` is set earlier, at the
+	 * announcement, when a submission may still be found by the
+	 * re-check without any wake-up. */
+	_Atomic uint32_t parked;
+	struct mt_pending_worker pending; /* A/O: see pending.h */
 };
 
 /* The lines a worker's neighbours write must not share with the lines the
