@@ -12,6 +12,7 @@
 
 #include "alloc.h"
 #include "batch.h"
+#include "group.h"
 #include "pending.h"
 #include "pool.h"
 #include "task.h"
@@ -161,49 +162,42 @@ int mt_for_range(mt_pool *pool, size_t n,
 
 /* ---- groups ---- */
 
-#define MT_GROUP_MAGIC 0x6d744750u /* "mtGP": catches uninitialised groups */
+/* The header's fast halves (mtpool.h) do init, spawn and wait on the
+ * worker that initialised the group, inline in C callers and first thing
+ * here for everyone else; the rest of each function handles every other
+ * caller and case. The counting is group.h's. */
 
-struct group_impl {
-	struct mt_pool *pool;  /* I */
-	struct mt_latch latch; /* A: pending tasks of the group */
-	uint32_t magic;	       /* I */
-	uint32_t admitted;     /* waiter only: counted in external_pending */
-};
-
-_Static_assert(sizeof(struct group_impl) <= sizeof(mt_group),
-	       "mt_group's public storage must hold the implementation");
-_Static_assert(alignof(struct group_impl) <= alignof(mt_group),
-	       "mt_group's public storage must be aligned for it");
-
-static struct group_impl *group_of(mt_group *g)
+static mt_group *group_of(mt_group *g)
 {
-	struct group_impl *impl = (struct group_impl *)(void *)g->opaque.bytes;
-	return (g != NULL && impl->magic == MT_GROUP_MAGIC) ? impl : NULL;
+	return (g != NULL && g->magic == MT_GROUP_MAGIC) ? g : NULL;
 }
 
 int mt_group_init(mt_group *group, mt_pool *pool)
 {
 	int err = 0;
+	if (mt__group_init_fast(group, pool)) /* the header's fast half */
+		return 0;
 	if (group == NULL)
 		return EINVAL;
 	memset(group, 0, sizeof(*group));
 	pool = mt__resolve_pool(pool, &err);
 	if (pool == NULL)
 		return err;
-	struct group_impl *g = (struct group_impl *)(void *)group->opaque.bytes;
-	g->pool = pool;
-	mt__latch_init(&g->latch);
-	g->magic = MT_GROUP_MAGIC;
+	struct mt_worker *w = mt__worker_of(pool);
+	group->lane = w != NULL ? &w->deque.lane : NULL;
+	group->pool = pool;
+	atomic_init(&group->pending, 0);
+	group->magic = MT_GROUP_MAGIC;
 	return 0;
 }
 
-static int admit_group_spawn(struct group_impl *g)
+static int admit_group_spawn(mt_group *g)
 {
 	int err = 0;
 	/* A group initialised before fork() names the parent's pool. */
 	if (mt__resolve_pool(g->pool, &err) == NULL)
 		return err;
-	if (mt__worker_of(g->pool) != NULL || g->admitted)
+	if (g->admitted)
 		return 0;
 	err = mt__pending_admit_external(&g->pool->pending);
 	if (err == 0)
@@ -211,11 +205,10 @@ static int admit_group_spawn(struct group_impl *g)
 	return err;
 }
 
-int mt_group_spawn(mt_group *group, void (*fn)(void *arg), void *arg)
+/* From a thread outside the pool: a library task through the injection
+ * queue, counted in pending and, once per group, as an outside call. */
+static int spawn_from_outside(mt_group *g, void (*fn)(void *), void *arg)
 {
-	struct group_impl *g = group != NULL ? group_of(group) : NULL;
-	if (g == NULL || fn == NULL)
-		return EINVAL;
 	struct mt_task *t = mt__task_alloc();
 	if (t == NULL)
 		return ENOMEM;
@@ -223,7 +216,7 @@ int mt_group_spawn(mt_group *group, void (*fn)(void *arg), void *arg)
 	 * behind for a wait that may never come. */
 	int err = admit_group_spawn(g);
 	if (err == 0)
-		err = mt__latch_add(&g->latch, 1);
+		err = mt__group_add(g);
 	if (err != 0) {
 		mt__task_free(t);
 		return err;
@@ -232,14 +225,67 @@ int mt_group_spawn(mt_group *group, void (*fn)(void *arg), void *arg)
 	t->fn = fn;
 	t->arg = arg;
 	t->heap_copy = NULL;
-	t->u.latch = &g->latch;
+	t->u.group = g;
 	mt__submit(g->pool, t);
 	return 0;
 }
 
+/* Adds one to an owner-written statistic (as worker.c's stat_inc). */
+static void stat_inc(_Atomic uint64_t *c)
+{
+	/* relaxed: readers in mt_pool_stats only need some recent value. */
+	atomic_store_explicit(c,
+			      atomic_load_explicit(c, memory_order_relaxed) + 1,
+			      memory_order_relaxed);
+}
+
+/* On a worker: a frame in its own deque. Counted in local when the worker
+ * is the group's (its waiter), else in pending (group.h). A deque that
+ * cannot grow runs the task here, as mt__submit does. */
+static int spawn_on_worker(struct mt_worker *w, mt_group *g, void (*fn)(void *),
+			   void *arg)
+{
+	int own = g->lane == &w->deque.lane;
+	int err = 0;
+	if (own && g->local >= MT_GROUP_LOCAL_MAX)
+		err = mt__group_settle_early(g);
+	else if (!own)
+		err = mt__group_add(g);
+	if (err != 0)
+		return err;
+	struct mt_item it = {fn, arg, g};
+	if (mt__push_frame(w, &it) == 0) {
+		if (own) /* only the owner may even write local */
+			g->local++;
+		return 0;
+	}
+	stat_inc(&w->n_inline);
+	if (own) { /* counted nowhere: as if the wait had run it back */
+		stat_inc(&w->deque.lane.runs);
+		fn(arg);
+		return 0;
+	}
+	mt__run_item(w->pool, w, &it); /* runs it and counts it down */
+	return 0;
+}
+
+int mt_group_spawn(mt_group *group, void (*fn)(void *arg), void *arg)
+{
+	if (mt__group_spawn_fast(group, fn, arg)) /* the header's fast half */
+		return 0;
+	mt_group *g = group_of(group);
+	if (g == NULL || fn == NULL)
+		return EINVAL;
+	struct mt_worker *w = mt__worker_of(g->pool);
+	return w != NULL ? spawn_on_worker(w, g, fn, arg) :
+			   spawn_from_outside(g, fn, arg);
+}
+
 int mt_group_wait(mt_group *group)
 {
-	struct group_impl *g = group != NULL ? group_of(group) : NULL;
+	if (mt__group_wait_fast(group)) /* the header's fast half */
+		return 0;
+	mt_group *g = group_of(group);
 	int err = 0;
 	if (g == NULL)
 		return EINVAL;
@@ -247,7 +293,11 @@ int mt_group_wait(mt_group *group)
 	 * tasks do not exist: waiting would never end. */
 	if (mt__resolve_pool(g->pool, &err) == NULL)
 		return err;
-	mt__wait_latch(g->pool, &g->latch);
+	struct mt_worker *w = mt__worker_of(g->pool);
+	if (w != NULL && g->lane == &w->deque.lane)
+		mt__group_wait_own(w, g);
+	else if (!mt__group_settle(g)) /* local is 0 off the group's worker */
+		mt__wait_latch(g->pool, mt__group_latch(g));
 	if (g->admitted) {
 		g->admitted = 0;
 		mt__pending_external_done(&g->pool->pending);
@@ -286,14 +336,15 @@ static void sum_workers(struct mt_pool *p, mt_stats *out)
 {
 	for (unsigned i = 0; i < p->nworkers; i++) {
 		struct mt_worker *w = &p->workers[i];
-		out->tasks_run += load_stat(&w->n_run);
+		out->tasks_run +=
+			load_stat(&w->n_run) + load_stat(&w->deque.lane.runs);
 		out->steals += load_stat(&w->n_steals);
 		out->parks += load_stat(&w->n_parks);
 		out->inline_runs += load_stat(&w->n_inline);
 		out->discarded += load_stat(&w->n_discarded);
 		out->injected += load_stat(&w->n_injected_taken);
 		out->workers_parked +=
-			atomic_load_explicit(&w->asleep, memory_order_relaxed);
+			atomic_load_explicit(&w->parked, memory_order_relaxed);
 	}
 }
 

@@ -28,8 +28,9 @@ import os
 import re
 import statistics
 
-ORDER = ["seq", "mtpool", "openmp", "tbb", "glib", "uv", "python"]
-COLORS = {"seq": 0x999999, "pthreads": 0x666666, "mtpool": 0xd62728,
+ORDER = ["seq", "floor", "mtpool", "openmp", "tbb", "glib", "uv", "python"]
+COLORS = {"seq": 0x999999, "floor": 0x444444, "pthreads": 0x666666,
+          "mtpool": 0xd62728,
           "openmp": 0x1f77b4, "tbb": 0x2ca02c, "glib": 0x9467bd,
           "uv": 0xff7f0e, "python": 0x8c564b}
 # Rows whose ratio to mtpool means nothing: the machine, or a baseline that
@@ -42,6 +43,8 @@ PANELS = [
     (r"^map 64 items$", "map 64 items"),
     (r"^fib\(\d+\) all workers$", "fib all workers"),
     (r"^fib\(\d+\) 1 worker: overhead$", "fib 1 worker: overhead/spawn"),
+    (r"^fib\(\d+\) all workers: overhead$",
+     "fib all workers: overhead/spawn"),
     (r"^unbalanced for: time/ideal$", "unbalanced for: time/ideal"),
     (r"^wake latency, median$", "wake latency, median"),
     (r"^wake latency, p99$", "wake latency, p99"),

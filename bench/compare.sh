@@ -14,7 +14,9 @@
 # 3. Runs the runtimes interleaved, A B C ... A B C ..., for COMPARE_ROUNDS
 #    rounds (default 4), each one `mtbench --runtime X --reps
 #    COMPARE_REPS` (default 3) in its own process, plus
-#    bench/python_original.py, so the machine's drift hits all alike.
+#    bench/python_original.py, and bench/futex_floor.c (the machine's
+#    raw futex wake-up, no pool: the "floor" column), so the machine's
+#    drift hits all alike.
 # 4. bench/compare.py takes each figure's median over the rounds and its
 #    ratio to mtpool, and writes bench/results/: results.csv, table.md,
 #    plot.png and plot.svg (the folder holds the latest run only); the raw
@@ -44,7 +46,7 @@ cmake -S . -B "$build" -DCMAKE_C_COMPILER=gcc -DCMAKE_CXX_COMPILER=g++ \
 	-DCMAKE_BUILD_TYPE=Release -DMTPOOL_BUILD_TESTS=OFF \
 	-DMTPOOL_BENCH_OPENMP=ON -DMTPOOL_BENCH_TBB=ON \
 	-DMTPOOL_BENCH_GLIB=ON -DMTPOOL_BENCH_UV=ON >&2
-cmake --build "$build" -j2 --target mtbench >&2
+cmake --build "$build" -j2 --target mtbench futex_floor >&2
 
 # Every runtime compiled in, as mtbench lists them, then the baselines.
 mapfile -t runtimes < <("$build/mtbench" --help |
@@ -64,6 +66,11 @@ for ((r = 1; r <= rounds; r++)); do
 	echo "compare: round $r/$rounds: python" >&2
 	python3 bench/python_original.py --reps "$reps" \
 		>"$build/rounds/r${r}_python.csv"
+	# The machine's wake-up floor, in the same round as the runtimes'
+	# wake latency (futex_floor.c; the "floor" column of the table).
+	echo "compare: round $r/$rounds: futex floor" >&2
+	"$build/futex_floor" --csv "$build/rounds/r${r}_floor.csv" \
+		>"$build/rounds/r${r}_floor.txt"
 done
 
 mkdir -p "$results"

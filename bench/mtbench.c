@@ -26,6 +26,7 @@
  * =====
  *   mtbench [--runtime NAME[,NAME...]|all] [--threads N] [--reps N]
  *           [--quick] [--csv FILE] [--oversub N] [--timeout SEC] [--strict]
+ *           [--only WORKLOAD[,WORKLOAD...]]
  *
  * The default runtime is mtpool; `all` runs every compiled-in runtime in
  * turn, `seq` runs the sequential baselines as if they were a runtime (a
@@ -122,6 +123,7 @@ static const struct sizes quick_sizes = {
 
 struct options {
 	const char *runtime; /* NULL: all */
+	const char *only;    /* NULL: every workload; else a comma list */
 	unsigned threads;
 	unsigned reps;
 	unsigned oversub;
@@ -143,7 +145,7 @@ static const char *volatile stage = "start-up";
 /* Row names that carry the sizes in use, built once by make_labels(). */
 static struct {
 	char fill[64], fill_sp[64], fill_pt[64], fill_rg[64];
-	char fib[64], fib_sp[64], fib1[64];
+	char fib[64], fib_sp[64], fib_ov[64], fib1[64];
 	char over_fib[64], over_fill[64];
 } lbl;
 
@@ -991,16 +993,31 @@ static void wl_fill_range(const struct bench_runtime *rt, struct figures *f)
 	emit(rt, &r);
 }
 
+/* The issue's overhead on all workers: the work (workers x time) beyond
+ * the sequential time, per spawn. A perfect runtime with o ns of overhead
+ * per spawn takes (seq + spawns * o) / W. */
+static void fib_overhead_row(const struct bench_runtime *rt, struct row *ov,
+			     const struct figures *f)
+{
+	ov->value = ((double)opt.threads * f->fib_par - f->fib_seq) * 1e6 /
+		    (double)fib_spawns(sz.fib_n);
+	snprintf(ov->baseline, sizeof ov->baseline, "%uw x %.2f - seq %.2f ms",
+		 opt.threads, f->fib_par, f->fib_seq);
+	emit(rt, ov);
+}
+
 static void wl_fib(const struct bench_runtime *rt, struct figures *f)
 {
 	struct row r = row_new(lbl.fib, "ms", NAN);
 	struct row sp = row_new(lbl.fib_sp, "x", NAN);
+	struct row ov = row_new(lbl.fib_ov, "ns/spawn", 5);
 	int err;
 
 	f->fib_par = NAN;
 	if (!rt->fib) {
 		emit_na(rt, &r, rt->why_no_fib);
 		emit_na(rt, &sp, rt->why_no_fib);
+		emit_na(rt, &ov, rt->why_no_fib);
 		return;
 	}
 	err = median_of(&bench_rt_seq, fib_once, NULL, &f->fib_seq);
@@ -1009,6 +1026,7 @@ static void wl_fib(const struct bench_runtime *rt, struct figures *f)
 	if (err != 0) {
 		row_fail(rt, &r, err);
 		row_fail(rt, &sp, err);
+		row_fail(rt, &ov, err);
 		f->fib_par = NAN;
 	} else {
 		r.value = f->fib_par;
@@ -1019,6 +1037,10 @@ static void wl_fib(const struct bench_runtime *rt, struct figures *f)
 	}
 	emit(rt, &r);
 	emit(rt, &sp);
+	if (err == 0)
+		fib_overhead_row(rt, &ov, f);
+	else
+		emit(rt, &ov);
 }
 
 /* Starts rt with `threads` workers; on failure marks `r` and returns the
@@ -1050,20 +1072,45 @@ static void stop(const struct bench_runtime *rt)
 	}
 }
 
+/* Nonzero if --only names `name` (or --only is not given). */
+static int want(const char *name)
+{
+	size_t len = strlen(name);
+
+	if (!opt.only)
+		return 1;
+	for (const char *s = opt.only; *s != '\0';) {
+		size_t n = strcspn(s, ",");
+
+		if (n == len && strncmp(s, name, len) == 0)
+			return 1;
+		s += n + (s[n] == ',');
+	}
+	return 0;
+}
+
 static void run_full_size(const struct bench_runtime *rt, struct figures *f)
 {
 	struct row r = row_new("init", "-", NAN);
 
 	if (start(rt, opt.threads, &r) != 0)
 		return;
-	wl_detached(rt);
-	wl_fill(rt, f);
-	wl_fill_range(rt, f);
-	wl_small_maps(rt);
-	wl_fib(rt, f);
-	wl_unbalanced(rt);
-	wl_wake(rt);
-	wl_idle(rt);
+	if (want("detached"))
+		wl_detached(rt);
+	if (want("for")) {
+		wl_fill(rt, f);
+		wl_fill_range(rt, f);
+	}
+	if (want("map"))
+		wl_small_maps(rt);
+	if (want("fib"))
+		wl_fib(rt, f);
+	if (want("unbalanced"))
+		wl_unbalanced(rt);
+	if (want("wake"))
+		wl_wake(rt);
+	if (want("idle"))
+		wl_idle(rt);
 	stop(rt);
 }
 
@@ -1127,11 +1174,15 @@ static void run_oversubscribed(const struct bench_runtime *rt,
 	if (rt->parallel_for && !isnan(f->fill_par))
 		err_fill = fill_median(rt, 0, &fill);
 	stop(rt);
-	if (isnan(fib) && err_fib == 0)
+	if (!want("fib"))
+		; /* --only without fib: no row */
+	else if (isnan(fib) && err_fib == 0)
 		emit_na(rt, &rf, rt->fib ? NULL : rt->why_no_fib);
 	else
 		oversub_row(rt, &rf, err_fib, fib, f->fib_par);
-	if (isnan(fill) && err_fill == 0)
+	if (!want("for"))
+		; /* --only without for: no row */
+	else if (isnan(fill) && err_fill == 0)
 		emit_na(rt, &rm, rt->parallel_for ? NULL : rt->why_no_for);
 	else
 		oversub_row(rt, &rm, err_fill, fill, f->fill_par);
@@ -1151,8 +1202,10 @@ static void run_runtime(const struct bench_runtime *rt)
 	print_header();
 	wl_capacity(rt, "machine: free cpus, start");
 	run_full_size(rt, &f);
-	run_one_worker(rt, &f);
-	run_oversubscribed(rt, &f);
+	if (want("fib"))
+		run_one_worker(rt, &f);
+	if (want("fib") || want("for"))
+		run_oversubscribed(rt, &f);
 	wl_capacity(rt, "machine: free cpus, end");
 }
 
@@ -1165,6 +1218,7 @@ static void usage(FILE *to)
 		"[--reps N]\n"
 		"               [--quick] [--csv FILE] [--oversub N] "
 		"[--timeout SEC] [--strict]\n"
+		"               [--only WORKLOAD[,WORKLOAD...]]\n"
 		"  --runtime LIST  runtimes to run, in that order (default "
 		"mtpool);\n"
 		"                  `all` = every compiled-in one:");
@@ -1182,7 +1236,11 @@ static void usage(FILE *to)
 		"  --oversub N     workers of the oversubscribed run "
 		"(default 8)\n"
 		"  --timeout SEC   watchdog, 0 = off (default 300, quick 60)\n"
-		"  --strict        exit 3 when a target is missed\n",
+		"  --strict        exit 3 when a target is missed\n"
+		"  --only LIST     only these workloads, a comma list of:\n"
+		"                  detached, for, map, fib, unbalanced, wake,\n"
+		"                  idle (fib and for bring their one-worker\n"
+		"                  and oversubscribed rows)\n",
 		MAX_REPS);
 }
 
@@ -1223,6 +1281,8 @@ static int parse_args(int argc, char **argv)
 			opt.runtime = argv[++i];
 		else if (strcmp(a, "--csv") == 0)
 			opt.csv = argv[++i];
+		else if (strcmp(a, "--only") == 0)
+			opt.only = argv[++i];
 		else if (strcmp(a, "--threads") == 0)
 			err = parse_uint(argv[++i], 1, 1024, &opt.threads);
 		else if (strcmp(a, "--oversub") == 0)
@@ -1294,6 +1354,8 @@ static void make_labels(void)
 		 "oversub %uw: for %s ratio", opt.oversub, n);
 	snprintf(lbl.fib, sizeof lbl.fib, "fib(%u) all workers", sz.fib_n);
 	snprintf(lbl.fib_sp, sizeof lbl.fib_sp, "fib(%u) speedup", sz.fib_n);
+	snprintf(lbl.fib_ov, sizeof lbl.fib_ov, "fib(%u) all workers: overhead",
+		 sz.fib_n);
 	snprintf(lbl.fib1, sizeof lbl.fib1, "fib(%u) 1 worker: overhead",
 		 sz.fib_n);
 	snprintf(lbl.over_fib, sizeof lbl.over_fib,

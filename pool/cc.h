@@ -35,6 +35,14 @@
 #define MT_COLD
 #endif
 
+/* Never inlined, without the cold hint: a slow path taken in ordinary
+ * runs (a steal), kept out of line so its callers stay small. */
+#if defined(__GNUC__)
+#define MT_NOINLINE __attribute__((noinline))
+#else
+#define MT_NOINLINE
+#endif
+
 /* The cache-line size fields are aligned to when two threads must not
  * share a line (x86-64 and most arm64 parts: 64 bytes). */
 #define MT_CACHELINE 64

@@ -91,6 +91,20 @@
  * kernel, seccomp), P uses a seq_cst fence instead, and the pair is F_s/F_z
  * again.
  *
+ * Private frames (deque.h) follow the same asymmetric rule. An owner
+ * pushes a private frame, then (compiler barrier only) reads n_sleeping
+ * and n_searching; if either is nonzero it shares frames and wakes a
+ * sleeper as a local push does (mt_lane_share, worker.c). A sleeper Z,
+ * after F_z, flags one private frame of some other worker for a private
+ * steal (deque.c, note 3), runs the heavy barrier, then settles the flag
+ * and re-checks: a frame the flag shared, shared frames anywhere, and
+ * private frames anywhere all cancel the sleep. By the membarrier
+ * argument above, an owner whose read missed Z's announcement pushed its
+ * frame before its barrier, so Z's re-check sees it: Z does not sleep but
+ * searches again and flags it on its next try. So a private frame is never
+ * left behind while a worker sleeps, even if its owner blocks in user code
+ * right after the push (a task waiting on a semaphore for its child).
+ *
  * ThreadSanitizer does not model standalone fences. Here the fences only
  * order the Dekker pair above; no data is published through them (tasks
  * are handed over by the queues' own release/acquire), so the sanitizer
@@ -179,8 +193,9 @@ static int claim_and_wake(struct mt_pool *pool, struct mt_worker *w)
 		return 0;
 	/* The woken worker starts out searching: count it before it runs so
 	 * concurrent submitters see a searcher and do not wake another. */
-	atomic_fetch_add_explicit(&pool->n_searching, 1, memory_order_seq_cst);
-	atomic_fetch_sub_explicit(&pool->n_sleeping, 1, memory_order_seq_cst);
+	atomic_fetch_add_explicit(&pool->idle.word,
+				  MT_IDLE_SEARCHER - MT_IDLE_SLEEPER,
+				  memory_order_seq_cst);
 	atomic_fetch_add_explicit(&pool->n_wakes, 1, memory_order_relaxed);
 	/* ck_ec_inc is a release RMW that wakes the (single) waiter. */
 	ck_ec32_inc(&w->park_ec, &mt__ck_ec_mode);
@@ -255,20 +270,34 @@ void mt__park_init_process(void)
 	atomic_store_explicit(&asym_barrier, ok, memory_order_relaxed);
 }
 
-/* The sleeper's heavy barrier: after F_z, before the re-check. */
-static void heavy_barrier(void)
+void mt__park_test_without_heavy_barrier(void)
+{
+	atomic_store_explicit(&asym_barrier, 0, memory_order_relaxed);
+}
+
+int mt__heavy_barrier_available(void)
+{
+	return atomic_load_explicit(&asym_barrier, memory_order_relaxed);
+}
+
+void mt__heavy_barrier(void)
 {
 	if (atomic_load_explicit(&asym_barrier, memory_order_relaxed))
 		(void)membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED);
 }
 
+/* The sleeper's heavy barrier: after F_z, before the re-check. */
+static void heavy_barrier(void)
+{
+	mt__heavy_barrier();
+}
+
 static int should_wake(struct mt_pool *pool)
 {
 	/* relaxed: ordered after the caller's fence (F_s) where it matters. */
-	return atomic_load_explicit(&pool->n_searching, memory_order_relaxed) ==
-		       0 &&
-	       atomic_load_explicit(&pool->n_sleeping, memory_order_relaxed) >
-		       0;
+	uint64_t idle =
+		atomic_load_explicit(&pool->idle.word, memory_order_relaxed);
+	return mt__idle_searching(idle) == 0 && mt__idle_sleeping(idle) > 0;
 }
 
 void mt__wake_after_inject(struct mt_pool *pool)
@@ -288,7 +317,8 @@ void mt__wake_after_push(struct mt_pool *pool)
 	else
 		atomic_thread_fence(memory_order_seq_cst); /* F_s */
 	/* relaxed: ordered after the push by the barrier above. */
-	if (atomic_load_explicit(&pool->n_sleeping, memory_order_relaxed) > 0)
+	if (mt__idle_sleeping(atomic_load_explicit(&pool->idle.word,
+						   memory_order_relaxed)) > 0)
 		mt__wake_one(pool);
 }
 
@@ -300,26 +330,79 @@ static int cancel_sleep(struct mt_worker *w)
 						     memory_order_acq_rel,
 						     memory_order_relaxed))
 		return 0; /* a waker claimed us and bumped the event count */
-	uint32_t before = atomic_fetch_sub_explicit(&w->pool->n_sleeping, 1,
-						    memory_order_seq_cst);
-	assert(before > 0); /* we counted ourselves in before announcing */
+	uint64_t before = atomic_fetch_sub_explicit(
+		&w->pool->idle.word, MT_IDLE_SLEEPER, memory_order_seq_cst);
+	/* we counted ourselves in before announcing */
+	assert(mt__idle_sleeping(before) > 0);
 	(void)before;
 	return 1;
 }
 
 void (*mt__park_test_hook)(struct mt_worker *w);
 
+/* A private steal in flight (deque.c, note 3): the deque whose frame
+ * `s` this worker flagged before its heavy barrier, or NULL. */
+struct private_mark {
+	struct mt_deque *victim;
+	int64_t s;
+};
+
+/* Flags the oldest private frame of one other worker, if any holds one,
+ * looking from the next worker round. Only with the heavy barrier: without
+ * it no deque has private frames (pool.c). */
+static struct private_mark mark_private(struct mt_worker *w)
+{
+	struct private_mark m = {NULL, -1};
+	struct mt_pool *pool = w->pool;
+	unsigned n = pool->nworkers;
+	if (!atomic_load_explicit(&asym_barrier, memory_order_relaxed))
+		return m;
+	for (unsigned i = 1; i < n; i++) {
+		struct mt_deque *d = &pool->workers[(w->index + i) % n].deque;
+		int64_t s = mt__deque_private_mark(d);
+		if (s >= 0) {
+			m.victim = d;
+			m.s = s;
+			break;
+		}
+	}
+	return m;
+}
+
+/* After the heavy barrier: settles the flag; nonzero if the frame is now
+ * shared (this worker should go and steal it). */
+static int resolve_private(struct private_mark *m)
+{
+	return m->victim != NULL && mt__deque_private_resolve(m->victim, m->s);
+}
+
+/* Nonzero if some other worker holds private frames (after the heavy
+ * barrier, see the overview's "private frames"). */
+static int private_work_seen(struct mt_worker *w)
+{
+	struct mt_pool *pool = w->pool;
+	for (unsigned i = 0; i < pool->nworkers; i++)
+		if (i != w->index &&
+		    mt__deque_has_private(&pool->workers[i].deque))
+			return 1;
+	return 0;
+}
+
 /* Announces w as a sleeper that a waker may claim (the sleeper's half of
- * the pairs in the overview, up to and including the barriers). */
-static void announce_sleep(struct mt_worker *w)
+ * the pairs in the overview, up to and including the barriers), flagging
+ * a private frame to steal between the two barriers. */
+static struct private_mark announce_sleep(struct mt_worker *w)
 {
 	struct mt_pool *pool = w->pool;
 	atomic_store_explicit(&w->last_cpu, sched_getcpu(),
 			      memory_order_relaxed);
 	atomic_store_explicit(&w->asleep, 1, memory_order_relaxed);
-	atomic_fetch_add_explicit(&pool->n_sleeping, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&pool->idle.word, MT_IDLE_SLEEPER,
+				  memory_order_relaxed);
 	atomic_thread_fence(memory_order_seq_cst); /* F_z, pairs with F_s */
+	struct private_mark m = mark_private(w);
 	heavy_barrier(); /* pairs with the pushers' compiler barrier */
+	return m;
 }
 
 enum recheck {
@@ -329,14 +412,19 @@ enum recheck {
 	MT_RECHECK_EXIT	  /* the pool is closing with nothing pending */
 };
 
-/* The re-check after the announcement (seq_cst loads, after F_z). */
+/* The re-check after the announcement (seq_cst loads, after F_z and the
+ * heavy barrier). `stolen`: a private steal shared a frame for us. Private
+ * frames seen now count as work too: their owner may have pushed them
+ * after our flagging and before our announcement reached it, and may be
+ * blocked; we look again instead of sleeping (the next try flags them). */
 static enum recheck recheck(struct mt_worker *w, struct mt_latch *latch,
-			    int for_work)
+			    int for_work, int stolen)
 {
 	struct mt_pool *pool = w->pool;
 	if (latch != NULL && mt__latch_is_open(latch))
 		return MT_RECHECK_OPEN;
-	if (for_work && mt__pool_has_visible_work(pool))
+	if (for_work &&
+	    (stolen || mt__pool_has_visible_work(pool) || private_work_seen(w)))
 		return MT_RECHECK_WORK;
 	if (latch == NULL && mt__pending_may_exit(&pool->pending))
 		return MT_RECHECK_EXIT;
@@ -372,7 +460,7 @@ static int after_unclaimed(struct mt_worker *w, enum recheck r)
 		 * last-searcher rule), as if we had never tried to sleep.
 		 * seq_cst, as every update of n_searching: submitters read it
 		 * after their fence F_s. */
-		atomic_fetch_add_explicit(&w->pool->n_searching, 1,
+		atomic_fetch_add_explicit(&w->pool->idle.word, MT_IDLE_SEARCHER,
 					  memory_order_seq_cst);
 		return 1;
 	}
@@ -395,20 +483,27 @@ static int park_once(struct mt_worker *w, struct mt_latch *latch, int for_work)
 	uint32_t snap = ck_ec32_value(&w->park_ec);
 	if (latch != NULL && !wait_on(w, latch))
 		return 0;
-	if (for_work)
-		announce_sleep(w);
-	enum recheck r = recheck(w, latch, for_work);
+	int stolen = 0;
+	if (for_work) {
+		struct private_mark m = announce_sleep(w);
+		stolen = resolve_private(&m); /* always, whatever follows */
+	}
+	enum recheck r = recheck(w, latch, for_work, stolen);
 	if (r == MT_RECHECK_SLEEP) {
 		count_park(w);
+		/* relaxed: a statistic (workers_parked), owner-written. */
+		atomic_store_explicit(&w->parked, (uint32_t)for_work,
+				      memory_order_relaxed);
 		while (ck_ec32_value(&w->park_ec) == snap)
 			ck_ec32_wait(&w->park_ec, &mt__ck_ec_mode, snap, NULL);
+		atomic_store_explicit(&w->parked, 0, memory_order_relaxed);
 	}
 	if (latch != NULL)
 		stop_waiting_on(w);
 	if (for_work && !cancel_sleep(w))
 		return 1; /* claimed: the waker counted us as searching */
 	if (r == MT_RECHECK_SLEEP) /* woken by a latch finisher, or stale */
-		r = recheck(w, latch, 0);
+		r = recheck(w, latch, 0, 0);
 	return after_unclaimed(w, r);
 }
 
@@ -420,7 +515,7 @@ int mt__park(struct mt_worker *w, struct mt_latch *latch, unsigned flags)
 	/* Leave the searching state before announcing sleep: F_z orders
 	 * this decrement too. */
 	if (flags & MT_PARK_SEARCHING)
-		atomic_fetch_sub_explicit(&pool->n_searching, 1,
+		atomic_fetch_sub_explicit(&pool->idle.word, MT_IDLE_SEARCHER,
 					  memory_order_seq_cst);
 	int r;
 	while ((r = park_once(w, latch, (flags & MT_PARK_FOR_WORK) != 0)) < 0)

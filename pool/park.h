@@ -40,6 +40,22 @@ MT_HIDDEN void mt__wake_one(struct mt_pool *pool);
 /* Claims and wakes every sleeper. ANY THREAD. */
 MT_HIDDEN void mt__wake_all(struct mt_pool *pool);
 
+/* The pool's idle word (mtpool.h, struct mt_idle): n_sleeping in the low
+ * 32 bits, n_searching in the high 32 bits. One word, so that a spawn
+ * reads both with one load; each update below is one RMW of it. */
+#define MT_IDLE_SLEEPER ((uint64_t)1)
+#define MT_IDLE_SEARCHER ((uint64_t)1 << 32)
+
+static inline uint32_t mt__idle_sleeping(uint64_t word)
+{
+	return (uint32_t)word;
+}
+
+static inline uint32_t mt__idle_searching(uint64_t word)
+{
+	return (uint32_t)(word >> 32);
+}
+
 /* mt__park flags. */
 #define MT_PARK_SEARCHING 1u /* w counts in n_searching on entry */
 #define MT_PARK_FOR_WORK 2u  /* announce w as a sleeper: new work wakes it */
@@ -70,7 +86,24 @@ MT_HIDDEN extern void (*mt__park_test_hook)(struct mt_worker *w);
  * sets up the sleepers' heavy barrier (park.c). */
 MT_HIDDEN void mt__park_init_process(void);
 
-/* Nonzero if any queue of the pool may hold a task (seq_cst loads). */
+/* Test hook: behave from now on as a process where membarrier is not
+ * available (pools created afterwards have no private frames and local
+ * pushes fence). Call after some pool was created (which registers) and
+ * before creating the pool under test. */
+MT_HIDDEN void mt__park_test_without_heavy_barrier(void);
+
+/* Nonzero if any queue of the pool may hold a shared task (seq_cst
+ * loads); private frames (deque.h) do not count. */
 MT_HIDDEN int mt__pool_has_visible_work(struct mt_pool *pool);
+
+/* Nonzero once this process is registered for the heavy barrier below;
+ * without it no deque may hold private frames (pool.c). ANY THREAD. */
+MT_HIDDEN int mt__heavy_barrier_available(void);
+
+/* membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED): every running thread of
+ * the process executes a full barrier before this returns (a no-op when
+ * not available). The thief's half of the asymmetric pairs (park.c,
+ * deque.c note 3). ANY THREAD; one system call. */
+MT_HIDDEN void mt__heavy_barrier(void);
 
 #endif /* MTPOOL_POOL_PARK_H */

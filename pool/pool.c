@@ -129,6 +129,7 @@ static void init_worker(struct mt_pool *p, unsigned i)
 	w->help_depth = 0;
 	w->stopped = 0;
 	w->poll_countdown = 1; /* a fresh worker looks at the queue first */
+	atomic_init(&w->spin_rounds, MT_SPIN_ROUNDS);
 	ck_ec32_init(&w->park_ec, 0);
 	atomic_init(&w->asleep, 0);
 	atomic_init(&w->last_cpu, -1);
@@ -139,6 +140,7 @@ static void init_worker(struct mt_pool *p, unsigned i)
 	atomic_init(&w->n_inline, 0);
 	atomic_init(&w->n_discarded, 0);
 	atomic_init(&w->n_injected_taken, 0);
+	atomic_init(&w->parked, 0);
 	mt__pending_worker_init(&w->pending);
 }
 
@@ -186,10 +188,16 @@ static int init_queues(struct mt_pool *p, int *inject_ok, unsigned *ndeques)
 	if (err != 0)
 		return err;
 	for (; *ndeques < p->nworkers; (*ndeques)++) {
-		err = mt__deque_init(&p->workers[*ndeques].deque,
-				     MT_DEQUE_INITIAL_LOG2);
+		struct mt_deque *d = &p->workers[*ndeques].deque;
+		err = mt__deque_init(d, MT_DEQUE_INITIAL_LOG2);
 		if (err != 0)
 			return err;
+		d->lane.pool = p;
+		d->lane.idle = &p->idle;
+		/* Without the heavy barrier a private frame of an owner
+		 * blocked in user code could never be taken (deque.c). */
+		if (!mt__heavy_barrier_available())
+			mt__deque_disable_private(d);
 	}
 	return 0;
 }
@@ -342,18 +350,19 @@ static uint64_t collect_discarded(struct mt_pool *p)
 }
 
 /* After the join, the queues can only hold join tasks whose batch owner
- * cancelled them (task.h): nobody else needs them, so free them. */
+ * cancelled them (task.h): nobody else needs them, so free them. Group
+ * frames cannot be left: every group was waited for. With every worker
+ * joined, this thread may act as each deque's owner. */
 static void free_leftovers(struct mt_pool *p)
 {
 	struct mt_task *t;
 	while ((t = mt__inject_pop_mc(&p->inject)) != NULL)
 		mt__task_free(t);
 	for (unsigned i = 0; i < p->nworkers; i++) {
-		void *item;
-		while (mt__deque_steal(&p->workers[i].deque, &item) !=
-		       MT_STEAL_EMPTY)
-			if (item != NULL)
-				mt__task_free(item);
+		struct mt_item it;
+		while (mt__deque_take_owner(&p->workers[i].deque, &it))
+			if (it.group == NULL)
+				mt__task_free(it.arg);
 	}
 }
 

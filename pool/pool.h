@@ -42,7 +42,10 @@ struct mt_worker {
 	int stopped; /* O: left its loop: on_worker_stop runs, no more tasks */
 	unsigned poll_countdown; /* O: looks for a task until the next poll
 				  * of the injection queue (worker.c) */
-	pthread_t thread;	 /* I (set by the creator before start) */
+	/* S: search rounds before parking, adapted to how long parks last
+	 * (worker.c); atomic only so that tests may read it. */
+	_Atomic unsigned spin_rounds;
+	pthread_t thread; /* I (set by the creator before start) */
 	/* The parking line: wakers write it, the owner sleeps on it. */
 	_Alignas(MT_CACHELINE) struct ck_ec32 park_ec; /* A: see park.c */
 	_Atomic uint32_t asleep; /* A: 1 = parked, not yet claimed */
@@ -57,7 +60,12 @@ struct mt_worker {
 	_Atomic uint64_t n_inline;		       /* S */
 	_Atomic uint64_t n_discarded;		       /* S */
 	_Atomic uint64_t n_injected_taken; /* S: tasks taken from inject */
-	struct mt_pending_worker pending;  /* A/O: see pending.h */
+	/* S: 1 while asleep as an announced sleeper past its re-check
+	 * (park.c): mt_stats.workers_parked. `asleep` is set earlier, at the
+	 * announcement, when a submission may still be found by the
+	 * re-check without any wake-up. */
+	_Atomic uint32_t parked;
+	struct mt_pending_worker pending; /* A/O: see pending.h */
 };
 
 /* The lines a worker's neighbours write must not share with the lines the
@@ -86,10 +94,11 @@ struct mt_pool {
 
 	struct mt_inject inject; /* A: external submissions */
 
-	/* Sleep bookkeeping, written on every park and wake. */
-	_Alignas(MT_CACHELINE) _Atomic uint32_t n_sleeping; /* A */
-	_Atomic uint32_t n_searching;			    /* A */
-	_Atomic uint64_t n_wakes; /* A: relaxed counter */
+	/* Sleep bookkeeping, written on every park and wake, read by every
+	 * spawn: `idle` holds the n_sleeping and n_searching of park.c
+	 * (park.h, MT_IDLE_SLEEPER). */
+	_Alignas(MT_CACHELINE) struct mt_idle idle; /* A */
+	_Atomic uint64_t n_wakes;		    /* A: relaxed counter */
 
 	/* Life cycle and pending work: see pending.h. */
 	struct mt_pending pending;

@@ -4,13 +4,17 @@
  * Overview
  * ========
  * A task is a fixed-size block: a function, its argument, what to signal
- * when it finishes, and room for a small copied argument. Every queue in
- * the pool (deques, the injection queue) holds pointers to tasks.
+ * when it finishes, and room for a small copied argument. The injection
+ * queue holds pointers to tasks; a worker's deque holds frames, which
+ * carry a task pointer, or, for a group spawn made on a worker, the
+ * function and argument themselves (deque.h).
  *
  * Task kinds, by what happens when the task finishes:
  *   MT_TASK_DETACHED  fire-and-forget: counts down the pool's detached
  *                     counter (mt_quiesce, MT_DRAIN wait on it);
- *   MT_TASK_GROUP     counts down its group's latch;
+ *   MT_TASK_GROUP     counts down its group (group.h); only a spawn from
+ *                     outside the pool makes one: a worker's spawn is a
+ *                     frame in its deque (deque.h), no task at all;
  *   MT_TASK_JOIN      joins a map/for batch: runs chunks of the batch, then
  *                     counts down the batch latch. A join task may be
  *                     cancelled by the batch owner before it starts (state
@@ -48,7 +52,6 @@
 #include "cc.h"
 #include "mtpool/mtpool.h"
 
-struct mt_latch;
 struct mt_batch;
 
 enum mt_task_kind {
@@ -68,7 +71,7 @@ struct mt_task {
 	void (*fn)(void *arg); /* I: DETACHED and GROUP */
 	void *arg;	       /* I: argument passed to fn */
 	union {
-		struct mt_latch *latch; /* I: GROUP */
+		mt_group *group;	/* I: GROUP */
 		struct mt_batch *batch; /* I: JOIN */
 	} u;
 	struct mt_task *next; /* link in the injection overflow list */

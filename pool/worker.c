@@ -1,12 +1,21 @@
 /*
- * pool/worker.c: the worker loop, task execution, and helping waits.
+ * pool/worker.c: the worker loop, task execution, submission to a worker's
+ * own deque (and sharing with idle workers), and helping waits.
  *
  * Overview
  * ========
- * A worker looks for a task in this order: its own deque (LIFO, no atomic
- * RMW on the fast path), the injection queue, then the deques of the other
- * workers starting at a random victim (FIFO steal). Finding nothing, it
- * spins for a bounded number of backoff rounds, then parks (park.c).
+ * A worker looks for a task in this order: its own deque (LIFO; a private
+ * frame costs no atomic RMW and no fence, deque.h), the injection queue,
+ * then the shared parts of the other workers' deques starting at a random
+ * victim (FIFO steal). Finding nothing, it spins for a bounded number of
+ * backoff rounds, then parks (park.c), taking a private frame of another
+ * worker on the way if one is left (the private steal).
+ *
+ * What a worker pushes: a library task (detached, join) is shared at once
+ * (mt__submit); a group frame stays private unless other workers are idle,
+ * in which case the older half of the private frames is shared and a
+ * sleeper woken (mt__push_frame, mt_lane_share; the inline spawn of
+ * mtpool.h does the same in the caller's binary).
  *
  * A thread that waits for a fork-join latch (mt_map, mt_for, mt_group_wait)
  * on a worker keeps running tasks while it waits: first its own deque (the
@@ -33,7 +42,16 @@
  *   then sched_yield(). That is roughly 50-100 us of searching: long enough
  *   that back-to-back 64-item maps and fib never park between calls, short
  *   enough that an idle pool's CPU stays under the noise floor of the idle
- *   row (0.06 ms/s). The yield was worth, in one back-to-back run of
+ *   row (0.06 ms/s). The rounds adapt (adapt_search): a search that finds
+ *   work, or a park that a wake ends within MT_SPIN_PAYOFF_NS (200 us,
+ *   about what the full search spends, twice), restores 64; each park
+ *   that lasts longer halves them, down to MT_SPIN_ROUNDS_MIN (4). A pool
+ *   whose work comes in bursts far apart stops spinning for nothing: its
+ *   idle CPU after a burst falls, and, on this VM's scheduler (EEVDF), a
+ *   worker that has not just burnt its share wakes sooner
+ *   (docs/benchmarks.md, issue 10: futex_floor's sleeper that spins 100 us
+ *   after each wake wakes 2.6x slower than one that sleeps at once). The
+ *   yield was worth, in one back-to-back run of
  *   `build/release/mtbench` on the 2-CPU machine, 58 -> 43 ns per detached
  *   task and 0.69 -> 0.29 us per 64-item map: without it a worker woken
  *   onto the submitter's CPU spins there while the submitter waits.
@@ -62,10 +80,10 @@
 
 #include "alloc.h"
 #include "batch.h"
+#include "group.h"
 #include "park.h"
 #include "pending.h"
 
-#define MT_SPIN_ROUNDS 64u
 #define MT_SPIN_BACKOFF_START 16u
 #define MT_SPIN_BACKOFF_CAP 512u
 #define MT_LATCH_SPIN_ROUNDS 128u
@@ -74,6 +92,9 @@
 #define MT_INJECT_POLL_EVERY 61u
 
 MT_THREAD_LOCAL struct mt_worker *mt__tls_worker;
+/* The same worker's lane, for the inline fast paths of mtpool.h (hence
+ * exported). Both are set together and cleared together. */
+MT_API MT_THREAD_LOCAL struct mt_lane *mt_fast_lane;
 
 /* Adds one to an owner-written statistic: a plain load and store, no RMW
  * (STYLE 24: the readers in mt_pool_stats only need some recent value). */
@@ -104,71 +125,78 @@ static uint64_t next_random(struct mt_worker *w)
 	return x;
 }
 
-static struct mt_task *steal_one(struct mt_worker *victim)
+/* A library task as a deque item. */
+static struct mt_item task_item(struct mt_task *t)
 {
-	void *item = NULL;
-	for (unsigned tries = 0; tries < MT_STEAL_RETRIES; tries++) {
-		enum mt_steal_result r = mt__deque_steal(&victim->deque, &item);
-		if (r == MT_STEAL_OK)
-			return item;
-		if (r == MT_STEAL_EMPTY)
-			return NULL;
-	}
-	return NULL;
+	struct mt_item it = {NULL, t, NULL};
+	return it;
 }
 
-static struct mt_task *steal_from_others(struct mt_worker *w)
+static bool steal_one(struct mt_worker *victim, struct mt_item *out)
+{
+	for (unsigned tries = 0; tries < MT_STEAL_RETRIES; tries++) {
+		enum mt_steal_result r = mt__deque_steal(&victim->deque, out);
+		if (r == MT_STEAL_OK)
+			return true;
+		if (r == MT_STEAL_EMPTY)
+			return false;
+	}
+	return false;
+}
+
+/* Out of line: the loops' common cases (own deque, injection queue) stay
+ * small enough to inline. */
+static MT_NOINLINE bool steal_from_others(struct mt_worker *w,
+					  struct mt_item *out)
 {
 	struct mt_pool *pool = w->pool;
 	unsigned n = pool->nworkers;
 	if (n < 2)
-		return NULL;
+		return false;
 	unsigned start = (unsigned)(next_random(w) % n);
 	for (unsigned i = 0; i < n; i++) {
 		unsigned v = (start + i) % n;
 		if (v == w->index)
 			continue;
-		struct mt_task *t = steal_one(&pool->workers[v]);
-		if (t != NULL) {
+		if (steal_one(&pool->workers[v], out)) {
 			stat_inc(&w->n_steals);
-			return t;
+			return true;
 		}
 	}
-	return NULL;
+	return false;
 }
 
-static struct mt_task *take_injected(struct mt_worker *w)
+static inline bool take_injected(struct mt_worker *w, struct mt_item *out)
 {
 	struct mt_task *t = mt__inject_pop_mc(&w->pool->inject);
-	if (t != NULL)
-		stat_inc(&w->n_injected_taken);
-	return t;
+	if (t == NULL)
+		return false;
+	stat_inc(&w->n_injected_taken);
+	*out = task_item(t);
+	return true;
 }
 
 /* The injection queue, then the other workers. */
-static struct mt_task *find_shared_task(struct mt_worker *w)
+static inline bool find_shared_task(struct mt_worker *w, struct mt_item *out)
 {
-	struct mt_task *t = take_injected(w);
-	return t != NULL ? t : steal_from_others(w);
+	return take_injected(w, out) || steal_from_others(w, out);
 }
 
 /* Every MT_INJECT_POLL_EVERY-th look for a task starts at the injection
  * queue: a worker whose own deque never runs dry would otherwise leave
  * outside submissions waiting for as long as its local work lasts. */
-static struct mt_task *poll_injected(struct mt_worker *w)
+static inline bool poll_injected(struct mt_worker *w, struct mt_item *out)
 {
 	if (--w->poll_countdown != 0)
-		return NULL;
+		return false;
 	w->poll_countdown = MT_INJECT_POLL_EVERY;
-	return take_injected(w);
+	return take_injected(w, out);
 }
 
-static struct mt_task *find_task(struct mt_worker *w)
+static inline bool find_task(struct mt_worker *w, struct mt_item *out)
 {
-	struct mt_task *t = poll_injected(w);
-	if (t == NULL)
-		t = mt__deque_take_owner(&w->deque);
-	return t != NULL ? t : find_shared_task(w);
+	return poll_injected(w, out) || mt__deque_take_owner(&w->deque, out) ||
+	       find_shared_task(w, out);
 }
 
 static void run_detached(struct mt_pool *pool, struct mt_worker *w,
@@ -188,13 +216,14 @@ static void run_detached(struct mt_pool *pool, struct mt_worker *w,
 		mt__pending_publish_now(w);
 }
 
-static void run_group(struct mt_pool *pool, struct mt_task *t)
+/* A group task that came from outside the pool (a library task). */
+static void run_group_task(struct mt_pool *pool, struct mt_task *t)
 {
-	struct mt_latch *latch = t->u.latch;
-	uintptr_t key = (uintptr_t)latch; /* the waiter's key, see park.h */
+	mt_group *g = t->u.group;
+	uintptr_t key = (uintptr_t)mt__group_latch(g); /* see park.h */
 	t->fn(t->arg);
 	mt__task_free(t);
-	if (mt__latch_count_down(latch)) /* last access to the group */
+	if (mt__group_count_down(g)) /* last access to the group */
 		mt__wake_latch_waiter(pool, key);
 }
 
@@ -209,7 +238,7 @@ void mt__run_task(struct mt_pool *pool, struct mt_worker *w, struct mt_task *t)
 		 * the finished detached tasks first (pending.h). */
 		publish(w);
 		stat_inc(&w->n_run);
-		run_group(pool, t);
+		run_group_task(pool, t);
 		break;
 	default:
 		publish(w);
@@ -217,6 +246,35 @@ void mt__run_task(struct mt_pool *pool, struct mt_worker *w, struct mt_task *t)
 			stat_inc(&w->n_run);
 		break;
 	}
+}
+
+/* A group frame run anywhere but in its owner's wait (group.h): the task,
+ * then its count-down, the last access to the group. */
+static void run_group_frame(struct mt_pool *pool, struct mt_worker *w,
+			    const struct mt_item *it)
+{
+	mt_group *g = it->group;
+	uintptr_t key = (uintptr_t)mt__group_latch(g); /* see park.h */
+	publish(w); /* as for any task that may block (pending.h) */
+	stat_inc(&w->n_run);
+	it->fn(it->arg);
+	if (mt__group_count_down(g))
+		mt__wake_latch_waiter(pool, key);
+}
+
+static inline void run_item(struct mt_pool *pool, struct mt_worker *w,
+			    const struct mt_item *it)
+{
+	if (it->group == NULL)
+		mt__run_task(pool, w, it->arg);
+	else
+		run_group_frame(pool, w, it);
+}
+
+void mt__run_item(struct mt_pool *pool, struct mt_worker *w,
+		  const struct mt_item *it)
+{
+	run_item(pool, w, it);
 }
 
 void mt__submit(struct mt_pool *pool, struct mt_task *t)
@@ -227,14 +285,59 @@ void mt__submit(struct mt_pool *pool, struct mt_task *t)
 		mt__wake_after_inject(pool);
 		return;
 	}
-	if (mt__deque_push_owner(&w->deque, t) != 0) {
+	struct mt_item it = task_item(t);
+	if (mt__deque_push_owner(&w->deque, &it) != 0) {
 		/* The deque is full and cannot grow: run it here rather than
 		 * fail a submission that was already accepted. */
 		stat_inc(&w->n_inline);
 		mt__run_task(pool, w, t);
 		return;
 	}
+	/* Library tasks are stealable at once (detached tasks may be waited
+	 * for by a task that then blocks; join tasks are for others). */
+	mt__deque_share_owner(&w->deque, MT_SHARE_ALL);
 	mt__wake_after_push(pool);
+}
+
+/* The worker whose lane is `lane` (its deque's first member). */
+static struct mt_worker *worker_of_lane(struct mt_lane *lane)
+{
+	return (struct mt_worker *)(void *)((char *)lane -
+					    offsetof(struct mt_worker, deque) -
+					    offsetof(struct mt_deque, lane));
+}
+
+/* Shares with idle workers. With sleepers, always (and wakes one, with the
+ * local push's asymmetric pair: park.c); with searchers only, unless
+ * shared frames already wait for them. */
+void mt_lane_share(struct mt_lane *lane)
+{
+	struct mt_worker *w = worker_of_lane(lane);
+	struct mt_pool *pool = w->pool;
+	/* relaxed: hints; the wake below re-reads sleeping in order. */
+	if (mt__idle_sleeping(atomic_load_explicit(
+		    &pool->idle.word, memory_order_relaxed)) == 0 &&
+	    mt__deque_size_seq_cst(&w->deque) > 0)
+		return;
+	mt__deque_share_owner(&w->deque, MT_SHARE_HALF);
+	mt__wake_after_push(pool);
+}
+
+int mt__push_frame(struct mt_worker *w, const struct mt_item *it)
+{
+	if (mt__deque_push_owner(&w->deque, it) != 0)
+		return ENOMEM;
+	if (!w->deque.private_ok) { /* shared at once: the fenced wake */
+		mt__wake_after_push(w->pool);
+		return 0;
+	}
+	/* The inline spawn's sequence (mtpool.h): push, compiler barrier,
+	 * then the idle counts, relaxed (park.c, "Private frames"). */
+	atomic_signal_fence(memory_order_seq_cst);
+	if (atomic_load_explicit(&w->pool->idle.word, memory_order_relaxed) !=
+	    0)
+		mt_lane_share(&w->deque.lane);
+	return 0;
 }
 
 /* ---- fork() inside a task ---- */
@@ -242,6 +345,7 @@ void mt__submit(struct mt_pool *pool, struct mt_task *t)
 void mt__worker_forget_after_fork(void)
 {
 	mt__tls_worker = NULL;
+	mt_fast_lane = NULL;
 }
 
 /* Fork (STYLE 30; pool.c's handler is the other half). A task may call
@@ -265,11 +369,11 @@ static void leave_if_fork_child(struct mt_pool *pool)
 		exit(0);
 }
 
-/* Runs t on the worker's own thread from one of its loops. */
+/* Runs it on the worker's own thread from one of its loops. */
 static void run_from_loop(struct mt_pool *pool, struct mt_worker *w,
-			  struct mt_task *t)
+			  const struct mt_item *it)
 {
-	mt__run_task(pool, w, t);
+	run_item(pool, w, it);
 	leave_if_fork_child(pool);
 }
 
@@ -277,7 +381,8 @@ static void run_from_loop(struct mt_pool *pool, struct mt_worker *w,
 
 static void start_searching(struct mt_pool *pool)
 {
-	atomic_fetch_add_explicit(&pool->n_searching, 1, memory_order_seq_cst);
+	atomic_fetch_add_explicit(&pool->idle.word, MT_IDLE_SEARCHER,
+				  memory_order_seq_cst);
 }
 
 /* Leaves the searching state because work was found. If that leaves
@@ -289,12 +394,13 @@ static void start_searching(struct mt_pool *pool)
  * lone task's submission and its start (the wake-latency bench). */
 static void stop_searching_found(struct mt_pool *pool)
 {
-	uint32_t old = atomic_fetch_sub_explicit(&pool->n_searching, 1,
-						 memory_order_seq_cst);
-	if (old != 1)
+	uint64_t old = atomic_fetch_sub_explicit(
+		&pool->idle.word, MT_IDLE_SEARCHER, memory_order_seq_cst);
+	if (mt__idle_searching(old) != 1)
 		return;
 	atomic_thread_fence(memory_order_seq_cst);
-	if (atomic_load_explicit(&pool->n_sleeping, memory_order_relaxed) > 0 &&
+	if (mt__idle_sleeping(atomic_load_explicit(&pool->idle.word,
+						   memory_order_relaxed)) > 0 &&
 	    mt__pool_has_visible_work(pool))
 		mt__wake_one(pool);
 }
@@ -315,16 +421,46 @@ static void pause_round(unsigned *backoff)
 	sched_yield();
 }
 
-static struct mt_task *spin_for_task(struct mt_worker *w)
+static bool spin_for_task(struct mt_worker *w, struct mt_item *out)
 {
 	unsigned backoff = MT_SPIN_BACKOFF_START;
-	for (unsigned round = 0; round < MT_SPIN_ROUNDS; round++) {
+	/* relaxed: owner-written; atomic for readers in tests only. */
+	unsigned rounds =
+		atomic_load_explicit(&w->spin_rounds, memory_order_relaxed);
+	for (unsigned round = 0; round < rounds; round++) {
 		pause_round(&backoff);
-		struct mt_task *t = find_task(w);
-		if (t != NULL)
-			return t;
+		if (find_task(w, out)) {
+			/* relaxed: as above. Searching pays: keep it long. */
+			atomic_store_explicit(&w->spin_rounds, MT_SPIN_ROUNDS,
+					      memory_order_relaxed);
+			return true;
+		}
 	}
-	return NULL;
+	return false;
+}
+
+static uint64_t monotonic_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts); /* vDSO: no system call */
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* After a park of `slept` ns (tunables above): work that came back
+ * within the payoff time would have been found by a full search; a
+ * longer park means the search spun for nothing. */
+static void adapt_search(struct mt_worker *w, uint64_t slept)
+{
+	/* relaxed: owner-written; atomic for readers in tests only. */
+	unsigned rounds =
+		atomic_load_explicit(&w->spin_rounds, memory_order_relaxed);
+	if (slept < MT_SPIN_PAYOFF_NS)
+		rounds = MT_SPIN_ROUNDS;
+	else if (rounds / 2 >= MT_SPIN_ROUNDS_MIN)
+		rounds /= 2;
+	else
+		rounds = MT_SPIN_ROUNDS_MIN;
+	atomic_store_explicit(&w->spin_rounds, rounds, memory_order_relaxed);
 }
 
 /* "<prefix>-<index>", within the kernel's 15 bytes: the prefix is cut
@@ -346,25 +482,28 @@ static void name_thread(struct mt_worker *w)
 static int worker_step(struct mt_worker *w, int *searching)
 {
 	struct mt_pool *pool = w->pool;
-	struct mt_task *t = find_task(w);
-	if (t == NULL) {
+	struct mt_item it;
+	bool found = find_task(w, &it);
+	if (!found) {
 		publish(w);
 		if (!*searching) {
 			start_searching(pool);
 			*searching = 1;
 		}
-		t = spin_for_task(w);
+		found = spin_for_task(w, &it);
 	}
-	if (t != NULL) {
+	if (found) {
 		if (*searching)
 			stop_searching_found(pool);
 		*searching = 0;
-		run_from_loop(pool, w, t);
+		run_from_loop(pool, w, &it);
 		return 1;
 	}
 	if (mt__pending_may_exit(&pool->pending))
 		return 0;
+	uint64_t parked = monotonic_ns();
 	*searching = mt__park(w, NULL, MT_PARK_SEARCHING | MT_PARK_FOR_WORK);
+	adapt_search(w, monotonic_ns() - parked);
 	return 1;
 }
 
@@ -373,6 +512,7 @@ void *mt__worker_main(void *arg)
 	struct mt_worker *w = arg;
 	struct mt_pool *pool = w->pool;
 	mt__tls_worker = w;
+	mt_fast_lane = &w->deque.lane;
 	name_thread(w);
 	if (pool->on_start != NULL)
 		pool->on_start(w->index, pool->userdata);
@@ -381,7 +521,7 @@ void *mt__worker_main(void *arg)
 	while (worker_step(w, &searching))
 		;
 	if (searching)
-		atomic_fetch_sub_explicit(&pool->n_searching, 1,
+		atomic_fetch_sub_explicit(&pool->idle.word, MT_IDLE_SEARCHER,
 					  memory_order_seq_cst);
 	/* From here on this worker takes no task from its loop: a detached
 	 * task it accepted now (from on_worker_stop) would never run. */
@@ -390,20 +530,18 @@ void *mt__worker_main(void *arg)
 		pool->on_stop(w->index, pool->userdata);
 	mt__task_cache_flush();
 	mt__tls_worker = NULL;
+	mt_fast_lane = NULL;
 	return NULL;
 }
 
 /* ---- helping waits ---- */
 
-static inline struct mt_task *find_help_task(struct mt_worker *w)
+static inline bool find_help_task(struct mt_worker *w, struct mt_item *out)
 {
 	int may_steal = w->help_depth <= MT_HELP_STEAL_MAX_DEPTH;
-	struct mt_task *t = may_steal ? poll_injected(w) : NULL;
-	if (t == NULL)
-		t = mt__deque_take_owner(&w->deque);
-	if (t == NULL && may_steal)
-		t = find_shared_task(w);
-	return t;
+	return (may_steal && poll_injected(w, out)) ||
+	       mt__deque_take_owner(&w->deque, out) ||
+	       (may_steal && find_shared_task(w, out));
 }
 
 /* How a helping wait that found nothing for MT_LATCH_SPIN_ROUNDS rounds
@@ -424,19 +562,31 @@ static int park_in_wait(struct mt_worker *w, struct mt_latch *latch,
  * spinning, or after a wake-up for work) or once the latch is open, not
  * counted as searching either way. Kept out of line so that the common
  * wait (take the newest own task, run it, the latch opens) carries none
- * of this state: fib's instruction count per spawn showed it. */
+ * of this state: fib's instruction count per spawn showed it.
+ *
+ * Within the depth bound the waiter may take any work, so it counts as a
+ * searcher while it spins: owners of private frames then share them with
+ * it (mt_lane_share), and outside submitters rely on it as on any
+ * searcher. Not counted, a waiter on a stolen fib subtree span its rounds
+ * while the thief kept every frame private, then slept until the thief's
+ * next spawn saw it asleep: fib(32) on two workers ran no faster than on
+ * one (2-3 steals a run). */
 static MT_COLD void help_idle(struct mt_worker *w, struct mt_latch *latch)
 {
 	struct mt_pool *pool = w->pool;
 	unsigned idle = 0, backoff = MT_SPIN_BACKOFF_START;
-	int searching = 0; /* counted in n_searching (woken for work) */
+	int searching = 0; /* counted in n_searching */
 	publish(w);
+	if (w->help_depth <= MT_HELP_STEAL_MAX_DEPTH) {
+		start_searching(pool);
+		searching = 1;
+	}
 	while (!mt__latch_is_open(latch)) {
-		struct mt_task *t = find_help_task(w);
-		if (t != NULL) {
+		struct mt_item it;
+		if (find_help_task(w, &it)) {
 			if (searching)
 				stop_searching_found(pool);
-			run_from_loop(pool, w, t);
+			run_from_loop(pool, w, &it);
 			return;
 		}
 		if (++idle < MT_LATCH_SPIN_ROUNDS) {
@@ -458,9 +608,9 @@ static void help_until_open(struct mt_worker *w, struct mt_latch *latch)
 	struct mt_pool *pool = w->pool;
 	w->help_depth++;
 	while (!mt__latch_is_open(latch)) {
-		struct mt_task *t = find_help_task(w);
-		if (t != NULL)
-			run_from_loop(pool, w, t);
+		struct mt_item it;
+		if (find_help_task(w, &it))
+			run_from_loop(pool, w, &it);
 		else
 			help_idle(w, latch);
 	}
@@ -491,4 +641,29 @@ void mt__wait_latch(struct mt_pool *pool, struct mt_latch *latch)
 		help_until_open(w, latch);
 	else
 		spin_then_block(latch);
+}
+
+/* ---- the group's own wait ---- */
+
+/* The library's copy of the inline wait's loop (mtpool.h): runs back the
+ * group's frames from the top of this worker's deque, private or shared
+ * (a shared one through the deque's CAS path), counting them off local. */
+static void run_own_frames(struct mt_worker *w, mt_group *g)
+{
+	struct mt_item it;
+	while (g->local > 0 && mt__deque_take_owner_if(&w->deque, g, &it)) {
+		g->local--;
+		stat_inc(&w->deque.lane.runs);
+		it.fn(it.arg);
+		leave_if_fork_child(w->pool);
+	}
+}
+
+void mt__group_wait_own(struct mt_worker *w, mt_group *g)
+{
+	run_own_frames(w, g);
+	/* What is left of local ran elsewhere, or is queued under frames
+	 * that are not the group's: settle it into the latch (group.h). */
+	if (!mt__group_settle(g))
+		help_until_open(w, mt__group_latch(g));
 }

@@ -372,6 +372,55 @@ Test(enomem, single_failure_during_worker_spawns_loses_nothing, .timeout = 60)
 	cr_assert_eq(mt_pool_destroy(p, MT_DRAIN), 0);
 }
 
+/* A group spawned into from its worker, whose deque cannot grow: every
+ * spawn still returns 0 (a frame that cannot be pushed runs inline, as a
+ * detached task does), every child runs exactly once, and the wait returns
+ * with all of them done. No task memory is involved: a worker's group
+ * spawn is a frame in its deque. */
+static atomic_uint group_child_runs[CHILDREN];
+static int group_child_rcs[CHILDREN];
+static int group_wait_rc = -1;
+
+static void group_child(void *arg)
+{
+	atomic_fetch_add(&group_child_runs[(uintptr_t)arg], 1);
+}
+
+static void group_spawns_failing(void *arg)
+{
+	(void)arg;
+	mt_group g;
+	if (mt_group_init(&g, mt_current_pool()) != 0)
+		return;
+	fail_all_allocs();
+	for (uintptr_t i = 0; i < CHILDREN; i++)
+		group_child_rcs[i] = mt_group_spawn(&g, group_child, (void *)i);
+	disarm();
+	group_wait_rc = mt_group_wait(&g);
+}
+
+Test(enomem, group_spawns_on_a_worker_whose_deque_cannot_grow_run_once,
+     .timeout = 60)
+{
+	mt_pool *p = mt_test_pool(1);
+	cr_assert_eq(mt_spawn(p, group_spawns_failing, NULL), 0);
+	cr_assert_eq(mt_quiesce(p), 0);
+	cr_assert_eq(group_wait_rc, 0);
+	for (size_t i = 0; i < CHILDREN; i++) {
+		cr_assert_eq(group_child_rcs[i], 0, "spawn %zu: %d", i,
+			     group_child_rcs[i]);
+		cr_assert_eq(atomic_load(&group_child_runs[i]), 1,
+			     "child %zu ran %u times", i,
+			     atomic_load(&group_child_runs[i]));
+	}
+	mt_stats s;
+	cr_assert_eq(mt_pool_stats(p, &s), 0);
+	cr_assert_gt(s.inline_runs, 0, "the deque must have hit its limit");
+	cr_assert_leq(s.inline_runs, s.tasks_run);
+	check_pool_still_works(p);
+	cr_assert_eq(mt_pool_destroy(p, MT_DRAIN), 0);
+}
+
 /* ---- mt_pool_create under injected failure ------------------------------ */
 
 static atomic_uint hook_starts, hook_stops;

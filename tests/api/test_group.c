@@ -5,8 +5,10 @@
  * stack-allocated group: wrong join counting, a waiter that returns early
  * (the parent then reads a child's result before it is written, or the
  * child writes into a dead stack frame, which ASan reports), or lost tasks
- * all change the sum. The other tests cover reuse, argument errors, and
- * tasks that add to their own group.
+ * all change the sum. The other tests cover reuse, argument errors, tasks
+ * that add to their own group, and the edges of the waiter's fast path
+ * (its tasks stolen while it blocks, run by its other waits, more of them
+ * than it counts locally, inline and exported calls mixed).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* pthread_getname_np, pthread_barrier_t under -std=c11 */
@@ -18,6 +20,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
@@ -335,6 +338,228 @@ Test(group, spawn_from_inside_a_task_of_the_group_is_waited_for_four_threads,
      .timeout = 60)
 {
 	check_self_spawn(4);
+}
+
+/* ---- the waiter's own deque: the inline fast path and its edges ------------
+ * A group initialised on a worker counts the tasks that worker spawns
+ * into it without atomics and runs them back itself (pool/group.h). These
+ * tests drive the cases where that is not what happens. */
+
+/* (1) The private steal. A task spawns into its group while the pool's
+ * only other worker is busy (so the spawn stays private: nobody idle),
+ * then blocks until the child has run, never calling into the pool. The
+ * other worker, released, finds no shared work and must take the private
+ * frame on its way to sleep (pool/deque.c, note 3), or this hangs. */
+static struct mt_test_gate busy_gate;
+static sem_t spawned, child_ran;
+static _Atomic int spawner_worker = -1, child_worker = -1;
+
+static void busy(void *arg)
+{
+	(void)arg;
+	mt_test_gate_enter(&busy_gate);
+}
+
+static void child_posts(void *arg)
+{
+	(void)arg;
+	atomic_store(&child_worker, mt_worker_index());
+	sem_post(&child_ran);
+}
+
+static void spawn_then_block(void *arg)
+{
+	(void)arg;
+	mt_group g;
+	atomic_store(&spawner_worker, mt_worker_index());
+	if (mt_group_init(&g, mt_current_pool()) != 0 ||
+	    mt_group_spawn(&g, child_posts, NULL) != 0) {
+		sem_post(&spawned);
+		return;
+	}
+	sem_post(&spawned);
+	while (sem_wait(&child_ran) != 0) /* blocks outside the pool */
+		;
+	mt_group_wait(&g);
+}
+
+Test(group, a_child_of_a_task_blocked_outside_the_pool_is_taken_by_the_other,
+     .timeout = 60)
+{
+	mt_pool *p = mt_test_pool(2);
+	mt_test_gate_init(&busy_gate);
+	cr_assert_eq(sem_init(&spawned, 0, 0), 0);
+	cr_assert_eq(sem_init(&child_ran, 0, 0), 0);
+	mt_test_gate_block(&busy_gate, p, 1, busy); /* one worker busy */
+	cr_assert_eq(mt_spawn(p, spawn_then_block, NULL), 0);
+	mt_test_sem_wait(&spawned); /* the child is pushed, privately */
+	mt_test_gate_open(&busy_gate, 1);
+	cr_assert_eq(mt_quiesce(p), 0); /* hangs if the child stays put */
+	cr_assert_neq(atomic_load(&child_worker), -1, "the child ran");
+	cr_assert_neq(atomic_load(&child_worker), atomic_load(&spawner_worker),
+		      "on the other worker");
+	cr_assert_geq(mt_test_stats(p).steals, 1);
+	cr_assert_eq(mt_pool_destroy(p, MT_DRAIN), 0);
+	sem_destroy(&spawned);
+	sem_destroy(&child_ran);
+}
+
+/* (2) The waiter's own task run by another of its waits. On one worker:
+ * X goes into g on top of Y in h; waiting for h finds X on top, runs it
+ * (counting it down in g, below zero) and then Y; waiting for g then owes
+ * g the task it no longer holds (settling). */
+static atomic_uint x_runs, y_runs;
+
+static void run_x(void *arg)
+{
+	(void)arg;
+	atomic_fetch_add(&x_runs, 1);
+}
+
+static void run_y(void *arg)
+{
+	(void)arg;
+	atomic_fetch_add(&y_runs, 1);
+}
+
+static _Atomic int interleaved_errors;
+
+static void interleaved_waits(void *arg)
+{
+	(void)arg;
+	mt_pool *p = mt_current_pool();
+	mt_group g, h;
+	if (mt_group_init(&g, p) != 0 || mt_group_init(&h, p) != 0 ||
+	    mt_group_spawn(&h, run_y, NULL) != 0 ||
+	    mt_group_spawn(&g, run_x, NULL) != 0) {
+		atomic_store(&interleaved_errors, 1);
+		return;
+	}
+	if (mt_group_wait(&h) != 0 || atomic_load(&y_runs) != 1)
+		atomic_store(&interleaved_errors, 2);
+	if (mt_group_wait(&g) != 0 || atomic_load(&x_runs) != 1)
+		atomic_store(&interleaved_errors, 3);
+}
+
+Test(group, a_task_run_by_another_wait_of_its_waiter_is_counted_once,
+     .timeout = 60)
+{
+	mt_pool *p = mt_test_pool(1);
+	for (int round = 0; round < 100; round++) {
+		atomic_store(&x_runs, 0);
+		atomic_store(&y_runs, 0);
+		cr_assert_eq(mt_spawn(p, interleaved_waits, NULL), 0);
+		cr_assert_eq(mt_quiesce(p), 0);
+		cr_assert_eq(atomic_load(&interleaved_errors), 0, "error %d",
+			     atomic_load(&interleaved_errors));
+		cr_assert_eq(atomic_load(&x_runs), 1);
+		cr_assert_eq(atomic_load(&y_runs), 1);
+	}
+	cr_assert_eq(mt_pool_destroy(p, MT_DRAIN), 0);
+}
+
+/* (3) More tasks from the waiter than it counts locally before settling
+ * (MT_GROUP_LOCAL_MAX): the spawn past it settles early, and the wait
+ * still runs each task exactly once. */
+#define MANY (MT_GROUP_LOCAL_MAX + 100)
+static atomic_uchar many_hits[MANY];
+static _Atomic int many_errors;
+
+static void many_hit(void *arg)
+{
+	atomic_fetch_add(&many_hits[(uintptr_t)arg], 1);
+}
+
+static void spawn_many_then_wait(void *arg)
+{
+	(void)arg;
+	mt_group g;
+	if (mt_group_init(&g, mt_current_pool()) != 0) {
+		atomic_store(&many_errors, 1);
+		return;
+	}
+	for (uintptr_t i = 0; i < MANY; i++)
+		if (mt_group_spawn(&g, many_hit, (void *)i) != 0)
+			atomic_store(&many_errors, 2);
+	if (mt_group_wait(&g) != 0)
+		atomic_store(&many_errors, 3);
+	for (uintptr_t i = 0; i < MANY; i++)
+		if (atomic_load(&many_hits[i]) != 1)
+			atomic_store(&many_errors,
+				     4); /* before wait returned */
+}
+
+static void check_many(unsigned threads)
+{
+	mt_pool *p = mt_test_pool(threads);
+	memset(many_hits, 0, sizeof many_hits);
+	cr_assert_eq(mt_spawn(p, spawn_many_then_wait, NULL), 0);
+	cr_assert_eq(mt_quiesce(p), 0);
+	cr_assert_eq(atomic_load(&many_errors), 0, "error %d",
+		     atomic_load(&many_errors));
+	cr_assert_eq(mt_pool_destroy(p, MT_DRAIN), 0);
+}
+
+Test(group, more_spawns_than_counted_locally_run_once_on_one_thread,
+     .timeout = 60)
+{
+	check_many(1);
+}
+
+Test(group, more_spawns_than_counted_locally_run_once_on_four_threads,
+     .timeout = 60)
+{
+	check_many(4);
+}
+
+/* (4) The exported functions (a pointer, or the name in parentheses)
+ * and the header's inline paths work on the same group. */
+static mt_pool *mixed_pool;
+static _Atomic int mixed_errors;
+
+static uint64_t mixed_fib(unsigned n);
+
+static void mixed_fib_task(void *arg)
+{
+	struct fib_arg *f = arg;
+	f->result = mixed_fib(f->n);
+}
+
+static uint64_t mixed_fib(unsigned n)
+{
+	if (n < 2)
+		return n;
+	struct fib_arg left = {.n = n - 1}, right = {.n = n - 2};
+	mt_group g;
+	int rc;
+	/* Odd levels through the exported symbols, even ones inline, and
+	 * one spawn of each kind in every group. */
+	if (n % 2)
+		rc = (mt_group_init)(&g, mixed_pool);
+	else
+		rc = mt_group_init(&g, mixed_pool);
+	if (rc == 0)
+		rc = (mt_group_spawn)(&g, mixed_fib_task, &left);
+	if (rc == 0)
+		rc = mt_group_spawn(&g, mixed_fib_task, &right);
+	if (rc == 0)
+		rc = n % 3 ? mt_group_wait(&g) : (mt_group_wait)(&g);
+	if (rc != 0)
+		atomic_store(&mixed_errors, rc);
+	return left.result + right.result;
+}
+
+Test(group, exported_and_inline_calls_mix_on_one_group, .timeout = 60)
+{
+	mixed_pool = mt_test_pool(2);
+	struct fib_arg root = {.n = 20};
+	mt_group g;
+	cr_assert_eq((mt_group_init)(&g, mixed_pool), 0);
+	cr_assert_eq(mt_group_spawn(&g, mixed_fib_task, &root), 0);
+	cr_assert_eq((mt_group_wait)(&g), 0);
+	cr_assert_eq(atomic_load(&mixed_errors), 0);
+	cr_assert_eq(root.result, fib_seq(20));
+	cr_assert_eq(mt_pool_destroy(mixed_pool, MT_DRAIN), 0);
 }
 
 /* ---- many groups from many external threads ----------------------------- */

@@ -292,6 +292,32 @@ Test(for, NULL_body_is_EINVAL, .timeout = 60)
 	cr_assert_eq(mt_pool_destroy(p, MT_DRAIN), 0);
 }
 
+/* The header's inline mt_for (above) and the exported symbol, which a
+ * function pointer reaches, must behave alike. volatile: the compiler
+ * must not see through the pointer and inline the header's copy. */
+typedef int (*for_fn)(mt_pool *, size_t, void (*)(size_t, void *), void *);
+static for_fn volatile exported_for = mt_for;
+
+Test(for, exported_symbol_covers_each_index_exactly_once_too, .timeout = 60)
+{
+	static const size_t sizes[] = {0, 1, 65, 1000, BIG_N};
+	mt_pool *p = mt_test_pool(2);
+	for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+		size_t n = sizes[k];
+		struct for_ctx c = {.hits = calloc(n ? n : 1, 1), .n = n};
+		cr_assert_not_null(c.hits);
+		atomic_init(&c.out_of_range, 0);
+		cr_assert_eq(exported_for(p, n, for_body, &c), 0);
+		cr_assert_eq(atomic_load(&c.out_of_range), 0);
+		for (size_t i = 0; i < n; i++)
+			cr_assert_eq(atomic_load(&c.hits[i]), 1);
+		free(c.hits);
+	}
+	cr_assert_eq(exported_for(p, 10, NULL, NULL), EINVAL);
+	cr_assert_eq(exported_for(p, 0, NULL, NULL), EINVAL);
+	cr_assert_eq(mt_pool_destroy(p, MT_DRAIN), 0);
+}
+
 Test(for, NULL_ctx_is_passed_through, .timeout = 60)
 {
 	/* ctx is the caller's; NULL is a legal ctx. */

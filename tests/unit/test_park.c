@@ -13,6 +13,8 @@
 #include <criterion/criterion.h>
 #include <semaphore.h>
 #include <stdatomic.h>
+#include <stdint.h>
+#include <time.h>
 
 #include "park.h"
 #include "pool.h"
@@ -207,4 +209,132 @@ Test(park, a_worker_asleep_in_a_wait_is_woken_for_new_work, .timeout = 30)
 	cr_assert_eq(mt_group_wait(&g), 0);
 	cr_assert_eq(mt_pool_destroy(p, MT_DRAIN), 0);
 	mt__park_test_hook = NULL; /* after the workers */
+}
+
+/* Where membarrier is not available (old kernel, seccomp), no deque may
+ * hold private frames (pool/deque.c, note 5) and local pushes fence:
+ * fork-join still runs every task once, and a group child of a task that
+ * then blocks outside the pool is still run by the other worker. */
+static mt_pool *nb_pool;
+static sem_t nb_child_ran;
+
+struct nb_fib {
+	unsigned n;
+	uint64_t value;
+};
+
+static void nb_fib_task(void *arg)
+{
+	struct nb_fib *f = arg;
+	if (f->n < 2) {
+		f->value = f->n;
+		return;
+	}
+	struct nb_fib a = {f->n - 1, 0}, b = {f->n - 2, 0};
+	mt_group g;
+	if (mt_group_init(&g, nb_pool) == 0 &&
+	    mt_group_spawn(&g, nb_fib_task, &a) == 0) {
+		nb_fib_task(&b);
+		mt_group_wait(&g);
+	}
+	f->value = a.value + b.value;
+}
+
+static void nb_child(void *arg)
+{
+	(void)arg;
+	sem_post(&nb_child_ran);
+}
+
+static void nb_spawn_then_block(void *arg)
+{
+	(void)arg;
+	mt_group g;
+	if (mt_group_init(&g, nb_pool) != 0 ||
+	    mt_group_spawn(&g, nb_child, NULL) != 0)
+		return;
+	while (sem_wait(&nb_child_ran) != 0)
+		;
+	mt_group_wait(&g);
+}
+
+Test(park, without_the_heavy_barrier_groups_share_every_task, .timeout = 30)
+{
+	mt_config cfg = {.threads = 1};
+	mt_pool *first = mt_pool_create(&cfg); /* registers the barrier */
+	cr_assert_not_null(first);
+	cr_assert_eq(mt_pool_destroy(first, MT_DRAIN), 0);
+	mt__park_test_without_heavy_barrier();
+	cfg.threads = 2;
+	nb_pool = mt_pool_create(&cfg);
+	cr_assert_not_null(nb_pool);
+	for (unsigned i = 0; i < nb_pool->nworkers; i++)
+		cr_assert_not(nb_pool->workers[i].deque.private_ok);
+	struct nb_fib root = {20, 0};
+	mt_group g;
+	cr_assert_eq(mt_group_init(&g, nb_pool), 0);
+	cr_assert_eq(mt_group_spawn(&g, nb_fib_task, &root), 0);
+	cr_assert_eq(mt_group_wait(&g), 0);
+	cr_assert_eq(root.value, 6765);
+	sem_init(&nb_child_ran, 0, 0);
+	for (int i = 0; i < 200; i++) {
+		cr_assert_eq(mt_spawn(nb_pool, nb_spawn_then_block, NULL), 0);
+		cr_assert_eq(mt_quiesce(nb_pool), 0); /* hangs if lost */
+	}
+	cr_assert_eq(mt_pool_destroy(nb_pool, MT_DRAIN), 0);
+}
+
+/* The search before parking adapts (worker.c, adapt_search): parks that
+ * outlast MT_SPIN_PAYOFF_NS halve it down to MT_SPIN_ROUNDS_MIN, and a
+ * shorter park (or a search that finds work) restores MT_SPIN_ROUNDS.
+ * The worker is parked before each pause (a state, polled), so each pause
+ * is a park of at least its length; nothing else runs in the one-worker
+ * pool to wake it early. */
+static unsigned rounds_of(mt_pool *p)
+{
+	/* relaxed: a statistic-like field, read while the worker is parked */
+	return atomic_load_explicit(&p->workers[0].spin_rounds,
+				    memory_order_relaxed);
+}
+
+static void wait_parked(mt_pool *p)
+{
+	mt_stats s;
+	do
+		cr_assert_eq(mt_pool_stats(p, &s), 0);
+	while (s.workers_parked != s.workers);
+}
+
+static void nothing(void *arg)
+{
+	(void)arg;
+}
+
+Test(park, long_parks_shorten_the_search_and_found_work_restores_it,
+     .timeout = 30)
+{
+	const struct timespec pause = {0, 5 * (long)MT_SPIN_PAYOFF_NS};
+	mt_pool *p = one_worker_pool();
+	cr_assert_eq(rounds_of(p), MT_SPIN_ROUNDS);
+	for (int i = 0; i < 8; i++) { /* 64 -> 32 -> ... -> 4 -> 4 */
+		wait_parked(p);
+		nanosleep(&pause, NULL); /* the park outlasts the payoff */
+		cr_assert_eq(mt_spawn(p, nothing, NULL), 0);
+		cr_assert_eq(mt_quiesce(p), 0);
+	}
+	wait_parked(p);
+	cr_assert_eq(rounds_of(p), MT_SPIN_ROUNDS_MIN);
+	/* A task the moment the worker is parked: a park far shorter than
+	 * the payoff, which restores the full search. A few tries, so that
+	 * a preemption of this thread (a long park after all) cannot fail
+	 * the test. */
+	int tries = 0;
+	do {
+		wait_parked(p);
+		cr_assert_eq(mt_spawn(p, nothing, NULL), 0);
+		cr_assert_eq(mt_quiesce(p), 0);
+		wait_parked(p);
+	} while (rounds_of(p) != MT_SPIN_ROUNDS && ++tries < 20);
+	cr_assert_eq(rounds_of(p), MT_SPIN_ROUNDS);
+	cr_assert_eq(mt_pool_destroy(p, MT_DRAIN), 0);
 }

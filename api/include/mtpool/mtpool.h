@@ -330,6 +330,64 @@ MT_API int mt_for_range(mt_pool *pool, size_t n,
 			void *ctx);
 
 /*
+ * Inline fast paths
+ * =================
+ * In C with GCC or Clang, some calls are also defined in this header as
+ * GNU `extern inline` functions (gnu_inline): a call is compiled into the
+ * caller's binary, and the exported function of the same name (same
+ * symbol, same ABI) is what a function pointer, C++, another compiler, or
+ * `-DMTPOOL_NO_INLINE` gets. Both behave exactly alike.
+ *
+ * mt_for: the per-index loop runs in the caller's binary over the chunks
+ * of mt_for_range. Called from inside libmtpool, each index was a far
+ * indirect call into the program, about twice the cost of a near one on
+ * the AMD EPYC of docs/benchmarks.md; from here it is a near one, as in
+ * the code OpenMP, oneTBB, GLib or libuv users compile.
+ */
+#if defined(__GNUC__) && !defined(__cplusplus) && !defined(MTPOOL_NO_INLINE)
+#define MT_INLINE_FAST_PATHS 1
+#define MT_EXTERN_INLINE \
+	extern __inline __attribute__((__gnu_inline__, __always_inline__))
+#else
+#define MT_INLINE_FAST_PATHS 0
+#endif
+
+#if MT_INLINE_FAST_PATHS
+/* private: what mt_for's chunks need to call the per-index body. */
+struct mt__for_closure {
+	void (*body)(size_t i, void *ctx);
+	void *ctx;
+};
+
+/* private: one chunk of mt_for, in the caller's binary. Weak and hidden,
+ * not static: an inline definition may only name functions with external
+ * linkage (C11 6.7.4p3), so every file that uses mt_for emits a copy and
+ * the linker keeps one per binary, invisible outside it. The fields are
+ * copied first: the body could write *c, as far as the compiler knows,
+ * so it would reload them after every call. */
+void mt__for_chunk(size_t lo, size_t hi, void *closure);
+__attribute__((__weak__, __visibility__("hidden"))) void
+mt__for_chunk(size_t lo, size_t hi, void *closure)
+{
+	const struct mt__for_closure *c =
+		(const struct mt__for_closure *)closure;
+	void (*body)(size_t, void *) = c->body;
+	void *ctx = c->ctx;
+	for (size_t i = lo; i < hi; i++)
+		body(i, ctx);
+}
+
+MT_EXTERN_INLINE int mt_for(mt_pool *pool, size_t n,
+			    void (*body)(size_t i, void *ctx), void *ctx)
+{
+	struct mt__for_closure c = {body, ctx};
+	/* A NULL body: mt_for_range's own check returns EINVAL, as
+	 * mt_for's does, before it looks at anything else. */
+	return mt_for_range(pool, n, body != NULL ? mt__for_chunk : NULL, &c);
+}
+#endif
+
+/*
  * Fork-join group, allocated by the caller (usually on the stack): no
  * malloc per group. The fields are private.
  *
@@ -341,15 +399,40 @@ MT_API int mt_for_range(mt_pool *pool, size_t n,
  * The group's storage must stay valid until mt_group_wait() has returned;
  * after that it may be reused (init again) or go out of scope. A group
  * has one waiter; tasks of the group may spawn more tasks into it.
+ *
+ * On a worker of the group's pool, init, spawn and wait are compiled into
+ * the caller (below, "Inline fork-join"): a spawn writes the task into the
+ * worker's own deque and a wait runs it back with no atomic
+ * read-modify-write and no fence, unless another worker took it. A task
+ * spawned that way is stealable at once when other workers are idle;
+ * otherwise the spawning worker shares it when one of them runs out of
+ * work (at its next spawn or wait), or the idle worker takes it itself on
+ * its way to sleep, so a task is never left behind while a worker sleeps.
+ *
+ * Version 0.1.0 kept 32 opaque bytes here; the layout below has the same
+ * size and alignment.
  */
+struct mt_lane;
+
+#ifdef __cplusplus
+#define MT_ATOMIC_U32 uint32_t /* C++ only allocates groups */
+#else
+#define MT_ATOMIC_U32 _Atomic uint32_t
+#endif
+
 typedef struct mt_group {
-	/* private: */
-	union {
-		void *align_ptr;
-		uint64_t align_u64;
-		unsigned char bytes[32];
-	} opaque;
+	/* private: pool/group.h has the protocol. */
+	struct mt_lane *lane; /* the initialising worker's deque, or NULL */
+	mt_pool *pool;
+	MT_ATOMIC_U32 pending; /* count << 1 | waiter flag (signed count) */
+	uint32_t local;	       /* tasks on `lane` its owner still counts */
+	uint32_t magic;	       /* MT_GROUP_MAGIC once initialised */
+	uint32_t admitted;     /* counted as an outside call (destroy) */
 } mt_group;
+
+#define MT_GROUP_MAGIC 0x6d744750u /* private: "mtGP" */
+/* private: the inline spawn leaves `local` below this (pool/group.h). */
+#define MT_GROUP_LOCAL_MAX ((uint32_t)1 << 16)
 
 /* Returns 0, or EINVAL (group NULL), or the errors of mt_default_pool()
  * when pool is NULL. */
@@ -362,12 +445,14 @@ MT_API int mt_group_init(mt_group *group, mt_pool *pool);
  *   EINVAL     group or fn NULL, or the group was not initialised;
  *   ENOMEM     no memory for the task (fn not called);
  *   ESHUTDOWN  the pool is being destroyed;
- *   EOVERFLOW  more than 2^30 tasks of the group are pending;
+ *   EOVERFLOW  2^30 - 2^17 tasks of the group are pending already;
  *   ECHILD     the group's pool was created before fork() (in the child).
  * A group that has accepted a task from a thread outside the pool keeps
  * accepting until mt_group_wait() returns, even if destroy starts
  * meanwhile: in-flight fork-join work completes.
  * CONTEXT: the waiting thread, or a task of this group before it returns.
+ * On the waiting worker: wait-free, no atomic read-modify-write, unless the
+ * worker's deque must grow (one allocation).
  */
 MT_API int mt_group_spawn(mt_group *group, void (*fn)(void *arg), void *arg);
 
@@ -379,6 +464,198 @@ MT_API int mt_group_spawn(mt_group *group, void (*fn)(void *arg), void *arg);
  * tasks are visible to the caller on return.
  */
 MT_API int mt_group_wait(mt_group *group);
+
+#ifndef __cplusplus
+#include <stdatomic.h>
+#include <stdlib.h> /* exit: a fork() inside an inlined wait */
+
+/*
+ * Inline fork-join
+ * ================
+ * private, C only: the layouts the inline group functions below share
+ * with the library (pool/deque.h holds the protocol and its proof).
+ */
+
+/* A task in a worker's deque: fn(arg) for `group`, or with group NULL a
+ * library task (arg). Atomics: thieves may read a slot being rewritten.
+ * 32 bytes, so that a slot's offset is a shift. */
+struct mt_frame {
+	_Alignas(32) _Atomic(void (*)(void *)) fn;
+	_Atomic(void *) arg;
+	_Atomic(struct mt_group *) group;
+};
+
+/* The pool's counts of workers asleep (low 32 bits) and of workers
+ * looking for work (high 32 bits), in one word that a spawn reads at once. */
+struct mt_idle {
+	_Atomic uint64_t word;
+};
+
+/* A worker's deque as its owner sees it. The first line is written by the
+ * owner only (bottom is read by others); `split` has a line of its own. */
+struct mt_lane {
+	struct mt_frame *slots;	    /* the current ring */
+	int64_t mask;		    /* capacity - 1 */
+	_Atomic int64_t bottom;	    /* next push index */
+	int64_t limit;		    /* a push below needs no look at top */
+	const struct mt_idle *idle; /* the pool's */
+	mt_pool *pool;
+	_Atomic uint64_t runs; /* tasks its inlined waits ran (statistics) */
+	_Alignas(64) _Atomic int64_t split; /* shared below: split<<1|flag */
+};
+
+#if defined(__GNUC__)
+#define MT_TLS_INITIAL_EXEC __attribute__((__tls_model__("initial-exec")))
+#else
+#define MT_TLS_INITIAL_EXEC
+#endif
+
+/* The calling thread's lane if it is a worker, else NULL. */
+MT_API extern _Thread_local struct mt_lane *mt_fast_lane MT_TLS_INITIAL_EXEC;
+
+/* The inline spawn's slow half: shares frames with idle workers and wakes
+ * one if any sleeps. Called by the lane's owner only. */
+MT_API void mt_lane_share(struct mt_lane *lane);
+
+#if defined(__GNUC__)
+/*
+ * The fast halves of init, spawn and wait: the common case, on the worker
+ * that initialised the group. Each returns nonzero if it did the whole
+ * call (the call's result is then 0); the exported functions start with
+ * them too, so C++ and pointer callers get the same fast path.
+ */
+static __inline __attribute__((__always_inline__)) int
+mt__group_init_fast(mt_group *group, mt_pool *pool)
+{
+	struct mt_lane *l = mt_fast_lane;
+	if (group == NULL || l == NULL || l->pool != pool)
+		return 0;
+	/* One plain assignment: the group is not shared before a spawn
+	 * publishes it, and an atomic store of pending would keep the
+	 * compiler from merging the stores. */
+	*group = (mt_group){.lane = l, .pool = pool, .magic = MT_GROUP_MAGIC};
+	return 1;
+}
+
+/* A private push (pool/deque.c, note 2), then, if some worker is idle,
+ * the library shares and wakes. The idle counts are read after the push,
+ * behind a compiler barrier only: a worker going to sleep runs a heavy
+ * barrier before it re-checks the deques (pool/park.c), so either it sees
+ * this frame or this load sees it asleep. */
+static __inline __attribute__((__always_inline__)) int
+mt__group_spawn_fast(mt_group *group, void (*fn)(void *), void *arg)
+{
+	struct mt_lane *l = mt_fast_lane;
+	if (l == NULL || group == NULL || fn == NULL || group->lane != l ||
+	    group->local >= MT_GROUP_LOCAL_MAX)
+		return 0;
+	/* Relaxed: only the owner writes bottom. */
+	int64_t b = atomic_load_explicit(&l->bottom, memory_order_relaxed);
+	if (b >= l->limit) /* full, or no private frames in this process */
+		return 0;
+	struct mt_frame *f = &l->slots[b & l->mask];
+	/* Relaxed: published by the store of bottom. */
+	atomic_store_explicit(&f->fn, fn, memory_order_relaxed);
+	atomic_store_explicit(&f->arg, arg, memory_order_relaxed);
+	atomic_store_explicit(&f->group, group, memory_order_relaxed);
+	/* Release: publishes the frame (deque.c, note 3). */
+	atomic_store_explicit(&l->bottom, b + 1, memory_order_release);
+	group->local++;
+	atomic_signal_fence(memory_order_seq_cst);
+	/* Relaxed: ordered after the push by the barrier above and the
+	 * sleeper's heavy barrier. */
+	if (atomic_load_explicit(&l->idle->word, memory_order_relaxed) != 0)
+		mt_lane_share(l);
+	return 1;
+}
+
+/* Runs the group's own frames from the top of the lane while they are
+ * private (a private pop: deque.c, note 3), then returns nonzero if
+ * nothing else of the group is pending; anything else is the library's. */
+static __inline __attribute__((__always_inline__)) int
+mt__group_wait_fast(mt_group *group)
+{
+	struct mt_lane *l = mt_fast_lane;
+	if (l == NULL || group == NULL || group->lane != l)
+		return 0;
+	while (group->local != 0) {
+		/* Relaxed: the owner's own fields and frames. */
+		int64_t b =
+			atomic_load_explicit(&l->bottom, memory_order_relaxed) -
+			1;
+		struct mt_frame *f = &l->slots[b & l->mask];
+		if (atomic_load_explicit(&f->group, memory_order_relaxed) !=
+		    group)
+			break;
+		/* The owner's pop: store bottom, compiler barrier, load
+		 * split (deque.c, note 3). */
+		atomic_store_explicit(&l->bottom, b, memory_order_relaxed);
+		atomic_signal_fence(memory_order_seq_cst);
+		if (2 * b <
+		    atomic_load_explicit(&l->split, memory_order_relaxed)) {
+			/* Shared, or a thief is looking at it: give it back
+			 * (release, as every store of bottom that others may
+			 * read) and let the library take it. */
+			atomic_store_explicit(&l->bottom, b + 1,
+					      memory_order_release);
+			break;
+		}
+		void (*fn)(void *) =
+			atomic_load_explicit(&f->fn, memory_order_relaxed);
+		void *arg = atomic_load_explicit(&f->arg, memory_order_relaxed);
+		group->local--;
+		atomic_store_explicit(
+			&l->runs,
+			atomic_load_explicit(&l->runs, memory_order_relaxed) +
+				1,
+			memory_order_relaxed);
+		fn(arg);
+		/* fn forked and returned in the child, which is no worker:
+		 * it ends as the library's loops end it (the header's Fork
+		 * paragraph), before it could run an inherited task. */
+		if (mt_fast_lane != l)
+			exit(0);
+	}
+	/* Acquire: pairs with the release count-downs of tasks that ran
+	 * elsewhere (pool/group.h). With local at 0 none of the group's
+	 * count is owed by this thread, so 0 means nothing is pending. */
+	return group->local == 0 &&
+	       atomic_load_explicit(&group->pending, memory_order_acquire) == 0;
+}
+
+#if MT_INLINE_FAST_PATHS
+/*
+ * In C the three calls are static functions behind function-like macros,
+ * so that their slow halves can call the exported functions of the same
+ * name: `(mt_group_spawn)(...)` or a pointer to it reaches the library.
+ */
+static __inline __attribute__((__always_inline__)) int
+mt__group_init_inline(mt_group *group, mt_pool *pool)
+{
+	return mt__group_init_fast(group, pool) ? 0 :
+						  mt_group_init(group, pool);
+}
+
+static __inline __attribute__((__always_inline__)) int
+mt__group_spawn_inline(mt_group *group, void (*fn)(void *), void *arg)
+{
+	return mt__group_spawn_fast(group, fn, arg) ?
+		       0 :
+		       mt_group_spawn(group, fn, arg);
+}
+
+static __inline __attribute__((__always_inline__)) int
+mt__group_wait_inline(mt_group *group)
+{
+	return mt__group_wait_fast(group) ? 0 : mt_group_wait(group);
+}
+
+#define mt_group_init(group, pool) mt__group_init_inline(group, pool)
+#define mt_group_spawn(group, fn, arg) mt__group_spawn_inline(group, fn, arg)
+#define mt_group_wait(group) mt__group_wait_inline(group)
+#endif /* MT_INLINE_FAST_PATHS */
+#endif /* __GNUC__ */
+#endif /* !__cplusplus */
 
 /* Fills *out with the pool's counters. Returns 0, or EINVAL (out NULL),
  * or the errors of mt_default_pool() when pool is NULL.
