@@ -257,3 +257,37 @@ Test(stats, one_spawn_to_a_parked_pool_wakes_exactly_one_worker, .timeout = 60)
 	}
 	cr_assert_eq(mt_pool_destroy(p, MT_DRAIN), 0);
 }
+
+static void nop_index(size_t i, void *ctx)
+{
+	(void)i;
+	(void)ctx;
+}
+
+/* A join task whose map's caller ran out of chunks first is cancelled
+ * (batch.c), and freeing it is no work: the worker that dequeues it wakes
+ * nobody for it. Before worker.c knew that, a burst of maps from outside
+ * the pool left cancelled joins in the injection queue, and a worker that
+ * found one as the last searcher woke a sleeper that found nothing: a wake
+ * after every worker was parked and nothing was submitted. Once every
+ * worker is parked at one instant after a burst, no wake-up may follow. */
+Test(stats, cancelled_join_tasks_wake_nobody, .timeout = 60)
+{
+	mt_pool *p = mt_test_pool(2);
+	for (int round = 0; round < 30; round++) {
+		for (int k = 0; k < 100; k++)
+			cr_assert_eq(mt_for(p, 64, nop_index, NULL), 0);
+		mt_stats parked = mt_test_wait_all_parked(p, 0);
+		/* A window for a worker still on its way out of a wait to
+		 * run: the assertion holds however long it is. */
+		const struct timespec window = {.tv_sec = 0,
+						.tv_nsec = 5000000};
+		nanosleep(&window, NULL);
+		mt_stats later = mt_test_wait_all_parked(p, 1000000);
+		cr_assert_eq(later.wakes - parked.wakes, 0,
+			     "round %d: %llu wakes with nothing submitted",
+			     round,
+			     (unsigned long long)(later.wakes - parked.wakes));
+	}
+	cr_assert_eq(mt_pool_destroy(p, MT_DRAIN), 0);
+}
