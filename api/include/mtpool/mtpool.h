@@ -89,7 +89,7 @@ extern "C" {
 #endif
 
 #define MTPOOL_VERSION_MAJOR 0
-#define MTPOOL_VERSION_MINOR 1
+#define MTPOOL_VERSION_MINOR 2
 #define MTPOOL_VERSION_PATCH 0
 
 /* A pool of worker threads. Opaque. */
