@@ -75,3 +75,20 @@ mt_redis_bytes mt_test_str(const char *s)
 {
 	return (mt_redis_bytes){s, strlen(s)};
 }
+
+mt_redis_stats mt_test_client_stats(mt_redis *r)
+{
+	mt_redis_stats s;
+	cr_assert_eq(mt_redis_stats_get(r, &s), 0);
+	return s;
+}
+
+void mt_test_assert_counts_all_done(const mt_redis_batch *b, size_t n)
+{
+	cr_assert_not_null(b);
+	cr_assert_eq(b->n, n);
+	cr_assert_eq(b->done, n, "done %zu failed %zu unknown %zu of %zu: %s",
+		     b->done, b->failed, b->unknown, n,
+		     n && b->results[0].error ? b->results[0].error : "");
+	cr_assert_eq(b->failed + b->unknown, 0);
+}

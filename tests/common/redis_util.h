@@ -49,4 +49,12 @@ void mt_test_assert_bytes(const redisReply *reply, mt_redis_bytes want,
 /* A byte string from a C string (no NUL counted). */
 mt_redis_bytes mt_test_str(const char *s);
 
+/* The client's counters (mt_redis_stats_get), asserting success. */
+mt_redis_stats mt_test_client_stats(mt_redis *r);
+
+/* Asserts that the batch has n items and that its counts say every one is
+ * done (the counts, not the statuses: redis_cluster_keys.h's
+ * mt_test_assert_all_done checks each item's status). */
+void mt_test_assert_counts_all_done(const mt_redis_batch *b, size_t n);
+
 #endif /* MTPOOL_TESTS_COMMON_REDIS_UTIL_H */

@@ -195,13 +195,6 @@ static void fx_close(struct fx *f)
 	mt_test_redis_stop(&f->srv);
 }
 
-static mt_redis_stats stats(mt_redis *r)
-{
-	mt_redis_stats s;
-	cr_assert_eq(mt_redis_stats_get(r, &s), 0);
-	return s;
-}
-
 /* --------------------------------------------------- CLIENT KILL */
 
 Test(client_kill, mid_bulk_done_items_are_in_redis_and_idempotent_ones_retried,
@@ -219,7 +212,7 @@ Test(client_kill, mid_bulk_done_items_are_in_redis_and_idempotent_ones_retried,
 	check_outcomes(f.adm, &it, b);
 	/* The items written behind the BLPOP were in flight and are
 	 * idempotent: replayed on a new connection, and DONE. */
-	mt_redis_stats s = stats(f.r);
+	mt_redis_stats s = mt_test_client_stats(f.r);
 	cr_assert_gt(s.retries, 0);
 	cr_assert_geq(s.connection_errors, 1);
 	cr_assert_eq(b->results[it.gate + 1].status, MT_REDIS_DONE);
@@ -242,7 +235,7 @@ Test(client_kill, with_retries_off_in_flight_items_are_unknown_never_replayed,
 	cr_assert_geq(mt_test_redis_int(f.adm, "CLIENT KILL TYPE normal"), 1);
 	mt_redis_batch *b = call_join(&c);
 	check_outcomes(f.adm, &it, b);
-	mt_redis_stats s = stats(f.r);
+	mt_redis_stats s = mt_test_client_stats(f.r);
 	cr_assert_eq(s.retries, 0);
 	/* The item written right behind the BLPOP was in flight too. */
 	cr_assert_eq(b->results[it.gate + 1].status, MT_REDIS_UNKNOWN);

@@ -70,16 +70,6 @@ static redisReply *adm_get(redisContext *adm, mt_redis_bytes key)
 	return r;
 }
 
-static void assert_all_done(const mt_redis_batch *b, size_t n)
-{
-	cr_assert_not_null(b);
-	cr_assert_eq(b->n, n);
-	cr_assert_eq(b->done, n, "done %zu failed %zu unknown %zu of %zu: %s",
-		     b->done, b->failed, b->unknown, n,
-		     n && b->results[0].error ? b->results[0].error : "");
-	cr_assert_eq(b->failed + b->unknown, 0);
-}
-
 /* ---------------------------------------------------------- SET / GET */
 
 /* SET n keys, then check them on the server and through GET, in order. */
@@ -89,7 +79,7 @@ static void round_trip(struct fx *f, size_t n, size_t vlen)
 	mt_test_kv_make(&kv, "rt", n, vlen);
 	mt_redis_batch *b;
 	cr_assert_eq(mt_redis_set(f->r, kv.keys, kv.values, n, NULL, &b), 0);
-	assert_all_done(b, n);
+	mt_test_assert_counts_all_done(b, n);
 	for (size_t i = 0; i < n; i++) {
 		cr_assert_eq(b->results[i].reply->type, REDIS_REPLY_STATUS);
 		cr_assert_eq(b->results[i].nreplies, 1);
@@ -102,7 +92,7 @@ static void round_trip(struct fx *f, size_t n, size_t vlen)
 		freeReplyObject(g);
 	}
 	cr_assert_eq(mt_redis_get(f->r, kv.keys, n, &b), 0);
-	assert_all_done(b, n);
+	mt_test_assert_counts_all_done(b, n);
 	for (size_t i = 0; i < n; i++)
 		mt_test_assert_bytes(b->results[i].reply, kv.values[i], i);
 	mt_redis_batch_free(b);
@@ -165,7 +155,7 @@ Test(set_get, get_of_missing_or_non_string_key_is_nil,
 				 mt_test_str("s")};
 	mt_redis_batch *b;
 	cr_assert_eq(mt_redis_get(f.r, keys, 3, &b), 0);
-	assert_all_done(b, 3);
+	mt_test_assert_counts_all_done(b, 3);
 	cr_assert_eq(b->results[0].reply->type, REDIS_REPLY_NIL);
 	cr_assert_eq(b->results[1].reply->type, REDIS_REPLY_NIL);
 	mt_test_assert_bytes(b->results[2].reply, mt_test_str("v"), 2);
@@ -184,7 +174,7 @@ Test(set_get, set_with_ttl_nx_and_xx, .timeout = MT_TEST_REDIS_TIMEOUT)
 
 	mt_redis_set_options nx = {.mode = MT_REDIS_SET_NX};
 	cr_assert_eq(mt_redis_set(f.r, keys, vals, 2, &nx, &b), 0);
-	assert_all_done(b, 2);
+	mt_test_assert_counts_all_done(b, 2);
 	cr_assert_eq(b->results[0].reply->type, REDIS_REPLY_NIL);
 	cr_assert_eq(b->results[1].reply->type, REDIS_REPLY_STATUS);
 	mt_redis_batch_free(b);
@@ -195,14 +185,14 @@ Test(set_get, set_with_ttl_nx_and_xx, .timeout = MT_TEST_REDIS_TIMEOUT)
 	mt_redis_bytes gone[] = {mt_test_str("absent")};
 	mt_redis_set_options xx = {.mode = MT_REDIS_SET_XX};
 	cr_assert_eq(mt_redis_set(f.r, gone, vals, 1, &xx, &b), 0);
-	assert_all_done(b, 1);
+	mt_test_assert_counts_all_done(b, 1);
 	cr_assert_eq(b->results[0].reply->type, REDIS_REPLY_NIL);
 	mt_redis_batch_free(b);
 	cr_assert_eq(mt_test_redis_int(f.adm, "EXISTS absent"), 0);
 
 	mt_redis_set_options ttl = {.ttl_ms = 100000};
 	cr_assert_eq(mt_redis_set(f.r, keys, vals, 2, &ttl, &b), 0);
-	assert_all_done(b, 2);
+	mt_test_assert_counts_all_done(b, 2);
 	mt_redis_batch_free(b);
 	for (int i = 0; i < 2; i++) {
 		long long pttl = mt_test_redis_int(f.adm, "PTTL %b",
@@ -225,7 +215,7 @@ Test(del, removes_keys_and_reports_the_chunk_count,
 		mt_test_redis_ok(f.adm, "SET %b v", kv.keys[i].data,
 				 kv.keys[i].len);
 	cr_assert_eq(mt_redis_del(f.r, kv.keys, 10, &b), 0);
-	assert_all_done(b, 10);
+	mt_test_assert_counts_all_done(b, 10);
 	long long total = 0;
 	for (size_t i = 0; i < 10; i++) {
 		cr_assert_eq(b->results[i].reply->type, REDIS_REPLY_INTEGER);
@@ -261,7 +251,7 @@ Test(publish, messages_arrive_in_order_with_binary_payloads,
 		chans[i] = mt_test_str("ch\r\n");
 	mt_redis_batch *b;
 	cr_assert_eq(mt_redis_publish(f.r, chans, kv.values, n, &b), 0);
-	assert_all_done(b, n);
+	mt_test_assert_counts_all_done(b, n);
 	for (size_t i = 0; i < n; i++)
 		cr_assert_eq(b->results[i].reply->integer, 1);
 	mt_redis_batch_free(b);
@@ -315,7 +305,7 @@ Test(exec, multi_command_items_keep_every_reply_in_order,
 	}
 	mt_redis_batch *b;
 	cr_assert_eq(mt_redis_exec(f.r, items, n, &b), 0);
-	assert_all_done(b, n);
+	mt_test_assert_counts_all_done(b, n);
 	for (size_t i = 0; i < n; i++) {
 		const mt_redis_result *res = &b->results[i];
 		cr_assert_eq(res->nreplies, 2);
@@ -344,7 +334,7 @@ Test(exec, single_command_results_in_input_order_around_the_window,
 	mt_test_kv_make(&kv, "ex", LARGE, 12);
 	mt_redis_batch *b;
 	cr_assert_eq(mt_redis_set(f.r, kv.keys, kv.values, LARGE, NULL, &b), 0);
-	assert_all_done(b, LARGE);
+	mt_test_assert_counts_all_done(b, LARGE);
 	mt_redis_batch_free(b);
 	mt_redis_bytes(*argv)[2] = calloc(LARGE, sizeof *argv);
 	mt_redis_cmd *cmds = calloc(LARGE, sizeof *cmds);
@@ -358,7 +348,7 @@ Test(exec, single_command_results_in_input_order_around_the_window,
 	}
 	for (size_t s = 0; s < sizeof sizes / sizeof *sizes; s++) {
 		cr_assert_eq(mt_redis_exec(f.r, items, sizes[s], &b), 0);
-		assert_all_done(b, sizes[s]);
+		mt_test_assert_counts_all_done(b, sizes[s]);
 		for (size_t i = 0; i < sizes[s]; i++) {
 			mt_test_assert_bytes(b->results[i].reply, kv.values[i],
 					     i);
@@ -432,7 +422,7 @@ Test(exec, atomic_item_runs_in_multi_exec, .timeout = MT_TEST_REDIS_TIMEOUT)
 	mt_redis_item it = {c, 2, MT_REDIS_ATOMIC, {0}};
 	mt_redis_batch *b;
 	cr_assert_eq(mt_redis_exec(f.r, &it, 1, &b), 0);
-	assert_all_done(b, 1);
+	mt_test_assert_counts_all_done(b, 1);
 	const mt_redis_result *res = &b->results[0];
 	cr_assert_eq(res->reply->type, REDIS_REPLY_ARRAY);
 	cr_assert_eq(res->reply->elements, 2);
@@ -531,7 +521,7 @@ static void models_round_trip(unsigned flags)
 	mkeys[N] = mt_test_str("nobody");
 	mt_redis_batch *b;
 	cr_assert_eq(mt_redis_model_save(f.r, m, N, flags, &b), 0);
-	assert_all_done(b, N);
+	mt_test_assert_counts_all_done(b, N);
 	if (flags & MT_REDIS_ATOMIC)
 		cr_assert_eq(b->results[0].reply->type, REDIS_REPLY_ARRAY);
 	mt_redis_batch_free(b);
@@ -551,7 +541,7 @@ static void models_round_trip(unsigned flags)
 	cr_assert_eq(mt_redis_model_load(f.r, mt_test_str("User"), mkeys, N + 1,
 					 &b),
 		     0);
-	assert_all_done(b, N + 1);
+	mt_test_assert_counts_all_done(b, N + 1);
 	for (size_t i = 0; i < N; i++) {
 		const redisReply *h = b->results[i].reply;
 		cr_assert_eq(h->type, REDIS_REPLY_ARRAY);
@@ -564,7 +554,7 @@ static void models_round_trip(unsigned flags)
 	mt_redis_batch_free(b);
 
 	cr_assert_eq(mt_redis_model_delete(f.r, m, N, flags, &b), 0);
-	assert_all_done(b, N);
+	mt_test_assert_counts_all_done(b, N);
 	mt_redis_batch_free(b);
 	cr_assert_eq(mt_test_redis_int(f.adm, "DBSIZE"), 0);
 	fx_close(&f);
@@ -743,7 +733,7 @@ Test(map, a_connection_broken_by_fn_is_replaced,
 	mt_redis_batch *b;
 	mt_redis_bytes k = mt_test_str("k");
 	cr_assert_eq(mt_redis_get(f.r, &k, 1, &b), 0);
-	assert_all_done(b, 1);
+	mt_test_assert_counts_all_done(b, 1);
 	mt_redis_batch_free(b);
 	fx_close(&f);
 }

@@ -76,22 +76,6 @@ static void fx_close(struct fx *f)
 	mt_test_redis_stop(&f->srv);
 }
 
-static mt_redis_stats stats(mt_redis *r)
-{
-	mt_redis_stats s;
-	cr_assert_eq(mt_redis_stats_get(r, &s), 0);
-	return s;
-}
-
-static void assert_all_done(const mt_redis_batch *b, size_t n)
-{
-	cr_assert_not_null(b);
-	cr_assert_eq(b->n, n);
-	cr_assert_eq(b->done, n, "done %zu failed %zu unknown %zu of %zu: %s",
-		     b->done, b->failed, b->unknown, n,
-		     n && b->results[0].error ? b->results[0].error : "");
-}
-
 /* The batch's counts are its results' statuses (for the chunked calls
  * they are counted per chunk, not per result). */
 static void assert_counts(const mt_redis_batch *b)
@@ -148,14 +132,14 @@ static void set_all(struct fx *f, const struct kv *kv)
 	mt_redis_batch *b;
 	cr_assert_eq(mt_redis_set(f->r, kv->keys, kv->values, kv->n, NULL, &b),
 		     0);
-	assert_all_done(b, kv->n);
+	mt_test_assert_counts_all_done(b, kv->n);
 	mt_redis_batch_free(b);
 }
 
 /* Every result of a GET of kv is DONE with its value. */
 static void check_get(const mt_redis_batch *b, const struct kv *kv)
 {
-	assert_all_done(b, kv->n);
+	mt_test_assert_counts_all_done(b, kv->n);
 	assert_counts(b);
 	for (size_t i = 0; i < kv->n; i++)
 		mt_test_assert_bytes(b->results[i].reply, kv->values[i], i);
@@ -376,7 +360,7 @@ Test(replies,
 	}
 	cr_assert_eq(mt_redis_model_load(f.r, mt_test_str("m"), keys, 51, &b),
 		     0);
-	assert_all_done(b, 51);
+	mt_test_assert_counts_all_done(b, 51);
 	for (int i = 0; i < 50; i++)
 		assert_hash(b->results[i].reply);
 	cr_assert_eq(b->results[50].reply->elements, 0);
@@ -452,7 +436,7 @@ Test(replies, a_connection_killed_mid_reply_leaves_the_chunk_unknown,
 			  res->error);
 	}
 	mt_redis_batch_free(b);
-	mt_redis_stats st = stats(f.r);
+	mt_redis_stats st = mt_test_client_stats(f.r);
 	cr_assert_geq(st.connection_errors, 1);
 	cr_assert_eq(st.retries, 0);
 	/* The broken connection was dropped: the next call reads whole
@@ -475,7 +459,7 @@ Test(replies, a_reply_cut_mid_way_is_replayed_whole_on_a_new_connection,
 	 * builds a whole new one beside it. */
 	check_get(b, &kv);
 	mt_redis_batch_free(b);
-	mt_redis_stats st = stats(f.r);
+	mt_redis_stats st = mt_test_client_stats(f.r);
 	cr_assert_eq(st.retries, 1);
 	cr_assert_geq(st.connection_errors, 1);
 	kv_free(&kv);
@@ -605,7 +589,7 @@ Test(replies, a_connection_back_in_the_cache_after_a_share_gives_heap_replies,
 	struct handoff h = {.f = &f, .kv = &kv, .heap_fn = fresh->fn};
 	redisReaderFree(fresh);
 	cr_assert_eq(sem_init(&h.done, 0, 0), 0);
-	uint64_t before = stats(f.r).connects;
+	uint64_t before = mt_test_client_stats(f.r).connects;
 	cr_assert_eq(mt_spawn(f.pool, handoff_task, &h), 0);
 	mt_test_sem_wait(&h.done);
 	cr_assert_eq(h.get_rc, 0);
