@@ -13,6 +13,8 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,6 +81,71 @@ __attribute__((format(printf, 2, 3))) static int bad(struct why *w,
 	return EINVAL;
 }
 
+/* ------------------------------------------------------------ memory */
+
+_Atomic int mt__redis_uri_fail_allocs_after = -1;
+
+/* Whether the next allocation fails (the test hook of uri.h). Relaxed: the
+ * hook is set while no other thread parses. */
+static int alloc_fails(void)
+{
+	int left = atomic_load_explicit(&mt__redis_uri_fail_allocs_after,
+					memory_order_relaxed);
+	if (left > 0)
+		atomic_store_explicit(&mt__redis_uri_fail_allocs_after,
+				      left - 1, memory_order_relaxed);
+	return left == 0;
+}
+
+/* Every allocation of the parser goes through these, liburiparser's too
+ * (its ...Mm functions, with uri_memory below). */
+static void *uri_malloc(size_t n)
+{
+	return alloc_fails() ? NULL : malloc(n);
+}
+
+static void *uri_calloc(size_t n, size_t size)
+{
+	return alloc_fails() ? NULL : calloc(n, size);
+}
+
+static void *mm_malloc(UriMemoryManager *m, size_t n)
+{
+	(void)m;
+	return uri_malloc(n);
+}
+
+static void *mm_calloc(UriMemoryManager *m, size_t n, size_t size)
+{
+	(void)m;
+	return uri_calloc(n, size);
+}
+
+static void *mm_realloc(UriMemoryManager *m, void *p, size_t n)
+{
+	(void)m;
+	return alloc_fails() ? NULL : realloc(p, n);
+}
+
+static void *mm_reallocarray(UriMemoryManager *m, void *p, size_t n,
+			     size_t size)
+{
+	if (size != 0 && n > SIZE_MAX / size) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return mm_realloc(m, p, n * size);
+}
+
+static void mm_free(UriMemoryManager *m, void *p)
+{
+	(void)m;
+	free(p);
+}
+
+static UriMemoryManager uri_memory = {mm_malloc,       mm_calloc, mm_realloc,
+				      mm_reallocarray, mm_free,	  NULL};
+
 static int oom(struct why *w)
 {
 	w->seed = 0;
@@ -139,7 +206,7 @@ static int hexval(char c)
 static int decode(const char *s, size_t n, char **out, const char *what,
 		  struct why *w)
 {
-	char *d = malloc(n + 1);
+	char *d = uri_malloc(n + 1);
 	size_t j = 0;
 	int rc = 0;
 
@@ -406,8 +473,12 @@ static int take_host(const UriUriA *u, struct mt_redis_addr *a, struct why *w)
 		if (rc != 0)
 			return rc;
 	}
-	a->host = strndup(u->hostText.first, n);
-	return a->host ? 0 : oom(w);
+	a->host = uri_malloc(n + 1);
+	if (!a->host)
+		return oom(w);
+	memcpy(a->host, u->hostText.first, n);
+	a->host[n] = '\0';
+	return 0;
 }
 
 static int take_port(UriTextRangeA r, enum mt_redis_uri_kind kind, int *port,
@@ -468,8 +539,9 @@ static int take_db_query(UriTextRangeA q, int *db, struct why *w)
 
 	if (rlen(q) == 0)
 		return 0;
-	switch (uriDissectQueryMallocExA(&list, &items, q.first, q.afterLast,
-					 URI_FALSE, URI_BR_DONT_TOUCH)) {
+	switch (uriDissectQueryMallocExMmA(&list, &items, q.first, q.afterLast,
+					   URI_FALSE, URI_BR_DONT_TOUCH,
+					   &uri_memory)) {
 	case URI_SUCCESS:
 		break;
 	case URI_ERROR_MALLOC:
@@ -489,7 +561,7 @@ static int take_db_query(UriTextRangeA q, int *db, struct why *w)
 			rc = take_db(it->value, strlen(it->value), db,
 				     "in the query", w);
 	}
-	uriFreeQueryListA(list);
+	uriFreeQueryListMmA(list, &uri_memory);
 	return rc;
 }
 
@@ -507,7 +579,7 @@ static int take_socket_path(const UriUriA *u, struct mt_redis_addr *a,
 	if (n <= 1)
 		return bad(w, "the socket path is missing "
 			      "(unix:///path/to/socket)");
-	raw = malloc(n + 1);
+	raw = uri_malloc(n + 1);
 	if (!raw)
 		return oom(w);
 	for (const UriPathSegmentA *s = u->pathHead; s; s = s->next) {
@@ -591,7 +663,8 @@ static int parse_text(const struct synth *s, const char *orig,
 {
 	UriUriA u;
 	const char *ep = NULL;
-	int rc = uriParseSingleUriExA(&u, s->text, s->text + s->len, &ep);
+	int rc = uriParseSingleUriExMmA(&u, s->text, s->text + s->len, &ep,
+					&uri_memory);
 
 	if (rc == URI_ERROR_MALLOC)
 		return oom(w);
@@ -612,7 +685,7 @@ static int parse_text(const struct synth *s, const char *orig,
 			orig, l, kind,
 			ep ? map_back(s, (size_t)(ep - s->text)) : 0, w);
 	rc = take_parts(&u, kind, seed, out, w);
-	uriFreeUriMembersA(&u);
+	uriFreeUriMembersMmA(&u, &uri_memory);
 	return rc;
 }
 
@@ -628,7 +701,7 @@ static int parse_seed(const char *text, const struct layout *l, size_t seed,
 	size_t mid = to - from;
 	size_t tail = seed == 1 ? l->end - l->auth_end : 0;
 	struct synth s = {.len = head + mid + tail, .n = 3};
-	char *buf = malloc(s.len + 1);
+	char *buf = uri_malloc(s.len + 1);
 	int rc;
 
 	if (!buf)
@@ -656,7 +729,7 @@ static int parse_cluster(const char *text, const struct layout *l,
 	size_t from = l->hostport;
 	int rc = 0;
 
-	out->addrs = calloc(n, sizeof *out->addrs);
+	out->addrs = uri_calloc(n, sizeof *out->addrs);
 	if (!out->addrs)
 		return oom(w);
 	out->naddrs = n;
@@ -680,7 +753,7 @@ static int parse_single(const char *text, const struct layout *l,
 {
 	struct synth s = {.text = text, .len = l->end, .n = 1};
 
-	out->addrs = calloc(1, sizeof *out->addrs);
+	out->addrs = uri_calloc(1, sizeof *out->addrs);
 	if (!out->addrs)
 		return oom(w);
 	out->naddrs = 1;

@@ -118,6 +118,12 @@ int mt__redis_uri_parse(const char *text, struct mt_redis_uri *out, char *why,
  * leaves *u zeroed. Accepts a zeroed or partially filled struct. */
 void mt__redis_uri_free(struct mt_redis_uri *u);
 
+/* Test hook: after this many more allocations (this module's and
+ * liburiparser's on its behalf, through one memory manager), every
+ * allocation of the parser fails, until the hook is set back to -1 (the
+ * default: never). Set it only while no other thread parses a URI. */
+extern _Atomic int mt__redis_uri_fail_allocs_after;
+
 /* Writes "host:port", "[v6]:port" or the socket path of `a` into buf
  * (cut to fit, always NUL-terminated when len > 0): the form used in
  * error texts and logs, which never carry credentials. */

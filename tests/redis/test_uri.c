@@ -573,3 +573,58 @@ Test(uri_api, addr_format_brackets_ipv6_and_prints_paths)
 	mt__redis_addr_format(NULL, buf, 0); /* len 0: nothing written */
 	cr_assert_eq(buf[0], 'x');
 }
+
+/* ------------------------------------------------------ out of memory */
+
+/* Fails every allocation from the k-th on (uri.h's hook), for k = 0, 1,
+ * 2, ... until the parse succeeds: each failing parse must return ENOMEM,
+ * say so, and keep nothing (the ASan build sees a leak or a double free);
+ * the first that succeeds must equal the parse with no failure. The
+ * parses that succeed need allocations, so k > 0 shows the hook took. */
+static void parse_under_oom(const char *text)
+{
+	struct mt_redis_uri want, got;
+	parse_ok(text, &want);
+	int k;
+	for (k = 0; k < 1000; k++) {
+		char why[WHYLEN] = "";
+		mt__redis_uri_fail_allocs_after = k;
+		int rc = mt__redis_uri_parse(text, &got, why, sizeof why);
+		mt__redis_uri_fail_allocs_after = -1;
+		if (rc == 0)
+			break;
+		cr_assert_eq(rc, ENOMEM, "%s, fail after %d: rc %d (%s)", text,
+			     k, rc, why);
+		cr_assert_str_eq(why, "out of memory");
+		cr_assert_null(got.addrs, "%s: addrs kept", text);
+		cr_assert_null(got.password, "%s: password kept", text);
+		cr_assert_null(got.user, "%s: user kept", text);
+	}
+	cr_assert_gt(k, 0, "%s: the hook failed no allocation", text);
+	cr_assert_lt(k, 1000, "%s: never succeeded", text);
+	cr_assert_eq(got.kind, want.kind);
+	cr_assert_eq(got.naddrs, want.naddrs);
+	cr_assert_eq(got.db, want.db);
+	cr_assert_str_eq(got.password ? got.password : "",
+			 want.password ? want.password : "");
+	cr_assert_str_eq(got.user ? got.user : "", want.user ? want.user : "");
+	for (size_t i = 0; i < want.naddrs; i++) {
+		const struct mt_redis_addr *a = &got.addrs[i];
+		const struct mt_redis_addr *b = &want.addrs[i];
+		cr_assert_str_eq(a->host ? a->host : "",
+				 b->host ? b->host : "");
+		cr_assert_str_eq(a->path ? a->path : "",
+				 b->path ? b->path : "");
+		cr_assert_eq(a->port, b->port);
+	}
+	mt__redis_uri_free(&got);
+	mt__redis_uri_free(&want);
+}
+
+Test(uri_oom, every_allocation_failure_is_enomem_and_keeps_nothing)
+{
+	parse_under_oom("redis://bob:p%40ss@cache.example.com:6380/3");
+	parse_under_oom("redis://[::1]:7000");
+	parse_under_oom("unix://:pw@/tmp/r%20dir/redis.sock?db=2");
+	parse_under_oom("redis-cluster://:pw@a:1,[::1]:2,b.example:3");
+}
