@@ -190,7 +190,9 @@ typedef enum mt_redis_status {
 } mt_redis_status;
 
 /* One item's outcome. Everything it points to is owned by its batch and
- * valid until mt_redis_batch_free(). */
+ * valid until mt_redis_batch_free(). The replies are redisReply structs
+ * built in the batch's own memory: read them, never pass one to
+ * freeReplyObject(). */
 typedef struct mt_redis_result {
 	mt_redis_status status;
 	/* DONE: the reply that answers the item (see each call); NULL
