@@ -19,6 +19,7 @@
 
 #include <criterion/criterion.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -226,6 +227,36 @@ static inline size_t cli_count(const char *s, const char *needle)
 		s += strlen(needle);
 	}
 	return n;
+}
+
+/* Entries of a folder, "." and ".." not counted. */
+static inline int cli_dir_entries(const char *dir)
+{
+	DIR *d = opendir(dir);
+	cr_assert_not_null(d);
+	int n = 0;
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL)
+		n += strcmp(e->d_name, ".") != 0 &&
+		     strcmp(e->d_name, "..") != 0;
+	closedir(d);
+	return n;
+}
+
+/* Whether pid is gone, or a zombie nobody reaped yet (it runs no more
+ * either way). */
+static inline int cli_process_gone(pid_t pid)
+{
+	char path[64], buf[256];
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	FILE *f = fopen(path, "r");
+	if (f == NULL)
+		return 1;
+	size_t n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	const char *close_paren = strrchr(buf, ')');
+	return close_paren != NULL && close_paren[2] == 'Z';
 }
 
 #endif /* MTPOOL_TESTS_CLI_CLI_TEST_H */

@@ -11,8 +11,6 @@
 #include "../common/redis_cluster.h"
 #include "../common/redis_util.h"
 
-#include <dirent.h>
-
 MT_TEST_CLUSTER_SHARED(3, 0)
 
 /* One admin command on the master that owns `key` (given as %s first). */
@@ -125,34 +123,6 @@ Test(cli_cluster, bench_runs_its_rows_on_a_cluster, .timeout = 120)
 	mt_test_cluster_stop(&c);
 }
 
-static int entries(const char *dir)
-{
-	DIR *d = opendir(dir);
-	int n = 0;
-	struct dirent *e;
-	cr_assert_not_null(d);
-	while ((e = readdir(d)) != NULL)
-		n += strcmp(e->d_name, ".") != 0 &&
-		     strcmp(e->d_name, "..") != 0;
-	closedir(d);
-	return n;
-}
-
-/* Gone, or a zombie nobody reaped yet. */
-static int process_gone(pid_t pid)
-{
-	char path[64], buf[256];
-	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-	FILE *f = fopen(path, "r");
-	if (f == NULL)
-		return 1;
-	size_t n = fread(buf, 1, sizeof buf - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	const char *close_paren = strrchr(buf, ')');
-	return close_paren != NULL && close_paren[2] == 'Z';
-}
-
 Test(cli_cluster, demo_cluster_runs_every_step_and_leaves_nothing,
      .timeout = 120)
 {
@@ -175,8 +145,10 @@ Test(cli_cluster, demo_cluster_runs_every_step_and_leaves_nothing,
 	cr_assert_not_null(strstr(r.out, "redis-cluster://127.0.0.1:"));
 	cr_assert_not_null(strstr(r.out, "all steps correct"), "%s", r.out);
 	for (int i = 0; i < 3; i++)
-		cr_assert(process_gone(pid[i]), "node %d still runs", pid[i]);
-	cr_assert_eq(entries(dir), 0, "a node's folder is left in %s", dir);
+		cr_assert(cli_process_gone(pid[i]), "node %d still runs",
+			  pid[i]);
+	cr_assert_eq(cli_dir_entries(dir), 0, "a node's folder is left in %s",
+		     dir);
 	run_free(&r);
 	rmdir(dir);
 }

@@ -8,42 +8,12 @@
 #define _GNU_SOURCE
 #include "cli_test.h"
 
-#include <dirent.h>
-
 /* A private TMPDIR, so the test sees exactly the demo's folder. */
 static void make_tmpdir(char *dir, size_t len, char *env, size_t envlen)
 {
 	snprintf(dir, len, "/tmp/mtredis-demo-test.XXXXXX");
 	cr_assert_not_null(mkdtemp(dir));
 	snprintf(env, envlen, "TMPDIR=%s", dir);
-}
-
-static int entries(const char *dir)
-{
-	DIR *d = opendir(dir);
-	cr_assert_not_null(d);
-	int n = 0;
-	struct dirent *e;
-	while ((e = readdir(d)) != NULL)
-		n += strcmp(e->d_name, ".") != 0 &&
-		     strcmp(e->d_name, "..") != 0;
-	closedir(d);
-	return n;
-}
-
-/* Gone, or a zombie nobody reaped yet (it runs no more either way). */
-static int process_gone(pid_t pid)
-{
-	char path[64], buf[256];
-	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-	FILE *f = fopen(path, "r");
-	if (f == NULL)
-		return 1;
-	size_t n = fread(buf, 1, sizeof buf - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	const char *close_paren = strrchr(buf, ')');
-	return close_paren != NULL && close_paren[2] == 'Z';
 }
 
 static pid_t server_pid_in(const char *out)
@@ -71,8 +41,9 @@ Test(demo, runs_every_step_and_leaves_no_server_or_folder, .timeout = 180)
 	for (size_t i = 0; i < sizeof steps / sizeof *steps; i++)
 		cr_assert_not_null(strstr(r.out, steps[i]), "%s: %s", steps[i],
 				   r.out);
-	cr_assert(process_gone(server_pid_in(r.out)));
-	cr_assert_eq(entries(dir), 0, "the demo's folder is left in %s", dir);
+	cr_assert(cli_process_gone(server_pid_in(r.out)));
+	cr_assert_eq(cli_dir_entries(dir), 0, "the demo's folder is left in %s",
+		     dir);
 	run_free(&r);
 	rmdir(dir);
 }
@@ -108,12 +79,12 @@ static void signal_mid_demo(int sig)
 	/* Mid-step: the saves are done, the publish step is running. */
 	pid_t server =
 		wait_output(&b, "background model saves", out, sizeof out);
-	cr_assert_eq(entries(dir), 1);
+	cr_assert_eq(cli_dir_entries(dir), 1);
 	cr_assert_eq(kill(b.pid, sig), 0);
 	char *err;
 	cr_assert_eq(bg_wait(&b, &err), 128 + sig, "%s", err);
-	cr_assert(process_gone(server));
-	cr_assert_eq(entries(dir), 0, "folder left in %s", dir);
+	cr_assert(cli_process_gone(server));
+	cr_assert_eq(cli_dir_entries(dir), 0, "folder left in %s", dir);
 	free(err);
 	rmdir(dir);
 }
@@ -142,8 +113,8 @@ Test(demo, a_reader_that_goes_away_ends_it_without_leftovers, .timeout = 120)
 	b.out = open("/dev/null", O_RDONLY);
 	char *err;
 	cr_assert_eq(bg_wait(&b, &err), 128 + SIGPIPE, "%s", err);
-	cr_assert(process_gone(server));
-	cr_assert_eq(entries(dir), 0, "folder left in %s", dir);
+	cr_assert(cli_process_gone(server));
+	cr_assert_eq(cli_dir_entries(dir), 0, "folder left in %s", dir);
 	free(err);
 	rmdir(dir);
 }
@@ -159,7 +130,7 @@ Test(demo, sigkill_of_the_demo_still_kills_its_server, .timeout = 120)
 	cr_assert_eq(kill(b.pid, SIGKILL), 0);
 	char *err;
 	cr_assert_eq(bg_wait(&b, &err), 128 + SIGKILL);
-	while (!process_gone(server)) /* PR_SET_PDEATHSIG: SIGKILL */
+	while (!cli_process_gone(server)) /* PR_SET_PDEATHSIG: SIGKILL */
 		cli_pause();
 	free(err);
 	/* Only the folder is left in this case (docs/mtredis.md). */
@@ -180,7 +151,7 @@ Test(demo, missing_redis_server_is_a_clear_error, .timeout = 60)
 	cr_assert_not_null(strstr(r.err, "mtredis demo: redis-server not "
 					 "found on PATH"),
 			   "%s", r.err);
-	cr_assert_eq(entries(dir), 0);
+	cr_assert_eq(cli_dir_entries(dir), 0);
 	run_free(&r);
 	rmdir(dir);
 }
