@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -204,6 +205,26 @@ redisContext *mt_test_cluster_admin(const struct mt_test_cluster *c, int i)
 	cr_assert(i >= 0 && i < c->n && c->node[i].srv.pid > 0,
 		  "node %d is not running", i);
 	return mt_test_redis_admin(&c->node[i].srv);
+}
+
+redisReply *mt_test_cluster_vcmd(const struct mt_test_cluster *c, int i,
+				 const char *fmt, va_list ap)
+{
+	redisContext *a = mt_test_cluster_admin(c, i);
+	redisReply *r = redisvCommand(a, fmt, ap);
+	cr_assert_not_null(r, "node %d: %s", i, a->errstr);
+	redisFree(a);
+	return r;
+}
+
+redisReply *mt_test_cluster_cmd(const struct mt_test_cluster *c, int i,
+				const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	redisReply *r = mt_test_cluster_vcmd(c, i, fmt, ap);
+	va_end(ap);
+	return r;
 }
 
 int mt_test_cluster_node_of_port(const struct mt_test_cluster *c, int port)

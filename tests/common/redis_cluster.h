@@ -85,6 +85,8 @@
 #define MTPOOL_TESTS_COMMON_REDIS_CLUSTER_H
 
 #include <hiredis/hiredis.h>
+
+#include <stdarg.h>
 #include <stddef.h>
 
 #include "redis_server.h"
@@ -149,6 +151,14 @@ void mt_test_cluster_wait_ok(struct mt_test_cluster *c);
 /* An admin connection to node i over its unix socket (10 s timeout). The
  * caller frees it. */
 redisContext *mt_test_cluster_admin(const struct mt_test_cluster *c, int i);
+
+/* A command on node i over a fresh admin connection (format as
+ * redisCommand); the caller frees the reply. Error replies are returned,
+ * not asserted: a lost connection is. */
+redisReply *mt_test_cluster_cmd(const struct mt_test_cluster *c, int i,
+				const char *fmt, ...);
+redisReply *mt_test_cluster_vcmd(const struct mt_test_cluster *c, int i,
+				 const char *fmt, va_list ap);
 
 /* The index of the node with this TCP port, or -1. */
 int mt_test_cluster_node_of_port(const struct mt_test_cluster *c, int port);

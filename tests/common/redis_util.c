@@ -92,3 +92,11 @@ void mt_test_assert_counts_all_done(const mt_redis_batch *b, size_t n)
 		     n && b->results[0].error ? b->results[0].error : "");
 	cr_assert_eq(b->failed + b->unknown, 0);
 }
+
+void mt_test_assert_string_reply(redisReply *r, const char *want)
+{
+	cr_assert_eq(r->type, REDIS_REPLY_STRING, "type %d: %s", r->type,
+		     r->type == REDIS_REPLY_ERROR ? r->str : "");
+	cr_assert_str_eq(r->str, want);
+	freeReplyObject(r);
+}

@@ -49,6 +49,9 @@ void mt_test_assert_bytes(const redisReply *reply, mt_redis_bytes want,
 /* A byte string from a C string (no NUL counted). */
 mt_redis_bytes mt_test_str(const char *s);
 
+/* Asserts that r is a string reply equal to want, then frees r. */
+void mt_test_assert_string_reply(redisReply *r, const char *want);
+
 /* The client's counters (mt_redis_stats_get), asserting success. */
 mt_redis_stats mt_test_client_stats(mt_redis *r);
 

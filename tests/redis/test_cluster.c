@@ -70,13 +70,10 @@ static redisReply *on_owner(struct mt_test_cluster *c, mt_redis_bytes key,
 			    const char *fmt, ...)
 {
 	int o = mt_test_cluster_owner(c, mt_redis_key_slot(key));
-	redisContext *a = mt_test_cluster_admin(c, o);
 	va_list ap;
 	va_start(ap, fmt);
-	redisReply *r = redisvCommand(a, fmt, ap);
+	redisReply *r = mt_test_cluster_vcmd(c, o, fmt, ap);
 	va_end(ap);
-	cr_assert_not_null(r, "%s", a->errstr);
-	redisFree(a);
 	return r;
 }
 
@@ -89,17 +86,14 @@ static long long owner_int(struct mt_test_cluster *c, mt_redis_bytes key,
 			   const char *fmt, ...)
 {
 	int o = mt_test_cluster_owner(c, mt_redis_key_slot(key));
-	redisContext *a = mt_test_cluster_admin(c, o);
 	va_list ap;
 	va_start(ap, fmt);
-	redisReply *r = redisvCommand(a, fmt, ap);
+	redisReply *r = mt_test_cluster_vcmd(c, o, fmt, ap);
 	va_end(ap);
-	cr_assert(r && r->type == REDIS_REPLY_INTEGER, "%s",
-		  r ? (r->type == REDIS_REPLY_ERROR ? r->str : "?") :
-		      a->errstr);
+	cr_assert_eq(r->type, REDIS_REPLY_INTEGER, "%s",
+		     r->type == REDIS_REPLY_ERROR ? r->str : "?");
 	long long v = r->integer;
 	freeReplyObject(r);
-	redisFree(a);
 	return v;
 }
 

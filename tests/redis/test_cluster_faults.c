@@ -244,28 +244,6 @@ Test(cluster_faults, removed_node_that_still_answers_is_not_trusted,
 
 /* ------------------------------------------------- the harness itself */
 
-/* A command's reply on node i; the caller frees it. Errors are returned,
- * not asserted: the redirects are what these tests look at. */
-static redisReply *on(struct mt_test_cluster *c, int i, const char *fmt, ...)
-{
-	redisContext *a = mt_test_cluster_admin(c, i);
-	va_list ap;
-	va_start(ap, fmt);
-	redisReply *r = redisvCommand(a, fmt, ap);
-	va_end(ap);
-	cr_assert_not_null(r, "node %d: %s", i, a->errstr);
-	redisFree(a);
-	return r;
-}
-
-static void assert_string(redisReply *r, const char *want)
-{
-	cr_assert_eq(r->type, REDIS_REPLY_STRING, "type %d: %s", r->type,
-		     r->type == REDIS_REPLY_ERROR ? r->str : "");
-	cr_assert_str_eq(r->str, want);
-	freeReplyObject(r);
-}
-
 Test(cluster_harness, three_ready_masters_a_key_via_its_owner_and_no_trace,
      .timeout = MT_TEST_REDIS_TIMEOUT)
 {
@@ -290,9 +268,11 @@ Test(cluster_harness, three_ready_masters_a_key_via_its_owner_and_no_trace,
 	/* "{user1000}.following" is in slot 3443. */
 	int o = mt_test_cluster_owner(&c, 3443),
 	    x = mt_test_other_master(&c, o);
-	freeReplyObject(on(&c, o, "SET {user1000}.following v1"));
-	assert_string(on(&c, o, "GET {user1000}.following"), "v1");
-	redisReply *r = on(&c, x, "GET {user1000}.following");
+	freeReplyObject(
+		mt_test_cluster_cmd(&c, o, "SET {user1000}.following v1"));
+	mt_test_assert_string_reply(
+		mt_test_cluster_cmd(&c, o, "GET {user1000}.following"), "v1");
+	redisReply *r = mt_test_cluster_cmd(&c, x, "GET {user1000}.following");
 	snprintf(want, sizeof want, "MOVED 3443 127.0.0.1:%d",
 		 c.node[o].srv.port);
 	cr_assert_eq(r->type, REDIS_REPLY_ERROR);

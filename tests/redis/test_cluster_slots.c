@@ -236,20 +236,6 @@ Test(cluster_slot_faults, masters_that_disagree_end_in_the_redirect_bound,
 
 /* ------------------------------------------- the parsers, live */
 
-/* A command's reply on node i; the caller frees it. Errors are returned,
- * not asserted: the redirects are what these tests look at. */
-static redisReply *on(struct mt_test_cluster *c, int i, const char *fmt, ...)
-{
-	redisContext *a = mt_test_cluster_admin(c, i);
-	va_list ap;
-	va_start(ap, fmt);
-	redisReply *r = redisvCommand(a, fmt, ap);
-	va_end(ap);
-	cr_assert_not_null(r, "node %d: %s", i, a->errstr);
-	redisFree(a);
-	return r;
-}
-
 /* The redirect an error reply carries (asserting it parses). */
 static struct mt_redis_redirect redirect_of(redisReply *r)
 {
@@ -263,21 +249,13 @@ static struct mt_redis_redirect redirect_of(redisReply *r)
 	return rd;
 }
 
-static void assert_string(redisReply *r, const char *want)
-{
-	cr_assert_eq(r->type, REDIS_REPLY_STRING, "type %d: %s", r->type,
-		     r->type == REDIS_REPLY_ERROR ? r->str : "");
-	cr_assert_str_eq(r->str, want);
-	freeReplyObject(r);
-}
-
 /* The map that node i's CLUSTER SLOTS gives, parsed by the library. */
 static void install_from(struct mt_test_cluster *c, int i,
 			 struct mt_redis_slotmap *m)
 {
 	struct mt_redis_slots s;
 	char why[256];
-	redisReply *r = on(c, i, "CLUSTER SLOTS");
+	redisReply *r = mt_test_cluster_cmd(c, i, "CLUSTER SLOTS");
 
 	cr_assert_eq(mt__redis_slots_parse(r, &s, why, sizeof why), 0, "%s",
 		     why);
@@ -376,46 +354,48 @@ static void migration_gives_ask_tryagain_then_moved(struct mt_test_cluster *c)
 	struct mt_test_migration g;
 	struct mt_redis_redirect rd;
 
-	freeReplyObject(on(c, o, "MSET {live} v {live}a va"));
-	rd = redirect_of(on(c, x, "GET {live}"));
+	freeReplyObject(mt_test_cluster_cmd(c, o, "MSET {live} v {live}a va"));
+	rd = redirect_of(mt_test_cluster_cmd(c, x, "GET {live}"));
 	cr_assert_eq(rd.kind, MT_REDIS_REDIRECT_MOVED);
 	cr_assert_eq(rd.slot, slot);
 	cr_assert_str_eq(rd.host, "127.0.0.1");
 	cr_assert_eq(rd.port, oport);
-	rd = redirect_of(on(c, o, "MGET {live} bar"));
+	rd = redirect_of(mt_test_cluster_cmd(c, o, "MGET {live} bar"));
 	cr_assert_eq(rd.kind, MT_REDIS_REDIRECT_CROSSSLOT);
 
 	mt_test_cluster_migrate_begin(c, slot, x, &g);
 	cr_assert_eq(g.from, o);
-	assert_string(on(c, o, "GET {live}"), "v"); /* still on the source */
-	rd = redirect_of(on(c, o, "GET {live}missing"));
+	mt_test_assert_string_reply(mt_test_cluster_cmd(c, o, "GET {live}"),
+				    "v"); /* still on the source */
+	rd = redirect_of(mt_test_cluster_cmd(c, o, "GET {live}missing"));
 	cr_assert_eq(rd.kind, MT_REDIS_REDIRECT_ASK);
 	cr_assert_eq(rd.slot, slot);
 	cr_assert_eq(rd.port, xport);
 
 	cr_assert_eq(mt_test_cluster_migrate_keys(c, &g, 1), 1);
-	rd = redirect_of(on(c, o, "MGET {live} {live}a"));
+	rd = redirect_of(mt_test_cluster_cmd(c, o, "MGET {live} {live}a"));
 	cr_assert_eq(rd.kind, MT_REDIS_REDIRECT_TRYAGAIN);
 	while (mt_test_cluster_migrate_keys(c, &g, 1) > 0)
 		;
 	cr_assert_eq(g.moved, 2);
-	rd = redirect_of(on(c, o, "GET {live}"));
+	rd = redirect_of(mt_test_cluster_cmd(c, o, "GET {live}"));
 	cr_assert_eq(rd.kind, MT_REDIS_REDIRECT_ASK);
 	cr_assert_eq(rd.port, xport);
 	/* Without ASKING the importing node sends the client back. */
-	rd = redirect_of(on(c, x, "GET {live}"));
+	rd = redirect_of(mt_test_cluster_cmd(c, x, "GET {live}"));
 	cr_assert_eq(rd.kind, MT_REDIS_REDIRECT_MOVED);
 	cr_assert_eq(rd.port, oport);
 	redisContext *a = mt_test_cluster_admin(c, x);
 	mt_test_redis_ok(a, "ASKING");
-	assert_string(mt_test_redis_cmd(a, "GET {live}"), "v");
+	mt_test_assert_string_reply(mt_test_redis_cmd(a, "GET {live}"), "v");
 	redisFree(a);
 
 	mt_test_cluster_migrate_end(c, &g);
-	rd = redirect_of(on(c, o, "GET {live}"));
+	rd = redirect_of(mt_test_cluster_cmd(c, o, "GET {live}"));
 	cr_assert_eq(rd.kind, MT_REDIS_REDIRECT_MOVED);
 	cr_assert_eq(rd.port, xport);
-	assert_string(on(c, x, "GET {live}a"), "va");
+	mt_test_assert_string_reply(mt_test_cluster_cmd(c, x, "GET {live}a"),
+				    "va");
 	cr_assert_eq(mt_test_cluster_owner(c, slot), x);
 }
 
