@@ -56,35 +56,12 @@ static redisContext *bl_connect(const struct bl_env *e)
 	return c;
 }
 
-/* The threads of one run wait here until the clock has started. */
-struct gate {
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	int open; /* M */
-};
-
-static void gate_wait(struct gate *g)
-{
-	pthread_mutex_lock(&g->mu);
-	while (!g->open)
-		pthread_cond_wait(&g->cv, &g->mu);
-	pthread_mutex_unlock(&g->mu);
-}
-
-static void gate_open(struct gate *g)
-{
-	pthread_mutex_lock(&g->mu);
-	g->open = 1;
-	pthread_cond_broadcast(&g->cv);
-	pthread_mutex_unlock(&g->mu);
-}
-
 /* One thread's share of a run. */
 struct share {
 	const struct baseline *bl;
 	const struct rb_data *d;
 	redisContext *c;
-	struct gate *go;
+	struct rb_gate *go;
 	size_t lo, hi; /* items, or the pattern index for SCAN */
 	size_t bad;    /* written by the thread, read after the join */
 	void *found;   /* SCAN: the keys it found (struct keyset) */
@@ -99,8 +76,7 @@ static int run_shares(const struct baseline *bl, const struct bl_env *e,
 		      int (*after)(struct share *sh, unsigned n),
 		      struct rb_sample *s)
 {
-	struct gate go = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
-			  0};
+	struct rb_gate go = RB_GATE_INIT;
 	pthread_t th[MAX_CONNS];
 	struct rb_timer t;
 	unsigned k, started = 0;
@@ -117,7 +93,7 @@ static int run_shares(const struct baseline *bl, const struct bl_env *e,
 		started++;
 	}
 	rb_timer_start(&t, rb_bench_server_pid(e->b));
-	gate_open(&go);
+	rb_gate_open(&go);
 	for (k = 0; k < started; k++)
 		pthread_join(th[k], NULL);
 	if (err == 0 && after)
@@ -182,7 +158,7 @@ static void *pipe_thread(void *arg)
 	/* A window holds WINDOW commands (WINDOW keys when multi-key). */
 	size_t step = op->per_cmd > 1 ? WINDOW : WINDOW / op->cmds;
 
-	gate_wait(sh->go);
+	rb_gate_wait(sh->go);
 	for (size_t lo = sh->lo; lo < sh->hi; lo += step) {
 		size_t hi = lo + step < sh->hi ? lo + step : sh->hi, bad;
 
@@ -505,7 +481,7 @@ static void *scan_thread(void *arg)
 	struct keyset *ks = sh->found;
 	int mode = sh->bl->pattern_mode;
 
-	gate_wait(sh->go);
+	rb_gate_wait(sh->go);
 	if (mode == SCAN_ONE_WALK)
 		sh->bad = scan_walk(sh->c, NULL, ks, d) != 0;
 	for (size_t p = sh->lo; p < sh->hi && mode != SCAN_ONE_WALK; p++)

@@ -1001,15 +1001,9 @@ static int wl_model_save_atomic(rb_bench *b, struct rb_sample *s)
 	return model_save(b, s, MT_REDIS_ATOMIC);
 }
 
-/* Holds the background-save threads until every one exists, so that the
- * clock starts when they start. */
-struct gate {
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	int open; /* M */
-};
+/* ------------------------------------------------- the start gate */
 
-static void gate_wait(struct gate *g)
+void rb_gate_wait(struct rb_gate *g)
 {
 	pthread_mutex_lock(&g->mu);
 	while (!g->open)
@@ -1017,7 +1011,7 @@ static void gate_wait(struct gate *g)
 	pthread_mutex_unlock(&g->mu);
 }
 
-static void gate_open(struct gate *g)
+void rb_gate_open(struct rb_gate *g)
 {
 	pthread_mutex_lock(&g->mu);
 	g->open = 1;
@@ -1028,7 +1022,7 @@ static void gate_open(struct gate *g)
 /* One of the background-save threads: its share of the models. */
 struct bg_share {
 	rb_bench *b;
-	struct gate *go;
+	struct rb_gate *go;
 	size_t lo, hi;
 	size_t refused; /* calls that did not return 0 */
 	int err;	/* the first refusal */
@@ -1039,7 +1033,7 @@ static void *bg_thread(void *arg)
 	struct bg_share *sh = arg;
 	const struct rb_data *d = &sh->b->d;
 
-	gate_wait(sh->go);
+	rb_gate_wait(sh->go);
 	for (size_t i = sh->lo; i < sh->hi; i++) {
 		int err = mt_redis_save_async(sh->b->r, &d->models[i], 0);
 
@@ -1050,7 +1044,7 @@ static void *bg_thread(void *arg)
 }
 
 /* Starts the threads, each waiting at `go`; returns how many started. */
-static unsigned bg_start(rb_bench *b, struct gate *go, struct bg_share *sh,
+static unsigned bg_start(rb_bench *b, struct rb_gate *go, struct bg_share *sh,
 			 pthread_t *th)
 {
 	size_t n = b->d.nmodels;
@@ -1071,8 +1065,7 @@ static int wl_bg_save(rb_bench *b, struct rb_sample *s)
 {
 	struct bg_share sh[RB_BG_THREADS];
 	pthread_t th[RB_BG_THREADS];
-	struct gate go = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
-			  0};
+	struct rb_gate go = RB_GATE_INIT;
 	mt_redis_flush_report rep;
 	struct rb_timer t;
 	unsigned started;
@@ -1082,7 +1075,7 @@ static int wl_bg_save(rb_bench *b, struct rb_sample *s)
 	mt_redis_flush(b->r, NULL);
 	started = bg_start(b, &go, sh, th);
 	rb_timer_start(&t, b->pid);
-	gate_open(&go);
+	rb_gate_open(&go);
 	for (unsigned k = 0; k < started; k++) {
 		pthread_join(th[k], NULL);
 		s->bad += sh[k].refused;

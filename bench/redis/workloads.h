@@ -52,6 +52,7 @@
 #ifndef MTPOOL_BENCH_REDIS_WORKLOADS_H
 #define MTPOOL_BENCH_REDIS_WORKLOADS_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -244,6 +245,21 @@ void rb_model_cmds(const struct rb_data *d, size_t i,
 		   struct rb_model_cmds *out /* OUT */);
 
 /* ---------------------------------------------------- instruments */
+
+/* Holds the threads of one timed run until every one exists, so that the
+ * clock starts when they start: each calls rb_gate_wait, the runner
+ * rb_gate_open once the clock runs. Initialise with RB_GATE_INIT. */
+struct rb_gate {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int open; /* mu */
+};
+#define RB_GATE_INIT                                                   \
+	{                                                              \
+		PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0 \
+	}
+void rb_gate_wait(struct rb_gate *g);
+void rb_gate_open(struct rb_gate *g);
 
 /* Clocks of a timed region, paused around checks. */
 struct rb_timer {
