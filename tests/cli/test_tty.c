@@ -116,6 +116,20 @@ static char *lines(size_t from, size_t n, size_t *len)
 	return buf;
 }
 
+/* Runs `mtredis load --uri <s>` in the terminal, reading the fifo, and
+ * returns the fifo's write end (the open waits for the shell's <). */
+static int tty_load(struct tty *t, const struct mt_test_redis *s)
+{
+	tty_init(t);
+	char command[512];
+	snprintf(command, sizeof command, "%s load --uri %s < %s", MTREDIS_PATH,
+		 s->tcp_uri, t->fifo);
+	tty_run(t, command);
+	int fd = open(t->fifo, O_WRONLY);
+	cr_assert_geq(fd, 0);
+	return fd;
+}
+
 /* No line of the screen starts with the progress text "load: ". */
 static int progress_erased(const char *s)
 {
@@ -127,13 +141,7 @@ Test(tty, load_draws_progress_in_place_and_erases_it, .timeout = 120)
 	struct mt_test_redis s;
 	mt_test_redis_start(&s, NULL);
 	struct tty t;
-	tty_init(&t);
-	char command[512];
-	snprintf(command, sizeof command, "%s load --uri %s < %s", MTREDIS_PATH,
-		 s.tcp_uri, t.fifo);
-	tty_run(&t, command);
-	int fd = open(t.fifo, O_WRONLY); /* waits for the shell's < */
-	cr_assert_geq(fd, 0);
+	int fd = tty_load(&t, &s);
 	size_t len;
 	char *in = lines(0, 2000, &len);
 	cr_assert_eq(write(fd, in, len), (ssize_t)len);
@@ -195,12 +203,7 @@ Test(tty, ctrl_c_typed_at_the_terminal_stops_a_load_with_130, .timeout = 120)
 	struct mt_test_redis s;
 	mt_test_redis_start(&s, NULL);
 	struct tty t;
-	tty_init(&t);
-	char command[512];
-	snprintf(command, sizeof command, "%s load --uri %s < %s", MTREDIS_PATH,
-		 s.tcp_uri, t.fifo);
-	tty_run(&t, command);
-	int fd = open(t.fifo, O_WRONLY);
+	int fd = tty_load(&t, &s);
 	size_t len;
 	char *in = lines(0, 500, &len);
 	cr_assert_eq(write(fd, in, len), (ssize_t)len);
